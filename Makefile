@@ -1,0 +1,45 @@
+# costops: `make demo` and `make test` work on a fresh clone; `make` creates .venv itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+DEMO_DB := demo.duckdb
+N ?= 1000000
+
+.PHONY: install test lint format demo sample clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "costops needs Python >= 3.11"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# pytest exits 5 when it collects no tests: that is a failure here, not a pass.
+test: $(STAMP)
+	$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check costops tests sample_logs
+	$(VENV)/bin/ruff format --check costops tests sample_logs
+	$(VENV)/bin/mypy costops
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format costops tests sample_logs
+	$(VENV)/bin/ruff check --fix costops tests sample_logs
+
+demo: $(STAMP)
+	rm -f $(DEMO_DB) $(DEMO_DB).wal
+	$(VENV)/bin/costops ingest sample_logs --db $(DEMO_DB)
+	$(VENV)/bin/costops report --by feature --db $(DEMO_DB)
+	$(VENV)/bin/costops report --by model --db $(DEMO_DB)
+
+# Regenerate the committed sample (deterministic: same seed, same bytes).
+sample: $(STAMP)
+	$(PY) sample_logs/generate.py --seed 7 --out sample_logs
+
+clean:
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB).wal .pytest_cache .mypy_cache .ruff_cache

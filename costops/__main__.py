@@ -1,0 +1,5 @@
+"""`python -m costops`."""
+
+from costops.cli import main
+
+main()

@@ -1,0 +1,28 @@
+"""Which logged models the pricing tables price, and which they don't (never a silent $0)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from costops.analysis.session import fetch_dicts
+
+COVERAGE_SQL = """
+SELECT provider, model, model_key AS priced_as,
+    CASE WHEN model_key IS NULL THEN 'no table'
+         WHEN sum(CASE WHEN cost IS NULL THEN 1 ELSE 0 END) > 0 THEN 'no price in force'
+         ELSE 'priced' END AS status,
+    count(*) AS requests,
+    sum(CASE WHEN cost IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
+    sum(CASE WHEN cost IS NULL THEN input_tokens + output_tokens ELSE 0 END) AS unpriced_tokens,
+    strftime(min(ts), '%Y-%m-%d') AS first_seen,
+    strftime(max(ts), '%Y-%m-%d') AS last_seen
+FROM priced_requests
+GROUP BY provider, model, model_key
+ORDER BY unpriced_requests DESC, requests DESC, provider, model
+"""
+
+
+def coverage_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return fetch_dicts(con, COVERAGE_SQL)

@@ -1,0 +1,101 @@
+"""Where the money goes: group-by with Pareto shares and cost per success (SPEC §7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from costops.analysis.filters import Dimension, Filters, where_clause
+from costops.analysis.session import fetch_dicts
+
+METRICS_SQL = """
+    count(*) AS requests,
+    count(DISTINCT p.unit_id) AS units,
+    sum(p.input_tokens) AS input_tokens,
+    sum(p.output_tokens) AS output_tokens,
+    sum(p.cache_read_tokens) AS cache_read_tokens,
+    sum(p.cache_write_5m_tokens + p.cache_write_1h_tokens) AS cache_write_tokens,
+    sum(p.cost) AS cost,
+    count(DISTINCT CASE WHEN p.unit_evaluated THEN p.unit_id END) AS evaluated_units,
+    count(DISTINCT CASE WHEN p.unit_success THEN p.unit_id END) AS successful_units,
+    sum(CASE WHEN p.unit_evaluated THEN p.cost ELSE 0 END) AS evaluated_cost,
+    sum(CASE WHEN NOT p.unit_evaluated THEN p.cost ELSE 0 END) AS unevaluated_cost,
+    sum(CASE WHEN p.cost IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
+    sum(CASE WHEN p.cost IS NULL THEN p.input_tokens + p.output_tokens ELSE 0 END)
+        AS unpriced_tokens
+"""
+
+RATIOS_SQL = """
+    CASE WHEN evaluated_units > 0 THEN successful_units / evaluated_units END AS pass_rate,
+    CASE WHEN successful_units > 0 THEN evaluated_cost / successful_units END AS cost_per_success
+"""
+
+ROW_KEYS = (
+    "requests", "units", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "cost", "share", "cumulative_share", "pareto_head", "evaluated_units",
+    "successful_units", "pass_rate", "cost_per_success", "evaluated_cost", "unevaluated_cost",
+    "unpriced_requests", "unpriced_tokens",
+)  # fmt: skip
+PARETO_THRESHOLD = 0.8
+
+
+@dataclass
+class Report:
+    group_by: list[str]
+    filters: Filters
+    totals: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    dims: list[Dimension],
+    filters: Filters,
+    top: int | None = None,
+) -> Report:
+    where, params = where_clause(filters)
+    totals = fetch_dicts(con, _totals_sql(where), params)[0]
+    totals.update(share=1.0 if totals["cost"] else None, cumulative_share=None, pareto_head=None)
+    rows = fetch_dicts(con, _rows_sql(dims, where), params) if dims else []
+    if top is not None:
+        rows = rows[:top]
+    return Report([d.name for d in dims], filters, totals, rows)
+
+
+def _totals_sql(where: str) -> str:
+    return f"""
+    WITH g AS (SELECT {METRICS_SQL} FROM evaluated_requests p WHERE {where})
+    SELECT *, {RATIOS_SQL} FROM g
+    """
+
+
+def _rows_sql(dims: list[Dimension], where: str) -> str:
+    keys = ", ".join(f'{d.sql} AS "{d.name}"' for d in dims)
+    group = ", ".join(str(i + 1) for i in range(len(dims)))
+    order = ", ".join(f'"{d.name}" ASC NULLS LAST' for d in dims)
+    ranking = f"ORDER BY cost DESC NULLS LAST, {order}"
+    return f"""
+    WITH g AS (
+        SELECT {keys}, {METRICS_SQL}
+        FROM evaluated_requests p WHERE {where}
+        GROUP BY {group}
+    ),
+    shared AS (
+        SELECT *, {RATIOS_SQL},
+            cost / NULLIF(sum(cost) OVER (), 0) AS share,
+            sum(cost) OVER ({ranking} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                / NULLIF(sum(cost) OVER (), 0) AS cumulative_share,
+            COALESCE(sum(cost) OVER ({ranking} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                / NULLIF(sum(cost) OVER (), 0) AS preceding_share
+        FROM g
+    )
+    SELECT {", ".join(f'"{d.name}"' for d in dims)}, {", ".join(ROW_KEYS[:7])},
+        share, cumulative_share,
+        -- the smallest set of top rows whose cumulative share reaches 80 %
+        cost IS NOT NULL AND preceding_share < {PARETO_THRESHOLD} AS pareto_head,
+        {", ".join(ROW_KEYS[10:])}
+    FROM shared
+    {ranking}
+    """

@@ -1,0 +1,42 @@
+"""The costops command line: one typer app per command group, joined here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from costops import __version__
+from costops.cli import ingest, pricing, report
+from costops.errors import CostopsError
+from costops.render.table import stderr
+
+app = typer.Typer(
+    name="costops",
+    help="FinOps for LLM inference: where the money goes, what a successful output costs, "
+    "and what caching, batch and cascades would save on your own traffic.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("ingest")(ingest.ingest)
+app.command("report")(report.report)
+app.add_typer(pricing.app, name="pricing")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the costops version."""
+    print(__version__)
+
+
+def main() -> None:
+    """Run the CLI; map errors to exit codes once, here (SPEC §11).
+
+    typer handles usage errors itself (exit 2); our errors surface as one line on stderr.
+    """
+    try:
+        app()
+    except CostopsError as exc:
+        stderr.print(f"costops: error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(int(exc.exit_code))

@@ -1,0 +1,99 @@
+"""`costops ingest`: files, directories, globs, .gz or stdin into the store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+from costops.cli.common import DbOption, db_path
+from costops.errors import InputDataError
+from costops.ingest.run import FileResult, ingest_source
+from costops.ingest.sources import Source, expand
+from costops.render.table import stderr
+from costops.store.db import open_db
+
+
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, directories, globs, .gz, or - for stdin.")],
+    fmt: Annotated[str, typer.Option("--format", help="auto | costops.")] = "auto",
+    kind: Annotated[str, typer.Option("--kind", help="auto | requests | evals.")] = "auto",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Any bad line: keep nothing from that file, exit 3.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""
+    sources = expand(paths)
+    path = db_path(db)
+    results: list[FileResult] = []
+    with open_db(path) as con:
+        for source in sources:
+            results.append(_ingest_one(con, source, fmt, kind, strict))
+            _print_file(results[-1])
+    _print_totals(results, path)
+    rejected = [r for r in results if r.status == "rejected"]
+    if rejected:
+        raise InputDataError(
+            f"{len(rejected)} file(s) had bad lines and --strict is set; nothing from them was "
+            f"kept (first: {rejected[0].name})"
+        )
+    usable = sum(r.requests_inserted + r.evals_inserted + r.duplicates for r in results)
+    if not usable and any(r.quarantined for r in results):
+        raise InputDataError("no usable lines in the input; see the quarantine reasons above")
+
+
+def _ingest_one(con, source: Source, fmt: str, kind: str, strict: bool) -> FileResult:  # type: ignore[no-untyped-def]
+    if not stderr.is_terminal:
+        return ingest_source(con, source, fmt=fmt, kind=kind, strict=strict)
+    total = source.path.stat().st_size if source.path and source.path.suffix != ".gz" else None
+    columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task(source.name, total=total)
+        return ingest_source(
+            con, source, fmt=fmt, kind=kind, strict=strict,
+            on_progress=lambda done: progress.update(task, completed=done),
+        )  # fmt: skip
+
+
+def _print_file(result: FileResult) -> None:
+    if result.status == "skipped":
+        stderr.print(f"{result.name}: already ingested (same content), skipped", markup=False)
+        return
+    parts = [
+        f"{result.lines_read:,} lines",
+        f"{result.requests_inserted:,} requests inserted"
+        + (f" ({result.requests_replaced:,} replaced a less complete record)"
+           if result.requests_replaced else ""),
+        f"{result.evals_inserted:,} evals inserted",
+        f"{result.duplicates:,} duplicates",
+        f"{result.quarantined:,} quarantined",
+    ]  # fmt: skip
+    verdict = " — REJECTED (--strict), nothing kept" if result.status == "rejected" else ""
+    stderr.print(f"{result.name}: " + " · ".join(parts) + verdict, markup=False)
+    for line_no, reason in result.bad_lines:
+        stderr.print(f"  {result.name}:{line_no}: {reason}", markup=False)
+    if result.quarantined > len(result.bad_lines):
+        stderr.print(f"  … and {result.quarantined - len(result.bad_lines):,} more", markup=False)
+    if result.top_reasons and result.quarantined > len(result.bad_lines):
+        top = ", ".join(f"{why} ({n:,})" for why, n in result.top_reasons)
+        stderr.print(f"  top reasons: {top}", markup=False)
+
+
+def _print_totals(results: list[FileResult], path: str) -> None:
+    if len(results) < 2:
+        return
+    total = FileResult("total")
+    for r in results:
+        total.lines_read += r.lines_read
+        total.requests_inserted += r.requests_inserted
+        total.evals_inserted += r.evals_inserted
+        total.duplicates += r.duplicates
+        total.quarantined += r.quarantined
+    stderr.print(
+        f"{len(results)} files into {path}: {total.lines_read:,} lines read · "
+        f"{total.requests_inserted:,} requests and {total.evals_inserted:,} evals inserted · "
+        f"{total.duplicates:,} duplicates · {total.quarantined:,} quarantined",
+        markup=False,
+    )

@@ -1,0 +1,48 @@
+"""`costops report`: cost by any dimensions, Pareto shares, cost per successful output."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
+from costops.analysis.report import build_report
+from costops.analysis.session import analysis_session
+from costops.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputOption,
+    PricingOption,
+    SinceOption,
+    TzOption,
+    UntilOption,
+    WhereOption,
+    check_format,
+    db_path,
+    emit,
+)
+from costops.render.report import render
+
+
+def report(
+    by: Annotated[
+        str, typer.Option("--by", help="Dimensions, comma-separated: feature, model, day, attr.NAME…")
+    ] = "feature",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    where: WhereOption = None,
+    top: Annotated[int | None, typer.Option("--top", help="Show only the N costliest rows.")] = None,
+    tz: TzOption = "UTC",
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    db: DbOption = None,
+    pricing: PricingOption = None,
+) -> None:
+    """Where the money goes: cost by DIM with Pareto shares, pass rate and cost per success."""
+    check_format(fmt)
+    with analysis_session(db_path(db), pricing) as con:
+        validate_timezone(con, tz)
+        filters = Filters(since, until, parse_where(where), tz)
+        result = build_report(con, parse_dimensions(by, tz), filters, top)
+    emit(render(result, fmt), output)

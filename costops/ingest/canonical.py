@@ -1,0 +1,184 @@
+"""The canonical `costops` JSONL format (SPEC §3) and eval records (SPEC §6), parsed in DuckDB.
+
+Each field becomes a SQL expression over the line's JSON (`j`); each invariant becomes a
+(condition, reason) pair, so every bad line gets a reason without a Python loop over lines.
+"""
+
+from __future__ import annotations
+
+STRING_FIELDS = (
+    "request_id", "provider", "model", "feature", "task_id", "trace_id", "session_id",
+    "customer", "prompt_template", "environment", "workspace", "prefix_hash", "finish_reason",
+    "status", "service_tier", "region",
+)  # fmt: skip
+TOKEN_FIELDS = (
+    "input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "output_tokens", "reasoning_tokens",
+)  # fmt: skip
+OPTIONAL_INT_FIELDS = ("prefix_tokens", "max_tokens", "latency_ms")
+REQUIRED_TOKEN_FIELDS = ("input_tokens", "output_tokens")
+INTEGER_TYPES = "('UBIGINT', 'BIGINT')"
+EARLIEST, LATEST = "2000-01-01", "2100-01-01"
+
+
+def _path(field: str) -> str:
+    return f"'$.{field}'"
+
+
+def _type(field: str) -> str:
+    return f"json_type(j, {_path(field)})"
+
+
+def _present(field: str) -> str:
+    return f"({_type(field)} IS NOT NULL AND {_type(field)} <> 'NULL')"
+
+
+def _string(field: str) -> str:
+    return f"NULLIF(json_extract_string(j, {_path(field)}), '')"
+
+
+def _integer(field: str) -> str:
+    return (
+        f"CASE WHEN {_type(field)} IN {INTEGER_TYPES} "
+        f"THEN TRY_CAST(json_extract(j, {_path(field)}) AS BIGINT) END"
+    )
+
+
+def _shown(field: str) -> str:
+    """The offending value, shortened, for a quarantine reason."""
+    return f"left(json_extract(j, {_path(field)})::VARCHAR, 40)"
+
+
+def _timestamp(field: str) -> str:
+    """ISO 8601 (offset or UTC) or epoch seconds / ms / µs / ns, chosen by magnitude → UTC."""
+    number = (
+        f"CASE WHEN {_type(field)} IN ('UBIGINT', 'BIGINT', 'DOUBLE') "
+        f"THEN TRY_CAST(json_extract(j, {_path(field)}) AS DOUBLE) "
+        f"WHEN {_type(field)} = 'VARCHAR' "
+        f"THEN TRY_CAST(json_extract_string(j, {_path(field)}) AS DOUBLE) END"
+    )
+    n = f"({number})"
+    micros = (
+        f"CASE WHEN abs({n}) < 1e11 THEN {n} * 1e6 WHEN abs({n}) < 1e14 THEN {n} * 1e3 "
+        f"WHEN abs({n}) < 1e17 THEN {n} WHEN abs({n}) < 1e20 THEN {n} / 1e3 END"
+    )
+    from_number = f"make_timestamp(TRY_CAST(({micros}) AS BIGINT))"
+    text = f"json_extract_string(j, {_path(field)})"
+    from_text = f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    return f"CASE WHEN ({number}) IS NOT NULL THEN {from_number} ELSE {from_text} END"
+
+
+def _timestamp_checks(field: str, required: bool) -> list[tuple[str, str]]:
+    checks = []
+    if required:
+        checks.append((f"NOT {_present(field)}", f"'missing {field}'"))
+    checks += [
+        (
+            f"{_present(field)} AND ts IS NULL",
+            f"'unparseable {field}: ' || {_shown(field)}",
+        ),
+        (
+            f"ts < TIMESTAMP '{EARLIEST}' OR ts >= TIMESTAMP '{LATEST}'",
+            f"'{field} out of range ({EARLIEST} to {LATEST}): ' || {_shown(field)}",
+        ),
+    ]
+    return checks
+
+
+def _integer_checks(field: str) -> list[tuple[str, str]]:
+    return [
+        (
+            f"{_present(field)} AND {_type(field)} NOT IN {INTEGER_TYPES}",
+            f"'{field} is not an integer: ' || {_shown(field)}",
+        ),
+        (
+            f"{_type(field)} IN {INTEGER_TYPES} AND {_integer(field)} IS NULL",
+            f"'{field} is out of range: ' || {_shown(field)}",
+        ),
+        (f"{_integer(field)} < 0", f"'{field} is negative: ' || {_shown(field)}"),
+    ]
+
+
+def _reason(checks: list[tuple[str, str]]) -> str:
+    whens = "\n".join(f"        WHEN {cond} THEN {reason}" for cond, reason in checks)
+    return f"CASE\n{whens}\n    END"
+
+
+REQUEST_CHECKS: list[tuple[str, str]] = [
+    (f"{_string('model')} IS NULL", "'missing model'"),
+    *_timestamp_checks("timestamp", required=True),
+    *[check for f in (*TOKEN_FIELDS, *OPTIONAL_INT_FIELDS) for check in _integer_checks(f)],
+    *[(f"NOT {_present(f)}", f"'missing {f}'") for f in REQUIRED_TOKEN_FIELDS],
+    (
+        f"{_present('batch')} AND {_type('batch')} <> 'BOOLEAN'",
+        f"'batch is not true/false: ' || {_shown('batch')}",
+    ),
+    (
+        f"{_present('logged_cost')} AND {_type('logged_cost')} NOT IN "
+        "('UBIGINT', 'BIGINT', 'DOUBLE')",
+        f"'logged_cost is not a number: ' || {_shown('logged_cost')}",
+    ),
+    (
+        f"{_present('attributes')} AND {_type('attributes')} <> 'OBJECT'",
+        "'attributes is not an object'",
+    ),
+    (
+        "COALESCE(cache_read_tokens, 0) + COALESCE(cache_write_5m_tokens, 0) "
+        "+ COALESCE(cache_write_1h_tokens, 0) > input_tokens",
+        "'cache tokens (read + writes) exceed input_tokens'",
+    ),
+    ("COALESCE(reasoning_tokens, 0) > output_tokens", "'reasoning_tokens exceed output_tokens'"),
+]
+
+# Stage 1: typed columns (NULL where a value is missing or malformed).
+REQUEST_COLUMNS_SQL = ",\n    ".join(
+    [f"{_string(f)} AS {f}" for f in STRING_FIELDS]
+    + [f"{_integer(f)} AS {f}" for f in (*TOKEN_FIELDS, *OPTIONAL_INT_FIELDS)]
+    + [
+        f"({_timestamp('timestamp')}) AS ts",
+        f"CASE WHEN {_type('batch')} = 'BOOLEAN' THEN json_extract(j, '$.batch')::BOOLEAN "
+        "END AS batch",
+        f"TRY_CAST(json_extract(j, '$.logged_cost') AS DOUBLE) AS logged_cost",
+        f"CASE WHEN {_type('attributes')} = 'OBJECT' "
+        "THEN json_extract(j, '$.attributes')::VARCHAR END AS attributes",
+    ]
+)
+
+# Stage 2 (over stage 1): the first failed invariant, or NULL for a good line.
+REQUEST_REASON_SQL = _reason(REQUEST_CHECKS)
+
+# The request_id when a line has none: a stable hash of the format and the line's content.
+FALLBACK_ID_SQL = "'costops:' || md5(raw)"
+
+EVAL_CHECKS: list[tuple[str, str]] = [
+    (
+        f"{_string('request_id')} IS NULL AND {_string('task_id')} IS NULL",
+        "'eval has neither request_id nor task_id'",
+    ),
+    (f"{_type('passed')} IS DISTINCT FROM 'BOOLEAN'", "'passed must be true or false'"),
+    (
+        f"{_present('score')} AND {_type('score')} NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE')",
+        f"'score is not a number: ' || {_shown('score')}",
+    ),
+    *_timestamp_checks("timestamp", required=False),
+]
+
+EVAL_COLUMNS_SQL = ",\n    ".join(
+    [
+        f"{_string('request_id')} AS request_id",
+        f"{_string('task_id')} AS task_id",
+        f"COALESCE({_string('evaluator')}, 'default') AS evaluator",
+        f"CASE WHEN {_type('passed')} = 'BOOLEAN' THEN json_extract(j, '$.passed')::BOOLEAN "
+        "END AS passed",
+        "TRY_CAST(json_extract(j, '$.score') AS DOUBLE) AS score",
+        f"({_timestamp('timestamp')}) AS ts",
+        f"{_string('model')} AS model",
+    ]
+)
+EVAL_REASON_SQL = _reason(EVAL_CHECKS)
+
+# A line is an eval record by shape: a verdict (`passed` or `score`) and no token usage.
+IS_EVAL_SQL = (
+    f"({_present('passed')} OR {_present('score')}) AND NOT {_present('input_tokens')} "
+    f"AND NOT {_present('output_tokens')} AND NOT {_present('usage')}"
+)

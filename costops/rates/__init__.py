@@ -1,0 +1,1 @@
+"""Pricing tables (SPEC §5): YAML → validated dated versions → the priced_requests relation."""

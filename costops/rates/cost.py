@@ -1,0 +1,196 @@
+"""The priced_requests relation: requests joined to the price version in force at their time.
+
+Costs are derived at query time (SPEC §2): the pricing tables are loaded into temporary tables on
+each connection, and the view below prices every request. The SQL keeps to a portable subset
+(range join on effective_from/effective_to, CASE, COALESCE) so it can be transpiled (SPEC §13).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from costops.rates.tables import PricingTables
+
+# Logged model name → pricing table entry. Glob patterns become LIKE patterns; the most
+# specific pattern (longest literal part) wins, a same-provider table before another provider's,
+# and a user's table before the packaged one.
+MODEL_MAP_SQL = """
+CREATE OR REPLACE TEMP TABLE model_map AS
+WITH names AS (
+    SELECT DISTINCT provider, model FROM requests
+    UNION
+    SELECT DISTINCT NULL AS provider, model FROM evals WHERE model IS NOT NULL
+),
+candidates AS (
+    SELECT n.provider, n.model, p.model_key,
+           row_number() OVER (
+               PARTITION BY n.provider, n.model
+               ORDER BY CASE WHEN lower(n.provider) = pm.provider THEN 0 ELSE 1 END,
+                        p.literal_len DESC, pm.user_rank, p.model_key
+           ) AS pick
+    FROM names n
+    JOIN price_patterns p ON lower(n.model) LIKE p.pattern ESCAPE '\\'
+    JOIN price_models pm ON pm.model_key = p.model_key
+)
+SELECT provider, model, model_key FROM candidates WHERE pick = 1
+"""
+
+PRICED_VIEW_SQL = """
+CREATE OR REPLACE TEMP VIEW priced_requests AS
+WITH matched AS (
+    SELECT r.*, mm.model_key,
+           COALESCE(r.task_id, r.request_id) AS unit_id,
+           r.input_tokens - r.cache_read_tokens - r.cache_write_5m_tokens
+               - r.cache_write_1h_tokens AS uncached_input_tokens,
+           (r.batch OR lower(COALESCE(r.service_tier, '')) = 'batch') AS is_batch
+    FROM requests r
+    LEFT JOIN model_map mm
+      ON mm.model = r.model AND mm.provider IS NOT DISTINCT FROM r.provider
+),
+versioned AS (
+    SELECT m.*,
+           v.effective_from AS price_effective_from,
+           v.lc_threshold IS NOT NULL AND m.input_tokens > v.lc_threshold AS long_context,
+           v.input, v.output, v.cache_read, v.cache_write_5m, v.cache_write_1h, v.reasoning,
+           v.lc_input, v.lc_output, v.lc_cache_read, v.lc_cache_write_5m, v.lc_cache_write_1h,
+           v.lc_reasoning, v.batch_multiplier, v.batch_stacks_with_cache,
+           t.multiplier AS tier_multiplier, t.input AS tier_input, t.output AS tier_output,
+           t.cache_read AS tier_cache_read, t.cache_write_5m AS tier_cache_write_5m,
+           t.cache_write_1h AS tier_cache_write_1h, t.reasoning AS tier_reasoning,
+           g.multiplier AS region_multiplier
+    FROM matched m
+    LEFT JOIN price_versions v
+      ON v.model_key = m.model_key
+     AND m.ts >= v.effective_from
+     AND (v.effective_to IS NULL OR m.ts < v.effective_to)
+    LEFT JOIN price_tiers t
+      ON t.model_key = v.model_key AND t.effective_from = v.effective_from
+     AND t.tier = lower(m.service_tier)
+    LEFT JOIN price_regions g
+      ON g.model_key = v.model_key AND g.effective_from = v.effective_from
+     AND g.region = lower(m.region)
+),
+rated AS (
+    -- Per-token rates for this request: base or long-context tier (whole request), then an
+    -- explicit service-tier rate where the table has one. Absent cache rates price as input.
+    SELECT *,
+        COALESCE(tier_input, CASE WHEN long_context THEN lc_input ELSE input END) AS r_input,
+        COALESCE(tier_output, CASE WHEN long_context THEN lc_output ELSE output END) AS r_output,
+        COALESCE(tier_reasoning, tier_output,
+                 CASE WHEN long_context THEN lc_reasoning ELSE reasoning END,
+                 CASE WHEN long_context THEN lc_output ELSE output END) AS r_reasoning,
+        COALESCE(tier_cache_read, CASE WHEN long_context THEN lc_cache_read ELSE cache_read END,
+                 tier_input, CASE WHEN long_context THEN lc_input ELSE input END) AS r_cache_read,
+        COALESCE(tier_cache_write_5m,
+                 CASE WHEN long_context THEN lc_cache_write_5m ELSE cache_write_5m END,
+                 tier_input, CASE WHEN long_context THEN lc_input ELSE input END) AS r_cache_write_5m,
+        COALESCE(tier_cache_write_1h,
+                 CASE WHEN long_context THEN lc_cache_write_1h ELSE cache_write_1h END,
+                 tier_input, CASE WHEN long_context THEN lc_input ELSE input END) AS r_cache_write_1h,
+        COALESCE(tier_multiplier, 1.0) * COALESCE(region_multiplier, 1.0) AS m_all,
+        CASE WHEN is_batch THEN COALESCE(batch_multiplier, 1.0) ELSE 1.0 END AS m_batch,
+        CASE WHEN is_batch AND batch_stacks_with_cache THEN COALESCE(batch_multiplier, 1.0)
+             ELSE 1.0 END AS m_batch_cache
+    FROM versioned
+),
+costed AS (
+    SELECT *,
+        m_all * m_batch * uncached_input_tokens * r_input / 1e6 AS cost_input,
+        m_all * m_batch_cache * cache_read_tokens * r_cache_read / 1e6 AS cost_cache_read,
+        m_all * m_batch_cache * (cache_write_5m_tokens * r_cache_write_5m
+                                 + cache_write_1h_tokens * r_cache_write_1h) / 1e6
+            AS cost_cache_write,
+        m_all * m_batch * ((output_tokens - reasoning_tokens) * r_output
+                           + reasoning_tokens * r_reasoning) / 1e6 AS cost_output
+    FROM rated
+)
+SELECT *, cost_input + cost_cache_read + cost_cache_write + cost_output AS cost,
+       input IS NOT NULL AS priced
+FROM costed
+"""
+
+_RATE_COLUMNS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")
+
+
+def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> None:
+    """Load the pricing tables into temp tables and create model_map and priced_requests."""
+    _create_price_tables(con)
+    models, patterns, versions, tiers, regions = [], [], [], [], []
+    for model in tables.models:
+        models.append((model.key, model.provider.lower(), model.id, 0 if model.user else 1,
+                       model.min_cacheable_tokens))
+        for pattern in model.match:
+            like, literal_len = glob_to_like(pattern)
+            patterns.append((model.key, like, literal_len))
+        for v in model.versions:
+            lc = v.long_context or {}
+            versions.append((
+                model.key, v.effective_from, v.effective_to,
+                *(v.rates[k] for k in _RATE_COLUMNS),
+                lc.get("above_input_tokens"),
+                *(lc.get(k) for k in _RATE_COLUMNS),
+                v.batch_multiplier, v.batch_stacks_with_cache, v.cache_storage_per_mtok_hour,
+            ))
+            for tier, spec in v.service_tiers.items():
+                tiers.append((model.key, v.effective_from, tier, spec.get("multiplier"),
+                              *(spec.get(k) for k in _RATE_COLUMNS)))
+            for region, multiplier in v.regional_uplift.items():
+                regions.append((model.key, v.effective_from, region, multiplier))
+    _insert(con, "price_models", models)
+    _insert(con, "price_patterns", patterns)
+    _insert(con, "price_versions", versions)
+    _insert(con, "price_tiers", tiers)
+    _insert(con, "price_regions", regions)
+    con.execute(MODEL_MAP_SQL)
+    con.execute(PRICED_VIEW_SQL)
+
+
+def glob_to_like(pattern: str) -> tuple[str, int]:
+    """A case-insensitive glob (`*`, `?`) as a LIKE pattern with `\\` escapes, and its literal length."""
+    out = []
+    literal = 0
+    for char in pattern.lower():
+        if char == "*":
+            out.append("%")
+        elif char == "?":
+            out.append("_")
+        elif char in "%_\\":
+            out.append("\\" + char)
+            literal += 1
+        else:
+            out.append(char)
+            literal += 1
+    return "".join(out), literal
+
+
+def _create_price_tables(con: duckdb.DuckDBPyConnection) -> None:
+    rates = ", ".join(f"{k} DOUBLE" for k in _RATE_COLUMNS)
+    lc_rates = ", ".join(f"lc_{k} DOUBLE" for k in _RATE_COLUMNS)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE price_models (model_key VARCHAR, provider VARCHAR, "
+        "model_id VARCHAR, user_rank INTEGER, min_cacheable_tokens BIGINT)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE price_patterns "
+        "(model_key VARCHAR, pattern VARCHAR, literal_len INTEGER)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE price_versions (model_key VARCHAR, "
+        f"effective_from TIMESTAMP, effective_to TIMESTAMP, {rates}, lc_threshold BIGINT, "
+        f"{lc_rates}, batch_multiplier DOUBLE, batch_stacks_with_cache BOOLEAN, "
+        "cache_storage_per_mtok_hour DOUBLE)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE price_tiers (model_key VARCHAR, effective_from TIMESTAMP, "
+        f"tier VARCHAR, multiplier DOUBLE, {rates})"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE price_regions (model_key VARCHAR, "
+        "effective_from TIMESTAMP, region VARCHAR, multiplier DOUBLE)"
+    )
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[object, ...]]) -> None:
+    if rows:
+        marks = ", ".join("?" for _ in rows[0])
+        con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)

@@ -1,0 +1,1 @@
+"""Results → the user: terminal tables, JSON / CSV / Markdown files."""

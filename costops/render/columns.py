@@ -1,0 +1,46 @@
+"""Column specs shared by every renderer, and the one place numbers are rounded for display."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: str = "text"  # text | int | money | pct | tokens | bool
+
+
+def display(value: Any, kind: str) -> str:
+    if value is None:
+        return "—" if kind != "text" else "(none)"
+    if kind == "money":
+        return money(float(value))
+    if kind == "pct":
+        return f"{float(value) * 100:.1f}%"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "tokens":
+        return tokens(int(value))
+    if kind == "bool":
+        return "yes" if value else ""
+    return str(value)
+
+
+def money(value: float) -> str:
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 100:
+        return f"{sign}${value:,.0f}"
+    if value >= 1:
+        return f"{sign}${value:,.2f}"
+    return f"{sign}${value:.4f}"
+
+
+def tokens(value: int) -> str:
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}{suffix}"
+    return str(value)

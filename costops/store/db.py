@@ -1,0 +1,65 @@
+"""Open the costops DuckDB file: UTC session, migrations on open, clear errors when locked."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from costops.errors import DatabaseError
+from costops.store.migrations import migrate
+
+DEFAULT_DB = "costops.duckdb"
+
+
+def resolve_db_path(db: str | None) -> str:
+    return db or os.environ.get("COSTOPS_DB") or DEFAULT_DB
+
+
+def connect(path: str, *, create: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open and migrate the database at `path`; with create=False a missing file is an error."""
+    if not create and not Path(path).exists():
+        raise DatabaseError(f"{path}: no database here; run `costops ingest` first or pass --db")
+    try:
+        con = duckdb.connect(path)
+    except duckdb.IOException as exc:
+        raise DatabaseError(_open_error(path, str(exc))) from exc
+    except duckdb.Error as exc:
+        raise DatabaseError(f"{path}: cannot open database: {_first_line(exc)}") from exc
+    # Timestamps are stored as UTC; every bucketing converts explicitly with --tz.
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        migrate(con, path)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def open_db(path: str, *, create: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, create=create)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _open_error(path: str, detail: str) -> str:
+    if "lock" in detail.lower():
+        pid = re.search(r"PID (\d+)", detail)
+        who = f" (pid {pid.group(1)})" if pid else ""
+        return (
+            f"{path}: database is in use by another costops process{who}; "
+            "wait for it to finish and retry"
+        )
+    return f"{path}: cannot open database: {_first_line(detail)}"
+
+
+def _first_line(exc: object) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)
