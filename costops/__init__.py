@@ -1,3 +1,3 @@
-"""costops: FinOps for LLM inference — ingest request logs, price them, find where the money goes."""
+"""costops: FinOps for LLM inference: ingest request logs, price them, find where money goes."""
 
 __version__ = "0.1.0"

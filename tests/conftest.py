@@ -35,7 +35,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     """run("report", "--by", "feature") -> Result(code, stdout, stderr)."""
 
     def _run(*args: str, stdin: bytes | None = None) -> Result:
@@ -61,7 +61,7 @@ def db(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def report_db(run, db: str) -> str:  # type: ignore[no-untyped-def]
+def report_db(run, db: str) -> str:
     """The hand-computed report fixture: features A-D, one task, evals incl. a shadow eval."""
     result = run("ingest", str(DATA / "report_requests.jsonl"), str(DATA / "report_evals.jsonl"),
                  "--db", db)  # fmt: skip

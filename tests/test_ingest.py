@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import DATA
 
 
-def req(request_id: str | None = "r1", **fields) -> str:  # type: ignore[no-untyped-def]
+def req(request_id: str | None = "r1", **fields) -> str:
     record = {
         "request_id": request_id,
         "timestamp": "2026-03-02T10:00:00Z",
@@ -30,12 +30,12 @@ def write(path: Path, *lines: str, end: str = "\n") -> str:
     return str(path)
 
 
-def rows(db: str, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+def rows(db: str, sql: str) -> list[tuple]:
     with duckdb.connect(db, read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
-def test_bad_lines_are_quarantined_with_line_numbers_and_good_ones_kept(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_bad_lines_are_quarantined_with_line_numbers_and_good_ones_kept(run, db, tmp_path):
     path = write(
         tmp_path / "mixed.jsonl",
         req("ok1"),
@@ -71,7 +71,7 @@ def test_bad_lines_are_quarantined_with_line_numbers_and_good_ones_kept(run, db,
     assert json.loads(raw)["output_tokens"] == -5
 
 
-def test_reingesting_the_same_file_changes_nothing(run, db):  # type: ignore[no-untyped-def]
+def test_reingesting_the_same_file_changes_nothing(run, db):
     path = str(DATA / "report_requests.jsonl")
     assert run("ingest", path, "--db", db).code == 0
     before = rows(db, "SELECT * EXCLUDE (run_id) FROM requests ORDER BY request_id")
@@ -81,7 +81,7 @@ def test_reingesting_the_same_file_changes_nothing(run, db):  # type: ignore[no-
     assert rows(db, "SELECT count(*) FROM ingest_runs") == [(1,)]
 
 
-def test_the_same_records_in_another_file_are_duplicates(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_the_same_records_in_another_file_are_duplicates(run, db, tmp_path):
     lines = (DATA / "report_requests.jsonl").read_text().splitlines()
     first = write(tmp_path / "a.jsonl", *lines)
     second = write(tmp_path / "b.jsonl", *reversed(lines))
@@ -92,7 +92,7 @@ def test_the_same_records_in_another_file_are_duplicates(run, db, tmp_path):  # 
 
 
 @pytest.mark.parametrize("order", ["partial-first", "final-first"])
-def test_streamed_partial_records_keep_only_the_final_one(run, db, tmp_path, order):  # type: ignore[no-untyped-def]
+def test_streamed_partial_records_keep_only_the_final_one(run, db, tmp_path, order):
     partial = req("s1", output_tokens=3, timestamp="2026-03-02T10:00:00Z")
     final = req("s1", output_tokens=250, timestamp="2026-03-02T10:00:00Z", finish_reason="stop")
     lines = (partial, final) if order == "partial-first" else (final, partial)
@@ -101,7 +101,7 @@ def test_streamed_partial_records_keep_only_the_final_one(run, db, tmp_path, ord
     assert rows(db, "SELECT output_tokens, finish_reason FROM requests") == [(250, "stop")]
 
 
-def test_a_later_file_with_the_final_record_replaces_the_partial(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_later_file_with_the_final_record_replaces_the_partial(run, db, tmp_path):
     run("ingest", write(tmp_path / "1.jsonl", req("s1", output_tokens=3)), "--db", db)
     result = run("ingest", write(tmp_path / "2.jsonl", req("s1", output_tokens=250)), "--db", db)
     assert "replaced a less complete record" in result.stderr
@@ -110,7 +110,7 @@ def test_a_later_file_with_the_final_record_replaces_the_partial(run, db, tmp_pa
     assert rows(db, "SELECT count(*), max(output_tokens) FROM requests") == [(1, 250)]
 
 
-def test_strict_mode_keeps_nothing_from_a_bad_file_and_exits_3(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_strict_mode_keeps_nothing_from_a_bad_file_and_exits_3(run, db, tmp_path):
     bad = write(tmp_path / "bad.jsonl", req("b1"), "not json", req("b2"))
     good = write(tmp_path / "good.jsonl", req("g1"))
     result = run("ingest", bad, good, "--strict", "--db", db)
@@ -122,7 +122,7 @@ def test_strict_mode_keeps_nothing_from_a_bad_file_and_exits_3(run, db, tmp_path
     assert rows(db, "SELECT count(*) FROM quarantine") == [(0,)]
 
 
-def test_gzip_directory_glob_and_stdin(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_gzip_directory_glob_and_stdin(run, db, tmp_path):
     folder = tmp_path / "logs" / "nested"
     folder.mkdir(parents=True)
     with gzip.open(folder / "a.jsonl.gz", "wt") as handle:
@@ -137,7 +137,7 @@ def test_gzip_directory_glob_and_stdin(run, db, tmp_path):  # type: ignore[no-un
     assert found == [("dir1",), ("glob1",), ("gz1",), ("stdin1",)]
 
 
-def test_crlf_bom_and_blank_lines(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_crlf_bom_and_blank_lines(run, db, tmp_path):
     path = tmp_path / "win.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + f"{req('w1')}\r\n\r\n{req('w2')}\r\n".encode())
     result = run("ingest", str(path), "--db", db)
@@ -145,7 +145,7 @@ def test_crlf_bom_and_blank_lines(run, db, tmp_path):  # type: ignore[no-untyped
     assert rows(db, "SELECT count(*) FROM requests") == [(2,)]
 
 
-def test_invalid_utf8_line_is_quarantined_and_neighbours_kept(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_invalid_utf8_line_is_quarantined_and_neighbours_kept(run, db, tmp_path):
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(f"{req('u1')}\n".encode() + b'{"model": "caf\xe9"}\n' + req("u2").encode())
     run("ingest", str(path), "--db", db)
@@ -165,14 +165,14 @@ def test_invalid_utf8_line_is_quarantined_and_neighbours_kept(run, db, tmp_path)
         "1772445600",
     ],
 )
-def test_timestamp_forms_are_stored_as_utc(run, db, tmp_path, stamp):  # type: ignore[no-untyped-def]
+def test_timestamp_forms_are_stored_as_utc(run, db, tmp_path, stamp):
     run("ingest", write(tmp_path / "t.jsonl", req("t1", timestamp=stamp)), "--db", db)
     assert rows(db, "SELECT strftime(ts, '%Y-%m-%d %H:%M:%S') FROM requests") == [
         ("2026-03-02 10:00:00",)
     ]
 
 
-def test_timestamps_far_in_the_past_or_future_are_quarantined(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_timestamps_far_in_the_past_or_future_are_quarantined(run, db, tmp_path):
     path = write(tmp_path / "t.jsonl", req("old", timestamp="1970-01-02T00:00:00Z"),
                  req("future", timestamp="2999-01-01T00:00:00Z"))  # fmt: skip
     run("ingest", path, "--db", db)
@@ -180,7 +180,7 @@ def test_timestamps_far_in_the_past_or_future_are_quarantined(run, db, tmp_path)
     assert all(r.startswith("timestamp out of range") for r in reasons) and len(reasons) == 2
 
 
-def test_missing_request_id_gets_a_stable_id(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_request_id_gets_a_stable_id(run, db, tmp_path):
     line = req(None)
     run("ingest", write(tmp_path / "a.jsonl", line), "--db", db)
     run("ingest", write(tmp_path / "b.jsonl", line, req("other")), "--db", db)
@@ -188,7 +188,7 @@ def test_missing_request_id_gets_a_stable_id(run, db, tmp_path):  # type: ignore
     assert len(ids) == 2 and ids[0].startswith("costops:")
 
 
-def test_mixed_requests_and_evals_in_one_file(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_mixed_requests_and_evals_in_one_file(run, db, tmp_path):
     path = write(
         tmp_path / "mixed.jsonl",
         req("m1"),
@@ -207,13 +207,13 @@ def test_mixed_requests_and_evals_in_one_file(run, db, tmp_path):  # type: ignor
     ]
 
 
-def test_kind_evals_forces_eval_parsing(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_kind_evals_forces_eval_parsing(run, db, tmp_path):
     path = write(tmp_path / "e.jsonl", '{"request_id": "x", "passed": true, "input_tokens": 5}')
     run("ingest", path, "--kind", "evals", "--db", db)
     assert rows(db, "SELECT count(*) FROM evals") == [(1,)]
 
 
-def test_ingest_runs_record_file_hash_and_counts(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_ingest_runs_record_file_hash_and_counts(run, db, tmp_path):
     path = write(tmp_path / "r.jsonl", req("a"), "oops", req("b"))
     run("ingest", path, "--db", db)
     (file, sha, read, inserted, quarantined, finished) = rows(
@@ -224,12 +224,12 @@ def test_ingest_runs_record_file_hash_and_counts(run, db, tmp_path):  # type: ig
     assert len(sha) == 64
 
 
-def test_missing_input_is_exit_3(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_input_is_exit_3(run, db, tmp_path):
     result = run("ingest", str(tmp_path / "nope.jsonl"), "--db", db)
     assert result.code == 3 and "no such file or directory" in result.stderr
 
 
-def test_corrupt_gzip_is_one_line_exit_3(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_corrupt_gzip_is_one_line_exit_3(run, db, tmp_path):
     path = tmp_path / "bad.jsonl.gz"
     path.write_bytes(b"\x1f\x8b\x08\x00garbage")
     result = run("ingest", str(path), "--db", db)
@@ -237,12 +237,12 @@ def test_corrupt_gzip_is_one_line_exit_3(run, db, tmp_path):  # type: ignore[no-
     assert "Traceback" not in result.stderr
 
 
-def test_a_file_with_only_bad_lines_is_exit_3(run, db, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_file_with_only_bad_lines_is_exit_3(run, db, tmp_path):
     result = run("ingest", write(tmp_path / "bad.jsonl", "nope", "{}"), "--db", db)
     assert result.code == 3 and "no usable lines" in result.stderr
 
 
-def test_database_from_a_newer_costops_is_refused_with_exit_5(run, db):  # type: ignore[no-untyped-def]
+def test_database_from_a_newer_costops_is_refused_with_exit_5(run, db):
     run("ingest", str(DATA / "report_requests.jsonl"), "--db", db)
     with duckdb.connect(db) as con:
         con.execute("INSERT INTO _costops_migrations VALUES (999, 'from the future', now())")
@@ -250,7 +250,20 @@ def test_database_from_a_newer_costops_is_refused_with_exit_5(run, db):  # type:
     assert result.code == 5 and "newer than this costops supports" in result.stderr
 
 
-def test_env_var_names_the_database(run, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def test_env_var_names_the_database(run, tmp_path, monkeypatch):
     monkeypatch.setenv("COSTOPS_DB", str(tmp_path / "env.duckdb"))
     assert run("ingest", str(DATA / "report_requests.jsonl")).code == 0
     assert (tmp_path / "env.duckdb").exists()
+
+
+def test_quarantine_command_lists_bad_lines(run, db, tmp_path):
+    path = write(tmp_path / "q.jsonl", req("a"), "oops", req("b", output_tokens=-1))
+    run("ingest", path, "--db", db)
+    listed = run("quarantine", "--db", db, "--format", "json").json()["rows"]
+    assert [(r["file"], r["line_no"], r["reason"]) for r in listed] == [
+        (path, 2, "not valid JSON"),
+        (path, 3, "output_tokens is negative: -1"),
+    ]
+    assert listed[0]["raw"] == "oops"
+    table = run("quarantine", "--db", db)
+    assert "not valid JSON" in table.stdout and "2 quarantined lines" in table.stdout

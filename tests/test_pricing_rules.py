@@ -39,7 +39,7 @@ EXPECTED = {
 
 
 @pytest.fixture
-def costs(run, db):  # type: ignore[no-untyped-def]
+def costs(run, db):
     assert run("ingest", str(DATA / "pricing_rules.jsonl"), "--db", db).code == 0
     with analysis_session(db, [FIXTURE_PRICING]) as con:
         rows = con.execute("SELECT request_id, cost, model_key FROM priced_requests").fetchall()
@@ -47,20 +47,20 @@ def costs(run, db):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("request_id", sorted(EXPECTED))
-def test_cost_matches_hand_computation(costs, request_id):  # type: ignore[no-untyped-def]
+def test_cost_matches_hand_computation(costs, request_id):
     assert costs[request_id][0] == pytest.approx(EXPECTED[request_id], rel=1e-12)
 
 
-def test_unknown_model_is_unpriced_not_zero(costs):  # type: ignore[no-untyped-def]
+def test_unknown_model_is_unpriced_not_zero(costs):
     assert costs["unpriced"] == (None, None)
 
 
-def test_request_before_first_version_is_unpriced(costs):  # type: ignore[no-untyped-def]
+def test_request_before_first_version_is_unpriced(costs):
     cost, key = costs["too-early"]
     assert key == "acme/acme-large" and cost is None
 
 
-def test_model_names_match_case_insensitively_with_prefixes_and_snapshots(costs):  # type: ignore[no-untyped-def]
+def test_model_names_match_case_insensitively_with_prefixes_and_snapshots(costs):
     assert costs["eu-priority"][1] == "acme/acme-large"  # logged as ACME-LARGE
     assert costs["long-context"][1] == "acme/acme-large"  # acme/acme-large
     assert costs["write-1h"][1] == "acme/acme-large"  # acme-large-20260301

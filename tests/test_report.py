@@ -18,13 +18,13 @@ import pytest
 from tests.conftest import FIXTURE_PRICING
 
 
-def report(run, db, *args):  # type: ignore[no-untyped-def]
+def report(run, db, *args):
     result = run("report", "--db", db, "--pricing", FIXTURE_PRICING, "--format", "json", *args)
     assert result.code == 0, result.stderr
     return result.json()
 
 
-def test_envelope_keys(run, report_db):  # type: ignore[no-untyped-def]
+def test_envelope_keys(run, report_db):
     data = report(run, report_db, "--by", "feature")
     assert list(data) == ["group_by", "currency", "since", "until", "totals", "rows"]
     assert data["group_by"] == ["feature"] and data["currency"] == "USD"
@@ -37,7 +37,7 @@ def test_envelope_keys(run, report_db):  # type: ignore[no-untyped-def]
     assert expected_keys <= set(data["rows"][0])
 
 
-def test_pareto_shares_by_feature(run, report_db):  # type: ignore[no-untyped-def]
+def test_pareto_shares_by_feature(run, report_db):
     rows = report(run, report_db, "--by", "feature")["rows"]
     assert [r["feature"] for r in rows] == ["A", "B", "C", "D"]
     assert [r["cost"] for r in rows] == pytest.approx([6.0, 2.5, 1.0, 0.5])
@@ -48,7 +48,7 @@ def test_pareto_shares_by_feature(run, report_db):  # type: ignore[no-untyped-de
     assert [r["unpriced_requests"] for r in rows] == [0, 0, 0, 1]
 
 
-def test_cost_per_success_and_pass_rate(run, report_db):  # type: ignore[no-untyped-def]
+def test_cost_per_success_and_pass_rate(run, report_db):
     rows = {r["feature"]: r for r in report(run, report_db, "--by", "feature")["rows"]}
     a, b, c, d = rows["A"], rows["B"], rows["C"], rows["D"]
     assert (a["evaluated_units"], a["successful_units"]) == (2, 1)
@@ -61,12 +61,14 @@ def test_cost_per_success_and_pass_rate(run, report_db):  # type: ignore[no-unty
     assert (d["evaluated_units"], d["pass_rate"], d["cost_per_success"]) == (0, None, None)
 
 
-def test_totals(run, report_db):  # type: ignore[no-untyped-def]
+def test_totals(run, report_db):
     totals = report(run, report_db, "--by", "feature")["totals"]
     assert totals["cost"] == pytest.approx(10.0)
     assert (totals["requests"], totals["units"]) == (8, 7)
     assert (totals["evaluated_units"], totals["successful_units"]) == (4, 2)
-    assert totals["cost_per_success"] == pytest.approx(8.5 / 2)  # (TA1 3 + a3 3 + b1 1.5 + c1 1) / 2
+    assert totals["cost_per_success"] == pytest.approx(
+        8.5 / 2
+    )  # (TA1 3 + a3 3 + b1 1.5 + c1 1) / 2
     assert totals["unpriced_requests"] == 1 and totals["unpriced_tokens"] == 1000
 
 
@@ -80,20 +82,22 @@ def test_totals(run, report_db):  # type: ignore[no-untyped-def]
         ("Asia/Tokyo", {"2026-03-02": 6.0, "2026-03-04": 4.0}),
     ],
 )
-def test_days_are_bucketed_in_the_requested_time_zone(run, report_db, tz, expected):  # type: ignore[no-untyped-def]
+def test_days_are_bucketed_in_the_requested_time_zone(run, report_db, tz, expected):
     rows = report(run, report_db, "--by", "day", "--tz", tz)["rows"]
     assert {r["day"]: r["cost"] for r in rows} == pytest.approx(expected)
 
 
-def test_week_and_month_buckets(run, report_db):  # type: ignore[no-untyped-def]
+def test_week_and_month_buckets(run, report_db):
     weeks = report(run, report_db, "--by", "week")["rows"]
     assert [(r["week"], r["cost"]) for r in weeks] == [("2026-03-02", pytest.approx(10.0))]
     months = report(run, report_db, "--by", "month,feature")["rows"]
     assert months[0]["month"] == "2026-03" and months[0]["feature"] == "A"
 
 
-def test_since_until_are_local_dates_and_until_is_inclusive(run, report_db):  # type: ignore[no-untyped-def]
-    data = report(run, report_db, "--by", "feature", "--since", "2026-03-03", "--until", "2026-03-03")
+def test_since_until_are_local_dates_and_until_is_inclusive(run, report_db):
+    data = report(
+        run, report_db, "--by", "feature", "--since", "2026-03-03", "--until", "2026-03-03"
+    )
     assert data["totals"]["cost"] == pytest.approx(3.0)  # only a3 (UTC)
     data = report(run, report_db, "--by", "feature", "--since", "2026-03-03", "--until",
                   "2026-03-03", "--tz", "America/New_York")  # fmt: skip
@@ -101,7 +105,7 @@ def test_since_until_are_local_dates_and_until_is_inclusive(run, report_db):  # 
     assert (data["since"], data["until"]) == ("2026-03-03", "2026-03-03")
 
 
-def test_where_filters_and_top(run, report_db):  # type: ignore[no-untyped-def]
+def test_where_filters_and_top(run, report_db):
     data = report(run, report_db, "--by", "feature", "--where", "feature=B", "--where", "feature=C")
     assert [r["feature"] for r in data["rows"]] == ["B", "C"]
     assert data["rows"][0]["share"] == pytest.approx(2.5 / 3.5)
@@ -109,7 +113,7 @@ def test_where_filters_and_top(run, report_db):  # type: ignore[no-untyped-def]
     assert len(top["rows"]) == 1 and top["totals"]["cost"] == pytest.approx(10.0)
 
 
-def test_task_and_attribute_dimensions(run, report_db):  # type: ignore[no-untyped-def]
+def test_task_and_attribute_dimensions(run, report_db):
     rows = report(run, report_db, "--by", "task_id")["rows"]
     assert rows[1]["task_id"] == "TA1" and rows[1]["requests"] == 2
     rows = report(run, report_db, "--by", "attr.team")["rows"]
@@ -131,18 +135,18 @@ def test_task_and_attribute_dimensions(run, report_db):  # type: ignore[no-untyp
         ["--format", "yaml"],
     ],
 )
-def test_bad_identifiers_and_options_are_usage_errors(run, report_db, args):  # type: ignore[no-untyped-def]
+def test_bad_identifiers_and_options_are_usage_errors(run, report_db, args):
     result = run("report", "--db", report_db, *args)
     assert result.code == 2, result.stderr
     assert result.stderr.startswith("costops: error:") and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_where_value_is_bound_not_pasted(run, report_db):  # type: ignore[no-untyped-def]
+def test_where_value_is_bound_not_pasted(run, report_db):
     data = report(run, report_db, "--by", "feature", "--where", "feature=A' OR '1'='1")
     assert data["rows"] == [] and data["totals"]["requests"] == 0
 
 
-def test_report_on_missing_database_is_exit_5(run, tmp_path):  # type: ignore[no-untyped-def]
+def test_report_on_missing_database_is_exit_5(run, tmp_path):
     result = run("report", "--db", str(tmp_path / "nope.duckdb"))
     assert result.code == 5 and "run `costops ingest` first" in result.stderr

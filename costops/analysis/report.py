@@ -85,8 +85,9 @@ def _rows_sql(dims: list[Dimension], where: str) -> str:
     shared AS (
         SELECT *, {RATIOS_SQL},
             cost / NULLIF(sum(cost) OVER (), 0) AS share,
-            sum(cost) OVER ({ranking} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-                / NULLIF(sum(cost) OVER (), 0) AS cumulative_share,
+            CASE WHEN cost IS NOT NULL THEN
+                sum(cost) OVER ({ranking} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                / NULLIF(sum(cost) OVER (), 0) END AS cumulative_share,
             COALESCE(sum(cost) OVER ({ranking} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
                 / NULLIF(sum(cost) OVER (), 0) AS preceding_share
         FROM g

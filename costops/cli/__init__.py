@@ -7,7 +7,7 @@ import sys
 import typer
 
 from costops import __version__
-from costops.cli import ingest, pricing, report
+from costops.cli import ingest, pricing, quarantine, report
 from costops.errors import CostopsError
 from costops.render.table import stderr
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.command("ingest")(ingest.ingest)
 app.command("report")(report.report)
+app.command("quarantine")(quarantine.quarantine)
 app.add_typer(pricing.app, name="pricing")
 
 

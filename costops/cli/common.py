@@ -24,17 +24,17 @@ PricingOption = Annotated[
     typer.Option("--pricing", help="Extra pricing tables directory (wins over packaged tables; "
                  "also $COSTOPS_PRICING).", show_default=False),
 ]  # fmt: skip
-FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="table | json | csv | markdown.")
-]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table | json | csv | markdown.")]
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
 SinceOption = Annotated[
-    str | None, typer.Option("--since", help="From this local date/time (inclusive), e.g. 2026-03-01.")
+    str | None,
+    typer.Option("--since", help="From this local date/time (inclusive), e.g. 2026-03-01."),
 ]
 UntilOption = Annotated[
-    str | None, typer.Option("--until", help="Up to this local date (inclusive) or time (exclusive).")
+    str | None,
+    typer.Option("--until", help="Up to this local date (inclusive) or time (exclusive)."),
 ]
 WhereOption = Annotated[
     list[str] | None, typer.Option("--where", help="DIM=VALUE filter; repeat for more.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
@@ -16,7 +17,9 @@ from costops.store.db import open_db
 
 
 def ingest(
-    paths: Annotated[list[str], typer.Argument(help="Files, directories, globs, .gz, or - for stdin.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, directories, globs, .gz, or - for stdin.")
+    ],
     fmt: Annotated[str, typer.Option("--format", help="auto | costops.")] = "auto",
     kind: Annotated[str, typer.Option("--kind", help="auto | requests | evals.")] = "auto",
     strict: Annotated[
@@ -44,7 +47,9 @@ def ingest(
         raise InputDataError("no usable lines in the input; see the quarantine reasons above")
 
 
-def _ingest_one(con, source: Source, fmt: str, kind: str, strict: bool) -> FileResult:  # type: ignore[no-untyped-def]
+def _ingest_one(
+    con: duckdb.DuckDBPyConnection, source: Source, fmt: str, kind: str, strict: bool
+) -> FileResult:
     if not stderr.is_terminal:
         return ingest_source(con, source, fmt=fmt, kind=kind, strict=strict)
     total = source.path.stat().st_size if source.path and source.path.suffix != ".gz" else None

@@ -39,7 +39,7 @@ LIST_COLUMNS = [
     Column("effective_from", "since"),
     *RATE_COLUMNS,
     Column("long_context_above", "long ctx >", "int"),
-    Column("batch_multiplier", "batch ×", "text"),
+    Column("batch_multiplier", "batch x", "text"),
     Column("versions", "versions", "int"),
 ]
 SHOW_COLUMNS = [
@@ -49,7 +49,7 @@ SHOW_COLUMNS = [
     Column("long_context_above", "long ctx >", "int"),
     Column("long_context_input", "lc input", "text"),
     Column("long_context_output", "lc output", "text"),
-    Column("batch_multiplier", "batch ×", "text"),
+    Column("batch_multiplier", "batch x", "text"),
 ]
 COVERAGE_COLUMNS = [
     Column("provider", "provider"),
@@ -96,7 +96,9 @@ def show(
     tables = load_tables(pricing)
     found = resolve_model(tables, model)
     if found is None:
-        raise UsageError(f"{model}: no pricing table matches this model; see `costops pricing list`")
+        raise UsageError(
+            f"{model}: no pricing table matches this model; see `costops pricing list`"
+        )
     title = f"{found.key} — matches {', '.join(found.match)} ({found.source_file})"
     emit(_render(title, SHOW_COLUMNS, history_rows(found), fmt), output)
 
@@ -136,4 +138,3 @@ def coverage(
     unpriced = sum(r["unpriced_requests"] for r in rows)
     if fail_on_unpriced and unpriced:
         raise CheckFailed(f"{unpriced:,} requests have no price; add a table with --pricing DIR")
-

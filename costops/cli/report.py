@@ -27,12 +27,15 @@ from costops.render.report import render
 
 def report(
     by: Annotated[
-        str, typer.Option("--by", help="Dimensions, comma-separated: feature, model, day, attr.NAME…")
+        str,
+        typer.Option("--by", help="Dimensions, comma-separated: feature, model, day, attr.NAME…"),
     ] = "feature",
     since: SinceOption = None,
     until: UntilOption = None,
     where: WhereOption = None,
-    top: Annotated[int | None, typer.Option("--top", help="Show only the N costliest rows.")] = None,
+    top: Annotated[
+        int | None, typer.Option("--top", help="Show only the N costliest rows.")
+    ] = None,
     tz: TzOption = "UTC",
     fmt: FormatOption = "table",
     output: OutputOption = None,

@@ -138,7 +138,7 @@ REQUEST_COLUMNS_SQL = ",\n    ".join(
         f"({_timestamp('timestamp')}) AS ts",
         f"CASE WHEN {_type('batch')} = 'BOOLEAN' THEN json_extract(j, '$.batch')::BOOLEAN "
         "END AS batch",
-        f"TRY_CAST(json_extract(j, '$.logged_cost') AS DOUBLE) AS logged_cost",
+        "TRY_CAST(json_extract(j, '$.logged_cost') AS DOUBLE) AS logged_cost",
         f"CASE WHEN {_type('attributes')} = 'OBJECT' "
         "THEN json_extract(j, '$.attributes')::VARCHAR END AS attributes",
     ]

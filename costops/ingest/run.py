@@ -168,7 +168,7 @@ def ingest_source(
     strict: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> FileResult:
-    """Ingest one source in one transaction; strict mode keeps nothing from a file with bad lines."""
+    """Ingest one source in one transaction; --strict keeps nothing from a file with bad lines."""
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: not supported yet (supported: {', '.join(FORMATS)})")
     if kind not in KINDS:
@@ -214,9 +214,7 @@ def ingest_source(
 def _load_raw(
     con: duckdb.DuckDBPyConnection, source: Source, on_progress: Callable[[int], None] | None
 ) -> ChunkReader:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _raw (line_no BIGINT, raw VARCHAR, utf8_ok BOOLEAN)"
-    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _raw (line_no BIGINT, raw VARCHAR, utf8_ok BOOLEAN)")
     reader = ChunkReader(source)
     for chunk in reader.chunks():
         con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])

@@ -92,7 +92,7 @@ class ChunkReader:
             if carry:
                 yield _decode(carry, line)
 
-    def _open(self) -> BinaryIO:
+    def _open(self) -> BinaryIO | gzip.GzipFile:
         raw: BinaryIO
         if self.source.path is None:
             raw = sys.stdin.buffer

@@ -7,6 +7,9 @@ each connection, and the view below prices every request. The SQL keeps to a por
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import duckdb
 
 from costops.rates.tables import PricingTables
@@ -83,10 +86,12 @@ rated AS (
                  tier_input, CASE WHEN long_context THEN lc_input ELSE input END) AS r_cache_read,
         COALESCE(tier_cache_write_5m,
                  CASE WHEN long_context THEN lc_cache_write_5m ELSE cache_write_5m END,
-                 tier_input, CASE WHEN long_context THEN lc_input ELSE input END) AS r_cache_write_5m,
+                 tier_input, CASE WHEN long_context THEN lc_input ELSE input END)
+            AS r_cache_write_5m,
         COALESCE(tier_cache_write_1h,
                  CASE WHEN long_context THEN lc_cache_write_1h ELSE cache_write_1h END,
-                 tier_input, CASE WHEN long_context THEN lc_input ELSE input END) AS r_cache_write_1h,
+                 tier_input, CASE WHEN long_context THEN lc_input ELSE input END)
+            AS r_cache_write_1h,
         COALESCE(tier_multiplier, 1.0) * COALESCE(region_multiplier, 1.0) AS m_all,
         CASE WHEN is_batch THEN COALESCE(batch_multiplier, 1.0) ELSE 1.0 END AS m_batch,
         CASE WHEN is_batch AND batch_stacks_with_cache THEN COALESCE(batch_multiplier, 1.0)
@@ -117,23 +122,43 @@ def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> No
     _create_price_tables(con)
     models, patterns, versions, tiers, regions = [], [], [], [], []
     for model in tables.models:
-        models.append((model.key, model.provider.lower(), model.id, 0 if model.user else 1,
-                       model.min_cacheable_tokens))
+        models.append(
+            (
+                model.key,
+                model.provider.lower(),
+                model.id,
+                0 if model.user else 1,
+                model.min_cacheable_tokens,
+            )
+        )
         for pattern in model.match:
             like, literal_len = glob_to_like(pattern)
             patterns.append((model.key, like, literal_len))
         for v in model.versions:
             lc = v.long_context or {}
-            versions.append((
-                model.key, v.effective_from, v.effective_to,
-                *(v.rates[k] for k in _RATE_COLUMNS),
-                lc.get("above_input_tokens"),
-                *(lc.get(k) for k in _RATE_COLUMNS),
-                v.batch_multiplier, v.batch_stacks_with_cache, v.cache_storage_per_mtok_hour,
-            ))
+            versions.append(
+                (
+                    model.key,
+                    v.effective_from,
+                    v.effective_to,
+                    *(v.rates[k] for k in _RATE_COLUMNS),
+                    lc.get("above_input_tokens"),
+                    *(lc.get(k) for k in _RATE_COLUMNS),
+                    v.batch_multiplier,
+                    v.batch_stacks_with_cache,
+                    v.cache_storage_per_mtok_hour,
+                )
+            )
             for tier, spec in v.service_tiers.items():
-                tiers.append((model.key, v.effective_from, tier, spec.get("multiplier"),
-                              *(spec.get(k) for k in _RATE_COLUMNS)))
+                tiers.append(
+                    (
+                        model.key,
+                        v.effective_from,
+                        tier,
+                        spec.get("multiplier"),
+                        *(spec.get(k) for k in _RATE_COLUMNS),
+                    )
+                )
             for region, multiplier in v.regional_uplift.items():
                 regions.append((model.key, v.effective_from, region, multiplier))
     _insert(con, "price_models", models)
@@ -146,7 +171,7 @@ def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> No
 
 
 def glob_to_like(pattern: str) -> tuple[str, int]:
-    """A case-insensitive glob (`*`, `?`) as a LIKE pattern with `\\` escapes, and its literal length."""
+    """A case-insensitive glob (`*`, `?`) as a LIKE pattern, and its literal length."""
     out = []
     literal = 0
     for char in pattern.lower():
@@ -190,7 +215,7 @@ def _create_price_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[object, ...]]) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
     if rows:
         marks = ", ".join("?" for _ in rows[0])
         con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)

@@ -92,7 +92,9 @@ def check(tables: PricingTables) -> list[Finding]:
                 )
             if model.provider == "anthropic" and v.rates["cache_write_1h"] is None:
                 findings.append(
-                    Finding("warning", when, "no cache_write_1h rate: 1-hour writes priced as input")
+                    Finding(
+                        "warning", when, "no cache_write_1h rate: 1-hour writes priced as input"
+                    )
                 )
             if v.long_context and v.long_context["input"] < (v.rates["input"] or 0):
                 findings.append(

@@ -262,20 +262,20 @@ def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) 
         long_context=lc,
         batch_multiplier=batch_multiplier,
         batch_stacks_with_cache=stacks,
-        regional_uplift=_multipliers(values.get("regional_uplift"), where.at(key="regional_uplift")),
+        regional_uplift=_multipliers(
+            values.get("regional_uplift"), where.at(key="regional_uplift")
+        ),
         service_tiers=_service_tiers(values.get("service_tiers"), where.at(key="service_tiers")),
         cache_storage_per_mtok_hour=storage,
     )
 
 
-def _parse_long_context(
-    raw: Any, base: dict[str, float | None], where: _Where
-) -> dict[str, float]:
+def _parse_long_context(raw: Any, base: dict[str, float | None], where: _Where) -> dict[str, float]:
     if not isinstance(raw, dict):
         raise where.error("expected a mapping with above_input_tokens and rates")
     _unknown(raw, LONG_CONTEXT_KEYS, where)
     threshold = raw.get("above_input_tokens")
-    if not _is_int(threshold) or threshold <= 0:
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold <= 0:
         raise where.at(key="long_context.above_input_tokens").error("expected a positive integer")
     tier: dict[str, float] = {"above_input_tokens": float(threshold)}
     for key in RATE_KEYS:

@@ -10,10 +10,12 @@ from typing import Any
 class Column:
     key: str
     header: str
-    kind: str = "text"  # text | int | money | pct | tokens | bool
+    kind: str = "text"  # text | int | money | pct | tokens | bool | mark
 
 
 def display(value: Any, kind: str) -> str:
+    if kind == "mark":
+        return "●" if value else ""
     if value is None:
         return "—" if kind != "text" else "(none)"
     if kind == "money":
@@ -34,7 +36,7 @@ def money(value: float) -> str:
     value = abs(value)
     if value >= 100:
         return f"{sign}${value:,.0f}"
-    if value >= 1:
+    if value >= 0.1:
         return f"{sign}${value:,.2f}"
     return f"{sign}${value:.4f}"
 

@@ -10,6 +10,7 @@ from costops.render.formats import to_csv, to_json, to_markdown
 from costops.render.table import rich_table
 
 METRIC_COLUMNS = [
+    Column("pareto_head", "80%", "mark"),
     Column("requests", "requests", "int"),
     Column("units", "units", "int"),
     Column("input_tokens", "input tok", "tokens"),
@@ -45,7 +46,8 @@ def render(report: Report, fmt: str) -> Any:
         return to_json(envelope(report))
     if fmt == "csv":
         return to_csv(report.rows, [*report.group_by, *ROW_KEYS])
-    totals = {**report.totals, **{d: "total" for d in report.group_by[:1]}}
+    labels = dict.fromkeys(report.group_by, "")
+    totals = {**report.totals, **labels, **{d: "total" for d in report.group_by[:1]}}
     if fmt == "markdown":
         return to_markdown(report.rows, columns(report), totals)
     span = " → ".join(x for x in (report.filters.since, report.filters.until) if x)
@@ -53,11 +55,11 @@ def render(report: Report, fmt: str) -> Any:
     if span:
         title += f" · {span}"
     title += f" ({report.filters.tz})"
-    caption = "Bold rows: the Pareto head, the top rows that make up 80 % of cost."
+    caption = "● the Pareto head: the fewest top rows that make up 80 % of cost."
     unpriced = report.totals.get("unpriced_requests") or 0
     if unpriced:
         caption += (
-            f"\n{unpriced:,} requests have no price (cost unknown, not $0): "
-            "see `costops pricing coverage`."
+            f"\n{unpriced:,} request{'s' if unpriced != 1 else ''} with no price "
+            "(cost unknown, not $0): see `costops pricing coverage`."
         )
     return rich_table(title, columns(report), report.rows, totals, "pareto_head", caption)

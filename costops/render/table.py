@@ -30,17 +30,3 @@ def rich_table(
         table.add_section()
         table.add_row(*(display(totals.get(c.key), c.kind) for c in columns), style="italic")
     return table
-
-
-def render_to_text(table: Table, width: int | None = None) -> str:
-    console = Console(width=width or 160, record=True, file=_Discard(), highlight=False)
-    console.print(table)
-    return console.export_text()
-
-
-class _Discard:
-    def write(self, _: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        return None

@@ -1,0 +1,52 @@
+"""`costops quarantine`: the lines ingest could not use, with file, line number and reason."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from costops.analysis.session import fetch_dicts
+from costops.cli.common import DbOption, FormatOption, OutputOption, check_format, db_path, emit
+from costops.render.columns import Column
+from costops.render.formats import to_csv, to_json, to_markdown
+from costops.render.table import rich_table
+from costops.store.db import open_db
+
+QUARANTINE_SQL = """
+SELECT file, line_no, reason, raw FROM quarantine
+WHERE ? IS NULL OR file = ?
+ORDER BY run_id, line_no
+LIMIT ?
+"""
+COLUMNS = [
+    Column("file", "file"),
+    Column("line_no", "line", "int"),
+    Column("reason", "reason"),
+    Column("raw_shown", "line content (first 80 characters)"),
+]
+
+
+def quarantine(
+    file: Annotated[str | None, typer.Option("--file", help="Only lines from this file.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many lines.")] = 100,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    db: DbOption = None,
+) -> None:
+    """List quarantined lines: file, line number, reason and the raw line."""
+    check_format(fmt)
+    with open_db(db_path(db), create=False) as con:
+        rows = fetch_dicts(con, QUARANTINE_SQL, [file, file, max(limit, 0)])
+    emit(_render(rows, fmt), output)
+
+
+def _render(rows: list[dict[str, Any]], fmt: str) -> Any:
+    if fmt == "json":
+        return to_json({"rows": rows})
+    if fmt == "csv":
+        return to_csv(rows, ["file", "line_no", "reason", "raw"])
+    shown = [{**r, "raw_shown": r["raw"][:80]} for r in rows]
+    if fmt == "markdown":
+        return to_markdown(shown, COLUMNS)
+    return rich_table(f"{len(rows)} quarantined lines", COLUMNS, shown)

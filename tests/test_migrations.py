@@ -1,0 +1,64 @@
+"""Migrations: a blank database built by the migrations matches the declared schema, every
+older version upgrades in place with its data kept, and re-opening is a no-op."""
+
+from __future__ import annotations
+
+import duckdb
+
+from costops.store.db import connect
+from costops.store.migrations import LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, migrate
+
+EXPECTED_TABLES = {"requests", "evals", "quarantine", "ingest_runs", MIGRATIONS_TABLE}
+
+
+def schema(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    return con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "ORDER BY table_name, ordinal_position"
+    ).fetchall()
+
+
+def test_fresh_database_has_every_table_at_the_latest_version(tmp_path):
+    con = connect(str(tmp_path / "a.duckdb"))
+    tables = {
+        t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    assert tables == EXPECTED_TABLES
+    assert con.execute(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").fetchone() == (
+        LATEST_VERSION,
+    )
+    con.close()
+
+
+def test_reopening_is_idempotent(tmp_path):
+    path = str(tmp_path / "a.duckdb")
+    first = connect(path)
+    before = schema(first)
+    first.close()
+    again = connect(path)
+    assert schema(again) == before
+    assert again.execute(f"SELECT count(*) FROM {MIGRATIONS_TABLE}").fetchone() == (
+        len(MIGRATIONS),
+    )
+    again.close()
+
+
+def test_every_older_version_upgrades_to_the_same_schema(tmp_path):
+    reference = connect(str(tmp_path / "ref.duckdb"))
+    expected = schema(reference)
+    reference.close()
+    for stop in range(len(MIGRATIONS)):
+        path = str(tmp_path / f"v{stop}.duckdb")
+        con = duckdb.connect(path)
+        con.execute(
+            f"CREATE TABLE {MIGRATIONS_TABLE} "
+            "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
+        )
+        for number, description, sql in MIGRATIONS[:stop]:
+            con.execute(sql)
+            con.execute(
+                f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, ?, now())", [number, description]
+            )
+        migrate(con, path)
+        assert schema(con) == expected
+        con.close()
