@@ -267,3 +267,22 @@ def test_quarantine_command_lists_bad_lines(run, db, tmp_path):
     assert listed[0]["raw"] == "oops"
     table = run("quarantine", "--db", db)
     assert "not valid JSON" in table.stdout and "2 quarantined lines" in table.stdout
+
+
+def test_a_second_writer_gets_exit_5_naming_the_other_process(run, db):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys, time; c = duckdb.connect({db!r}); "
+         "print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        result = run("ingest", str(DATA / "report_requests.jsonl"), "--db", db)
+        assert result.code == 5
+        assert f"database is in use by another costops process (pid {holder.pid})" in result.stderr
+    finally:
+        holder.kill()
+        holder.communicate()

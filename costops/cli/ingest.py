@@ -94,7 +94,7 @@ def _print_totals(results: list[FileResult], path: str) -> None:
         total.lines_read += r.lines_read
         total.requests_inserted += r.requests_inserted
         total.evals_inserted += r.evals_inserted
-        total.duplicates += r.duplicates
+        total.good_lines += r.good_lines
         total.quarantined += r.quarantined
     stderr.print(
         f"{len(results)} files into {path}: {total.lines_read:,} lines read · "

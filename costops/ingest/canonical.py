@@ -21,12 +21,13 @@ INTEGER_TYPES = "('UBIGINT', 'BIGINT')"
 EARLIEST, LATEST = "2000-01-01", "2100-01-01"
 
 
-def _path(field: str) -> str:
-    return f"'$.{field}'"
+def _f(field: str) -> str:
+    """The field's raw JSON fragment, from the one json_transform of the line (`f`)."""
+    return f'f."{field}"'
 
 
 def _type(field: str) -> str:
-    return f"json_type(j, {_path(field)})"
+    return f"json_type({_f(field)})"
 
 
 def _present(field: str) -> str:
@@ -34,28 +35,24 @@ def _present(field: str) -> str:
 
 
 def _string(field: str) -> str:
-    return f"NULLIF(json_extract_string(j, {_path(field)}), '')"
+    return f"NULLIF(json_extract_string({_f(field)}, '$'), '')"
 
 
 def _integer(field: str) -> str:
-    return (
-        f"CASE WHEN {_type(field)} IN {INTEGER_TYPES} "
-        f"THEN TRY_CAST(json_extract(j, {_path(field)}) AS BIGINT) END"
-    )
+    return f"CASE WHEN {_type(field)} IN {INTEGER_TYPES} THEN TRY_CAST({_f(field)} AS BIGINT) END"
 
 
 def _shown(field: str) -> str:
     """The offending value, shortened, for a quarantine reason."""
-    return f"left(json_extract(j, {_path(field)})::VARCHAR, 40)"
+    return f"left({_f(field)}::VARCHAR, 40)"
 
 
 def _timestamp(field: str) -> str:
     """ISO 8601 (offset or UTC) or epoch seconds / ms / µs / ns, chosen by magnitude → UTC."""
     number = (
         f"CASE WHEN {_type(field)} IN ('UBIGINT', 'BIGINT', 'DOUBLE') "
-        f"THEN TRY_CAST(json_extract(j, {_path(field)}) AS DOUBLE) "
-        f"WHEN {_type(field)} = 'VARCHAR' "
-        f"THEN TRY_CAST(json_extract_string(j, {_path(field)}) AS DOUBLE) END"
+        f"THEN TRY_CAST({_f(field)} AS DOUBLE) "
+        f"WHEN {_type(field)} = 'VARCHAR' THEN TRY_CAST({_string(field)} AS DOUBLE) END"
     )
     n = f"({number})"
     micros = (
@@ -63,8 +60,7 @@ def _timestamp(field: str) -> str:
         f"WHEN abs({n}) < 1e17 THEN {n} WHEN abs({n}) < 1e20 THEN {n} / 1e3 END"
     )
     from_number = f"make_timestamp(TRY_CAST(({micros}) AS BIGINT))"
-    text = f"json_extract_string(j, {_path(field)})"
-    from_text = f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    from_text = f"TRY_CAST(TRY_CAST({_string(field)} AS TIMESTAMPTZ) AS TIMESTAMP)"
     return f"CASE WHEN ({number}) IS NOT NULL THEN {from_number} ELSE {from_text} END"
 
 
@@ -136,11 +132,10 @@ REQUEST_COLUMNS_SQL = ",\n    ".join(
     + [f"{_integer(f)} AS {f}" for f in (*TOKEN_FIELDS, *OPTIONAL_INT_FIELDS)]
     + [
         f"({_timestamp('timestamp')}) AS ts",
-        f"CASE WHEN {_type('batch')} = 'BOOLEAN' THEN json_extract(j, '$.batch')::BOOLEAN "
-        "END AS batch",
-        "TRY_CAST(json_extract(j, '$.logged_cost') AS DOUBLE) AS logged_cost",
+        f"CASE WHEN {_type('batch')} = 'BOOLEAN' THEN {_f('batch')}::BOOLEAN END AS batch",
+        f"TRY_CAST({_f('logged_cost')} AS DOUBLE) AS logged_cost",
         f"CASE WHEN {_type('attributes')} = 'OBJECT' "
-        "THEN json_extract(j, '$.attributes')::VARCHAR END AS attributes",
+        f"THEN {_f('attributes')}::VARCHAR END AS attributes",
     ]
 )
 
@@ -168,14 +163,28 @@ EVAL_COLUMNS_SQL = ",\n    ".join(
         f"{_string('request_id')} AS request_id",
         f"{_string('task_id')} AS task_id",
         f"COALESCE({_string('evaluator')}, 'default') AS evaluator",
-        f"CASE WHEN {_type('passed')} = 'BOOLEAN' THEN json_extract(j, '$.passed')::BOOLEAN "
-        "END AS passed",
-        "TRY_CAST(json_extract(j, '$.score') AS DOUBLE) AS score",
+        f"CASE WHEN {_type('passed')} = 'BOOLEAN' THEN {_f('passed')}::BOOLEAN END AS passed",
+        f"TRY_CAST({_f('score')} AS DOUBLE) AS score",
         f"({_timestamp('timestamp')}) AS ts",
         f"{_string('model')} AS model",
     ]
 )
 EVAL_REASON_SQL = _reason(EVAL_CHECKS)
+
+# Each line's JSON is parsed once, by json_transform into a struct of raw JSON fragments.
+REQUEST_FIELDS = (
+    *STRING_FIELDS, *TOKEN_FIELDS, *OPTIONAL_INT_FIELDS,
+    "timestamp", "batch", "logged_cost", "attributes",
+)  # fmt: skip
+EVAL_FIELDS = ("request_id", "task_id", "evaluator", "passed", "score", "timestamp", "model")
+SHAPE_FIELDS = ("passed", "score", "input_tokens", "output_tokens", "usage")
+
+
+def fragments(fields: tuple[str, ...]) -> str:
+    """`json_transform(raw, ...)` pulling each field out as a JSON fragment (NULL if absent)."""
+    structure = ", ".join(f'"{name}": "JSON"' for name in fields)
+    return f"json_transform(raw, '{{{structure}}}')"
+
 
 # A line is an eval record by shape: a verdict (`passed` or `score`) and no token usage.
 IS_EVAL_SQL = (

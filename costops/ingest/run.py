@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,49 +18,71 @@ RAW_CAP = 64 * 1024
 SHOWN_BAD_LINES = 10
 
 LOAD_CHUNK_SQL = """
-INSERT INTO _raw
-SELECT generate_subscripts(l, 1) + ? - 1, unnest(l), ?
+CREATE OR REPLACE TEMP TABLE _raw AS
+SELECT generate_subscripts(l, 1) + ? - 1 AS line_no, unnest(l) AS raw, ? AS utf8_ok
 FROM (SELECT string_split(?, chr(10)) AS l)
 """
 
-# Blank lines are skipped; CR (CRLF files) and a leading BOM are stripped.
+# Blank lines are skipped; a trailing CR (CRLF files) and a BOM on line 1 are stripped.
+# (Plain ltrim/rtrim over every line costs more than parsing it.)
 CLASSIFY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _classified AS
-WITH cleaned AS (
-    SELECT line_no, utf8_ok, ltrim(rtrim(raw, chr(13)), chr(65279)) AS raw FROM _raw
+WITH uncr AS (
+    SELECT line_no, utf8_ok,
+        CASE WHEN ends_with(raw, chr(13)) THEN left(raw, length(raw) - 1) ELSE raw END AS raw
+    FROM _raw
 ),
-parsed AS (
-    SELECT line_no, utf8_ok, raw, CASE WHEN json_valid(raw) THEN raw::JSON END AS j
-    FROM cleaned WHERE trim(raw) <> ''
+cleaned AS (
+    SELECT line_no, utf8_ok,
+        CASE WHEN line_no = 1 AND starts_with(raw, chr(65279)) THEN substr(raw, 2) ELSE raw END
+            AS raw
+    FROM uncr
+),
+checked AS (
+    SELECT line_no, utf8_ok, raw, json_valid(raw) AS valid FROM cleaned
+    WHERE CASE WHEN ascii(raw) IN (9, 32) THEN trim(raw) <> '' ELSE raw <> '' END
+),
+typed AS (
+    SELECT *, CASE WHEN valid THEN json_type(raw) END AS top_type FROM checked
+),
+shaped AS (
+    SELECT *, CASE WHEN top_type = 'OBJECT' THEN {canonical.fragments(canonical.SHAPE_FIELDS)}
+              END AS f
+    FROM typed
 )
-SELECT line_no, raw, j,
+SELECT line_no, raw,
     CASE WHEN NOT utf8_ok AND contains(raw, chr(65533)) THEN 'not valid UTF-8'
-         WHEN j IS NULL THEN 'not valid JSON'
-         WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object: ' || lower(json_type(j))
+         WHEN NOT valid THEN 'not valid JSON'
+         WHEN top_type <> 'OBJECT' THEN 'not a JSON object: ' || lower(top_type)
     END AS parse_error,
     CASE WHEN $kind = 'evals' THEN 'eval'
          WHEN $kind = 'requests' THEN 'request'
-         WHEN json_type(j) = 'OBJECT' AND {canonical.IS_EVAL_SQL} THEN 'eval'
+         WHEN top_type = 'OBJECT' AND {canonical.IS_EVAL_SQL} THEN 'eval'
          ELSE 'request'
     END AS kind
-FROM parsed
+FROM shaped
 """
 
 STAGE_REQUESTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _req AS
-WITH typed AS (
-    SELECT line_no, raw, j, parse_error, {canonical.REQUEST_COLUMNS_SQL}
+WITH parsed AS (
+    SELECT line_no, raw, parse_error,
+        CASE WHEN parse_error IS NULL THEN {canonical.fragments(canonical.REQUEST_FIELDS)}
+        END AS f
     FROM _classified WHERE kind = 'request'
-)
+),
+typed AS (SELECT line_no, raw, parse_error, f, {canonical.REQUEST_COLUMNS_SQL} FROM parsed)
 SELECT *, COALESCE(parse_error, {canonical.REQUEST_REASON_SQL}) AS reason FROM typed
 """
 
 STAGE_EVALS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _ev AS
-WITH typed AS (
-    SELECT line_no, raw, j, parse_error, {canonical.EVAL_COLUMNS_SQL}
+WITH parsed AS (
+    SELECT line_no, raw, parse_error,
+        CASE WHEN parse_error IS NULL THEN {canonical.fragments(canonical.EVAL_FIELDS)} END AS f
     FROM _classified WHERE kind = 'eval'
-)
+),
+typed AS (SELECT line_no, raw, parse_error, f, {canonical.EVAL_COLUMNS_SQL} FROM parsed)
 SELECT *, COALESCE(parse_error, {canonical.EVAL_REASON_SQL}) AS reason FROM typed
 """
 
@@ -129,16 +152,15 @@ FROM good g
 WHERE pick = 1 AND NOT EXISTS (SELECT 1 FROM evals e WHERE e.eval_id = g.eval_id)
 """
 
-TOP_REASONS_SQL = """
-SELECT split_part(reason, ':', 1) AS why, count(*) AS n
-FROM (SELECT reason FROM _req UNION ALL SELECT reason FROM _ev) WHERE reason IS NOT NULL
-GROUP BY why ORDER BY n DESC, why LIMIT 5
-"""
-
-BAD_LINES_SQL = """
+REASONS_SQL = """
 SELECT line_no, reason
 FROM (SELECT line_no, reason FROM _req UNION ALL SELECT line_no, reason FROM _ev)
-WHERE reason IS NOT NULL ORDER BY line_no LIMIT ?
+WHERE reason IS NOT NULL ORDER BY line_no
+"""
+
+COUNTS_SQL = """
+SELECT (SELECT count(*) FROM _classified),
+       (SELECT count(*) FROM _req WHERE reason IS NULL) + (SELECT count(*) FROM _ev WHERE reason IS NULL)
 """
 
 
@@ -150,13 +172,21 @@ class FileResult:
     sha256: str = ""
     status: str = "ok"
     lines_read: int = 0
-    requests_inserted: int = 0
-    requests_replaced: int = 0
+    good_lines: int = 0
+    requests_inserted: int = 0  # net new rows
+    requests_replaced: int = 0  # earlier, less complete records replaced
     evals_inserted: int = 0
-    duplicates: int = 0
     quarantined: int = 0
-    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return self.good_lines - self.requests_inserted - self.evals_inserted
+
+    @property
+    def top_reasons(self) -> list[tuple[str, int]]:
+        return self.reasons.most_common(5)
 
 
 def ingest_source(
@@ -168,40 +198,45 @@ def ingest_source(
     strict: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> FileResult:
-    """Ingest one source in one transaction; --strict keeps nothing from a file with bad lines."""
+    """Ingest one source in one transaction, chunk by chunk; --strict keeps nothing from a file
+    with bad lines. A file whose content was ingested before is skipped."""
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: not supported yet (supported: {', '.join(FORMATS)})")
     if kind not in KINDS:
         raise UsageError(f"--kind {kind}: expected one of {', '.join(KINDS)}")
     result = FileResult(source.name)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        reader = _load_raw(con, source, on_progress)
-        result.sha256 = reader.sha256.hexdigest()
+    reader = ChunkReader(source)
+    if source.path is not None:
+        result.sha256 = reader.content_sha256()
         if _already_ingested(con, result.sha256):
-            con.execute("ROLLBACK")
             result.status = "skipped"
             return result
+    con.execute("BEGIN TRANSACTION")
+    try:
         run_id = _next_run_id(con)
         con.execute(
             "INSERT INTO ingest_runs (run_id, file, sha256, format, started_at) "
             "VALUES (?, ?, ?, ?, current_timestamp::TIMESTAMP)",
             [run_id, source.name, result.sha256, fmt],
         )
-        _stage(con, kind)
-        _count_lines(con, result)
-        if strict and result.quarantined:
-            con.execute("ROLLBACK")
-            result.status = "rejected"
-            return result
-        _store(con, source.name, run_id, result)
-        con.execute(
-            "UPDATE ingest_runs SET finished_at = current_timestamp::TIMESTAMP, lines_read = ?, "
-            "requests_inserted = ?, requests_replaced = ?, evals_inserted = ?, duplicates = ?, "
-            "quarantined = ? WHERE run_id = ?",
-            [result.lines_read, result.requests_inserted, result.requests_replaced,
-             result.evals_inserted, result.duplicates, result.quarantined, run_id],
-        )  # fmt: skip
+        for chunk in reader.chunks():
+            con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])
+            _stage(con, kind)
+            _tally(con, result)
+            if strict and result.quarantined:
+                con.execute("ROLLBACK")
+                result.status = "rejected"
+                return result
+            _store(con, source.name, run_id, result)
+            if on_progress:
+                on_progress(reader.bytes_read)
+        if source.path is None:
+            result.sha256 = reader.sha256.hexdigest()
+            if _already_ingested(con, result.sha256):
+                con.execute("ROLLBACK")
+                result.status = "skipped"
+                return result
+        _finish_run(con, run_id, result)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -211,52 +246,45 @@ def ingest_source(
     return result
 
 
-def _load_raw(
-    con: duckdb.DuckDBPyConnection, source: Source, on_progress: Callable[[int], None] | None
-) -> ChunkReader:
-    con.execute("CREATE OR REPLACE TEMP TABLE _raw (line_no BIGINT, raw VARCHAR, utf8_ok BOOLEAN)")
-    reader = ChunkReader(source)
-    for chunk in reader.chunks():
-        con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])
-        if on_progress:
-            on_progress(reader.bytes_read)
-    return reader
-
-
 def _stage(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    mode = {"auto": "auto", "requests": "requests", "evals": "evals"}[kind]
-    con.execute(CLASSIFY_SQL, {"kind": mode})
+    con.execute(CLASSIFY_SQL, {"kind": kind})
     con.execute(STAGE_REQUESTS_SQL)
     con.execute(STAGE_EVALS_SQL)
     con.execute(BEST_REQUESTS_SQL)
 
 
-def _count_lines(con: duckdb.DuckDBPyConnection, result: FileResult) -> None:
-    row = con.execute(
-        "SELECT (SELECT count(*) FROM _classified), "
-        "(SELECT count(*) FROM _req WHERE reason IS NOT NULL) "
-        "+ (SELECT count(*) FROM _ev WHERE reason IS NOT NULL)"
-    ).fetchone()
+def _tally(con: duckdb.DuckDBPyConnection, result: FileResult) -> None:
+    row = con.execute(COUNTS_SQL).fetchone()
     assert row is not None
-    result.lines_read, result.quarantined = int(row[0]), int(row[1])
-    if result.quarantined:
-        result.top_reasons = [(str(r), int(n)) for r, n in con.execute(TOP_REASONS_SQL).fetchall()]
-        result.bad_lines = [
-            (int(n), str(r)) for n, r in con.execute(BAD_LINES_SQL, [SHOWN_BAD_LINES]).fetchall()
-        ]
+    lines, good = int(row[0]), int(row[1])
+    result.lines_read += lines
+    result.good_lines += good
+    if lines == good:
+        return
+    bad = con.execute(REASONS_SQL).fetchall()
+    result.quarantined += len(bad)
+    result.reasons.update(str(reason).split(":", 1)[0] for _, reason in bad)
+    room = SHOWN_BAD_LINES - len(result.bad_lines)
+    result.bad_lines += [(int(n), str(r)) for n, r in bad[:room]]
 
 
 def _store(con: duckdb.DuckDBPyConnection, name: str, run_id: int, result: FileResult) -> None:
     con.execute(QUARANTINE_SQL, {"run_id": run_id, "file": name, "cap": RAW_CAP})
-    result.requests_replaced = _count(con.execute(REPLACE_REQUESTS_SQL))
-    result.requests_inserted = _count(con.execute(INSERT_REQUESTS_SQL, {"run_id": run_id}))
-    result.evals_inserted = _count(con.execute(INSERT_EVALS_SQL, {"run_id": run_id}))
-    good = con.execute(
-        "SELECT (SELECT count(*) FROM _req WHERE reason IS NULL) "
-        "+ (SELECT count(*) FROM _ev WHERE reason IS NULL)"
-    ).fetchone()
-    assert good is not None
-    result.duplicates = int(good[0]) - result.requests_inserted - result.evals_inserted
+    replaced = _count(con.execute(REPLACE_REQUESTS_SQL))
+    inserted = _count(con.execute(INSERT_REQUESTS_SQL, {"run_id": run_id}))
+    result.requests_replaced += replaced
+    result.requests_inserted += inserted - replaced
+    result.evals_inserted += _count(con.execute(INSERT_EVALS_SQL, {"run_id": run_id}))
+
+
+def _finish_run(con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult) -> None:
+    con.execute(
+        "UPDATE ingest_runs SET sha256 = ?, finished_at = current_timestamp::TIMESTAMP, "
+        "lines_read = ?, requests_inserted = ?, requests_replaced = ?, evals_inserted = ?, "
+        "duplicates = ?, quarantined = ? WHERE run_id = ?",
+        [result.sha256, result.lines_read, result.requests_inserted, result.requests_replaced,
+         result.evals_inserted, result.duplicates, result.quarantined, run_id],
+    )  # fmt: skip
 
 
 def _already_ingested(con: duckdb.DuckDBPyConnection, sha256: str) -> bool:

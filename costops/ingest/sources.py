@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from costops.errors import InputDataError
 
-CHUNK_BYTES = 8 * 1024 * 1024
+CHUNK_BYTES = 16 * 1024 * 1024
 # In a directory, only files that look like logs are read; a file named explicitly always is.
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -69,6 +69,14 @@ class ChunkReader:
         self.chunk_bytes = chunk_bytes
         self.sha256 = hashlib.sha256()
         self.bytes_read = 0
+
+    def content_sha256(self) -> str:
+        """The hash of the (decompressed) content, read ahead so a known file can be skipped."""
+        digest = hashlib.sha256()
+        with self._open() as stream:
+            while block := stream.read(self.chunk_bytes):
+                digest.update(block)
+        return digest.hexdigest()
 
     def chunks(self) -> Iterator[Chunk]:
         with self._open() as stream:
