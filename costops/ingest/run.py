@@ -160,7 +160,8 @@ WHERE reason IS NOT NULL ORDER BY line_no
 
 COUNTS_SQL = """
 SELECT (SELECT count(*) FROM _classified),
-       (SELECT count(*) FROM _req WHERE reason IS NULL) + (SELECT count(*) FROM _ev WHERE reason IS NULL)
+       (SELECT count(*) FROM _req WHERE reason IS NULL)
+       + (SELECT count(*) FROM _ev WHERE reason IS NULL)
 """
 
 
