@@ -138,3 +138,45 @@ def test_packaged_tables_ship_inside_the_package():
         "anthropic.yaml", "openai.yaml", "google.yaml"
     }  # fmt: skip
     assert (Path(__file__).parent.parent / "pricing").resolve() == packaged_dir()
+
+
+LOGGED_NAMES = {
+    "claude-sonnet-4-5-20250929": "anthropic/claude-sonnet-4-5",
+    "anthropic.claude-sonnet-4-5-20250929-v1:0": "anthropic/claude-sonnet-4-5",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0": "anthropic/claude-haiku-4-5",
+    "claude-opus-4-6@20260205": "anthropic/claude-opus-4-6",
+    "anthropic/claude-sonnet-4-6": "anthropic/claude-sonnet-4-6",
+    "Claude-Opus-4-7": "anthropic/claude-opus-4-7",
+    "gpt-5-mini-2025-08-07": "openai/gpt-5-mini",
+    "gpt-5-2025-08-07": "openai/gpt-5",
+    "gpt-5": "openai/gpt-5",
+    "gpt-5-nano": "openai/gpt-5-nano",
+    "openai/gpt-5.4": "openai/gpt-5.4",
+    "gpt-5.4-mini-2026-03-17": "openai/gpt-5.4-mini",
+    "gpt-4.1-mini-2025-04-14": "openai/gpt-4.1-mini",
+    "gpt-4.1": "openai/gpt-4.1",
+    "gpt-4o-mini": "openai/gpt-4o-mini",
+    "o4-mini-2025-04-16": "openai/o4-mini",
+    "models/gemini-2.5-flash": "google/gemini-2.5-flash",
+    "gemini-2.5-flash-lite": "google/gemini-2.5-flash-lite",
+    "gemini/gemini-2.5-pro": "google/gemini-2.5-pro",
+    "gemini-3-pro-preview": "google/gemini-3-pro-preview",
+    "gpt-7-turbo-ultra": None,
+}
+
+
+def test_logged_names_resolve_to_the_right_table(run, db, tmp_path):
+    import json
+
+    from costops.analysis.session import analysis_session
+
+    lines = [
+        json.dumps({"request_id": name, "timestamp": "2026-06-01T00:00:00Z", "model": name,
+                    "input_tokens": 1, "output_tokens": 1})
+        for name in LOGGED_NAMES
+    ]  # fmt: skip
+    (tmp_path / "names.jsonl").write_text("\n".join(lines) + "\n")
+    assert run("ingest", str(tmp_path / "names.jsonl"), "--db", db).code == 0
+    with analysis_session(db) as con:
+        resolved = dict(con.execute("SELECT request_id, model_key FROM priced_requests").fetchall())
+    assert resolved == LOGGED_NAMES
