@@ -329,9 +329,8 @@ def apply_actual_caching(feature: Feature, records: list[dict[str, Any]]) -> Non
                 record["cache_write_1h_tokens"] = record["prefix_tokens"]
             else:
                 record["cache_write_5m_tokens"] = record["prefix_tokens"]
-        elif feature.provider == "openai" and record["prefix_tokens"] >= 1024:
-            if gap <= 300:
-                record["cache_read_tokens"] = record["prefix_tokens"] // 128 * 128
+        elif feature.provider == "openai" and record["prefix_tokens"] >= 1024 and gap <= 300:
+            record["cache_read_tokens"] = record["prefix_tokens"] // 128 * 128
 
 
 def write_feature(
