@@ -27,11 +27,11 @@ from costops.render.table import rich_table, stderr
 app = typer.Typer(help="Inspect and check the versioned pricing tables.", no_args_is_help=True)
 
 RATE_COLUMNS = [
-    Column("input", "input", "text"),
-    Column("output", "output", "text"),
-    Column("cache_read", "cache read", "text"),
-    Column("cache_write_5m", "write 5m", "text"),
-    Column("cache_write_1h", "write 1h", "text"),
+    Column("input", "input", "rate"),
+    Column("output", "output", "rate"),
+    Column("cache_read", "cache read", "rate"),
+    Column("cache_write_5m", "write 5m", "rate"),
+    Column("cache_write_1h", "write 1h", "rate"),
 ]
 LIST_COLUMNS = [
     Column("provider", "provider"),
@@ -39,17 +39,17 @@ LIST_COLUMNS = [
     Column("effective_from", "since"),
     *RATE_COLUMNS,
     Column("long_context_above", "long ctx >", "int"),
-    Column("batch_multiplier", "batch x", "text"),
+    Column("batch_multiplier", "batch x", "rate"),
     Column("versions", "versions", "int"),
 ]
 SHOW_COLUMNS = [
     Column("effective_from", "from"),
-    Column("effective_to", "to"),
+    Column("effective_to", "to", "rate"),
     *RATE_COLUMNS,
     Column("long_context_above", "long ctx >", "int"),
-    Column("long_context_input", "lc input", "text"),
-    Column("long_context_output", "lc output", "text"),
-    Column("batch_multiplier", "batch x", "text"),
+    Column("long_context_input", "lc input", "rate"),
+    Column("long_context_output", "lc output", "rate"),
+    Column("batch_multiplier", "batch x", "rate"),
 ]
 COVERAGE_COLUMNS = [
     Column("provider", "provider"),

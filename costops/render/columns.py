@@ -10,14 +10,16 @@ from typing import Any
 class Column:
     key: str
     header: str
-    kind: str = "text"  # text | int | money | pct | tokens | bool | mark
+    kind: str = "text"  # text | int | money | pct | tokens | bool | mark | rate
 
 
 def display(value: Any, kind: str) -> str:
     if kind == "mark":
         return "●" if value else ""
     if value is None:
-        return "—" if kind != "text" else "(none)"
+        return "(none)" if kind == "text" else "—"
+    if kind == "rate":
+        return f"{value:g}" if isinstance(value, float | int) else str(value)
     if kind == "money":
         return money(float(value))
     if kind == "pct":
