@@ -66,6 +66,7 @@ def test_totals(run, report_db):
     assert totals["cost"] == pytest.approx(10.0)
     assert (totals["requests"], totals["units"]) == (8, 7)
     assert (totals["evaluated_units"], totals["successful_units"]) == (4, 2)
+    assert totals["evaluated_share"] == pytest.approx(4 / 7)
     assert totals["cost_per_success"] == pytest.approx(
         8.5 / 2
     )  # (TA1 3 + a3 3 + b1 1.5 + c1 1) / 2

@@ -28,6 +28,7 @@ METRICS_SQL = """
 """
 
 RATIOS_SQL = """
+    CASE WHEN units > 0 THEN evaluated_units / units END AS evaluated_share,
     CASE WHEN evaluated_units > 0 THEN successful_units / evaluated_units END AS pass_rate,
     CASE WHEN successful_units > 0 THEN evaluated_cost / successful_units END AS cost_per_success
 """
@@ -35,8 +36,8 @@ RATIOS_SQL = """
 ROW_KEYS = (
     "requests", "units", "input_tokens", "output_tokens", "cache_read_tokens",
     "cache_write_tokens", "cost", "share", "cumulative_share", "pareto_head", "evaluated_units",
-    "successful_units", "pass_rate", "cost_per_success", "evaluated_cost", "unevaluated_cost",
-    "unpriced_requests", "unpriced_tokens",
+    "successful_units", "evaluated_share", "pass_rate", "cost_per_success", "evaluated_cost",
+    "unevaluated_cost", "unpriced_requests", "unpriced_tokens",
 )  # fmt: skip
 PARETO_THRESHOLD = 0.8
 
