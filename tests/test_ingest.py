@@ -61,7 +61,7 @@ def test_bad_lines_are_quarantined_with_line_numbers_and_good_ones_kept(run, db,
         (5, 'unparseable timestamp: "yesterday-ish"'),
         (6, 'input_tokens is not an integer: "lots"'),
         (7, "not a JSON object: array"),
-        (8, "missing model"),
+        (8, "empty JSON object"),
         (9, "reasoning_tokens exceed output_tokens"),
         (10, "input_tokens is not an integer: 1.5"),
     ]

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 from costops.cli.common import DbOption, db_path
 from costops.errors import InputDataError
+from costops.ingest.formats.detect import FORMATS
 from costops.ingest.run import FileResult, ingest_source
 from costops.ingest.sources import Source, expand
 from costops.render.table import stderr
@@ -20,11 +21,22 @@ def ingest(
     paths: Annotated[
         list[str], typer.Argument(help="Files, directories, globs, .gz, or - for stdin.")
     ],
-    fmt: Annotated[str, typer.Option("--format", help="auto | costops.")] = "auto",
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="auto (detect per line) | " + " | ".join(FORMATS[1:]) + "."),
+    ] = "auto",
     kind: Annotated[str, typer.Option("--kind", help="auto | requests | evals.")] = "auto",
     strict: Annotated[
         bool, typer.Option("--strict", help="Any bad line: keep nothing from that file, exit 3.")
     ] = False,
+    timestamp: Annotated[
+        str | None,
+        typer.Option(
+            "--timestamp",
+            help="Time for records that carry none (batch results); "
+            "default: the file's modification time.",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""
@@ -33,7 +45,7 @@ def ingest(
     results: list[FileResult] = []
     with open_db(path) as con:
         for source in sources:
-            results.append(_ingest_one(con, source, fmt, kind, strict))
+            results.append(_ingest_one(con, source, fmt, kind, strict, timestamp))
             _print_file(results[-1])
     _print_totals(results, path)
     rejected = [r for r in results if r.status == "rejected"]
@@ -48,16 +60,22 @@ def ingest(
 
 
 def _ingest_one(
-    con: duckdb.DuckDBPyConnection, source: Source, fmt: str, kind: str, strict: bool
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    fmt: str,
+    kind: str,
+    strict: bool,
+    timestamp: str | None,
 ) -> FileResult:
+    options = {"fmt": fmt, "kind": kind, "strict": strict, "default_time": timestamp}
     if not stderr.is_terminal:
-        return ingest_source(con, source, fmt=fmt, kind=kind, strict=strict)
+        return ingest_source(con, source, **options)  # type: ignore[arg-type]
     total = source.path.stat().st_size if source.path and source.path.suffix != ".gz" else None
     columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task(source.name, total=total)
         return ingest_source(
-            con, source, fmt=fmt, kind=kind, strict=strict,
+            con, source, **options,  # type: ignore[arg-type]
             on_progress=lambda done: progress.update(task, completed=done),
         )  # fmt: skip
 
@@ -67,13 +85,14 @@ def _print_file(result: FileResult) -> None:
         stderr.print(f"{result.name}: already ingested (same content), skipped", markup=False)
         return
     parts = [
-        f"{result.lines_read:,} lines",
+        f"{result.lines_read:,} lines ({_formats(result)})",
         f"{result.requests_inserted:,} requests inserted"
         + (f" ({result.requests_replaced:,} replaced a less complete record)"
            if result.requests_replaced else ""),
         f"{result.evals_inserted:,} evals inserted",
         f"{result.duplicates:,} duplicates",
         f"{result.quarantined:,} quarantined",
+        *([f"{result.skipped:,} skipped (no usage)"] if result.skipped else []),
     ]  # fmt: skip
     verdict = " — REJECTED (--strict), nothing kept" if result.status == "rejected" else ""
     stderr.print(f"{result.name}: " + " · ".join(parts) + verdict, markup=False)
@@ -84,6 +103,10 @@ def _print_file(result: FileResult) -> None:
     if result.top_reasons and result.quarantined > len(result.bad_lines):
         top = ", ".join(f"{why} ({n:,})" for why, n in result.top_reasons)
         stderr.print(f"  top reasons: {top}", markup=False)
+
+
+def _formats(result: FileResult) -> str:
+    return ", ".join(f"{name} {n:,}" for name, n in result.formats.most_common()) or "empty"
 
 
 def _print_totals(results: list[FileResult], path: str) -> None:

@@ -177,17 +177,9 @@ REQUEST_FIELDS = (
     "timestamp", "batch", "logged_cost", "attributes",
 )  # fmt: skip
 EVAL_FIELDS = ("request_id", "task_id", "evaluator", "passed", "score", "timestamp", "model")
-SHAPE_FIELDS = ("passed", "score", "input_tokens", "output_tokens", "usage")
 
 
-def fragments(fields: tuple[str, ...]) -> str:
-    """`json_transform(raw, ...)` pulling each field out as a JSON fragment (NULL if absent)."""
+def fragments(fields: tuple[str, ...], source: str = "raw") -> str:
+    """`json_transform(source, ...)`: each field as a JSON fragment (NULL if absent)."""
     structure = ", ".join(f'"{name}": "JSON"' for name in fields)
-    return f"json_transform(raw, '{{{structure}}}')"
-
-
-# A line is an eval record by shape: a verdict (`passed` or `score`) and no token usage.
-IS_EVAL_SQL = (
-    f"({_present('passed')} OR {_present('score')}) AND NOT {_present('input_tokens')} "
-    f"AND NOT {_present('output_tokens')} AND NOT {_present('usage')}"
-)
+    return f"json_transform({source}, '{{{structure}}}')"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,9 +11,17 @@ import duckdb
 
 from costops.errors import UsageError
 from costops.ingest import canonical
+from costops.ingest.formats import otlp
+from costops.ingest.formats.detect import (
+    CANONICAL_CASE_SQL,
+    DETECT_SQL,
+    FORMATS,
+    RESPONSE_CASE_SQL,
+    SKIP,
+    USAGE_SQL,
+)
 from costops.ingest.sources import ChunkReader, Source
 
-FORMATS = ("auto", "costops")
 KINDS = ("auto", "requests", "evals")
 RAW_CAP = 64 * 1024
 SHOWN_BAD_LINES = 10
@@ -45,33 +54,56 @@ checked AS (
 typed AS (
     SELECT *, CASE WHEN valid THEN json_type(raw) END AS top_type FROM checked
 ),
-shaped AS (
-    SELECT *, CASE WHEN top_type = 'OBJECT' THEN {canonical.fragments(canonical.SHAPE_FIELDS)}
-              END AS f
+framed AS (
+    SELECT *, CASE WHEN top_type = 'OBJECT' THEN raw::JSON END AS j,
+              CASE WHEN top_type = 'OBJECT' THEN json_keys(raw) END AS keys
     FROM typed
+),
+detected AS (
+    SELECT *,
+        CASE WHEN top_type <> 'OBJECT' OR top_type IS NULL THEN 'costops'
+             WHEN $kind = 'evals' THEN 'eval'
+             WHEN $format <> 'auto' THEN $format
+             ELSE {DETECT_SQL}
+        END AS detected
+    FROM framed
 )
-SELECT line_no, raw,
+SELECT line_no, raw, j,
+    CASE WHEN $kind = 'requests' AND detected = 'eval' THEN 'costops' ELSE detected END AS format,
     CASE WHEN NOT utf8_ok AND contains(raw, chr(65533)) THEN 'not valid UTF-8'
          WHEN NOT valid THEN 'not valid JSON'
          WHEN top_type <> 'OBJECT' THEN 'not a JSON object: ' || lower(top_type)
-    END AS parse_error,
-    CASE WHEN $kind = 'evals' THEN 'eval'
-         WHEN $kind = 'requests' THEN 'request'
-         WHEN top_type = 'OBJECT' AND {canonical.IS_EVAL_SQL} THEN 'eval'
-         ELSE 'request'
-    END AS kind
-FROM shaped
+         WHEN len(keys) = 0 THEN 'empty JSON object'
+         WHEN detected = 'unknown' THEN 'unrecognised format (keys: '
+             || array_to_string(list_slice(keys, 1, 8), ', ') || ')'
+    END AS parse_error
+FROM detected
+"""
+
+# One canonical JSON object per request: the line itself, an adapter's rebuild of it, or one per
+# model-call span of an OTLP line.
+CANON_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _canon AS
+WITH framed AS (
+    SELECT *, {RESPONSE_CASE_SQL} AS b, {USAGE_SQL} AS u FROM _classified
+    WHERE format NOT IN ('eval', 'otlp', '{SKIP}')
+)
+SELECT line_no, raw, parse_error, format,
+    CASE WHEN parse_error IS NULL THEN {CANONICAL_CASE_SQL} END AS canon
+FROM framed
+UNION ALL
+{otlp.CANON_SQL}
 """
 
 STAGE_REQUESTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _req AS
 WITH parsed AS (
-    SELECT line_no, raw, parse_error,
-        CASE WHEN parse_error IS NULL THEN {canonical.fragments(canonical.REQUEST_FIELDS)}
+    SELECT line_no, raw, parse_error, format,
+        CASE WHEN parse_error IS NULL THEN {canonical.fragments(canonical.REQUEST_FIELDS, "canon")}
         END AS f
-    FROM _classified WHERE kind = 'request'
+    FROM _canon
 ),
-typed AS (SELECT line_no, raw, parse_error, f, {canonical.REQUEST_COLUMNS_SQL} FROM parsed)
+typed AS (SELECT line_no, raw, parse_error, format, f, {canonical.REQUEST_COLUMNS_SQL} FROM parsed)
 SELECT *, COALESCE(parse_error, {canonical.REQUEST_REASON_SQL}) AS reason FROM typed
 """
 
@@ -80,7 +112,7 @@ CREATE OR REPLACE TEMP TABLE _ev AS
 WITH parsed AS (
     SELECT line_no, raw, parse_error,
         CASE WHEN parse_error IS NULL THEN {canonical.fragments(canonical.EVAL_FIELDS)} END AS f
-    FROM _classified WHERE kind = 'eval'
+    FROM _classified WHERE format = 'eval'
 ),
 typed AS (SELECT line_no, raw, parse_error, f, {canonical.EVAL_COLUMNS_SQL} FROM parsed)
 SELECT *, COALESCE(parse_error, {canonical.EVAL_REASON_SQL}) AS reason FROM typed
@@ -158,11 +190,17 @@ FROM (SELECT line_no, reason FROM _req UNION ALL SELECT line_no, reason FROM _ev
 WHERE reason IS NOT NULL ORDER BY line_no
 """
 
-COUNTS_SQL = """
+COUNTS_SQL = f"""
 SELECT (SELECT count(*) FROM _classified),
+       (SELECT count(*) FROM _classified WHERE format = '{SKIP}')
+       + (SELECT count(*) FROM _classified c WHERE format = 'otlp' AND parse_error IS NULL
+          AND NOT EXISTS (SELECT 1 FROM _canon k WHERE k.line_no = c.line_no)),
        (SELECT count(*) FROM _req WHERE reason IS NULL)
        + (SELECT count(*) FROM _ev WHERE reason IS NULL)
 """
+
+
+FORMAT_COUNTS_SQL = "SELECT format, count(*) FROM _classified GROUP BY format"
 
 
 @dataclass
@@ -173,12 +211,14 @@ class FileResult:
     sha256: str = ""
     status: str = "ok"
     lines_read: int = 0
+    skipped: int = 0  # lines that carry no usage (transcript chatter, batch inputs, tool spans)
     good_lines: int = 0
     requests_inserted: int = 0  # net new rows
     requests_replaced: int = 0  # earlier, less complete records replaced
     evals_inserted: int = 0
     quarantined: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    formats: Counter[str] = field(default_factory=Counter)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
 
     @property
@@ -197,6 +237,7 @@ def ingest_source(
     fmt: str = "auto",
     kind: str = "auto",
     strict: bool = False,
+    default_time: str | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> FileResult:
     """Ingest one source in one transaction, chunk by chunk; --strict keeps nothing from a file
@@ -207,6 +248,7 @@ def ingest_source(
         raise UsageError(f"--kind {kind}: expected one of {', '.join(KINDS)}")
     result = FileResult(source.name)
     reader = ChunkReader(source)
+    default_ts = default_time or _modified_time(source)
     if source.path is not None:
         result.sha256 = reader.content_sha256()
         if _already_ingested(con, result.sha256):
@@ -222,7 +264,7 @@ def ingest_source(
         )
         for chunk in reader.chunks():
             con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])
-            _stage(con, kind)
+            _stage(con, kind, fmt, default_ts)
             _tally(con, result)
             if strict and result.quarantined:
                 con.execute("ROLLBACK")
@@ -247,8 +289,11 @@ def ingest_source(
     return result
 
 
-def _stage(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    con.execute(CLASSIFY_SQL, {"kind": kind})
+def _stage(con: duckdb.DuckDBPyConnection, kind: str, fmt: str, default_ts: str) -> None:
+    con.execute(CLASSIFY_SQL, {"kind": kind, "format": fmt})
+    con.execute(otlp.SPANS_SQL)
+    con.execute(otlp.TRACE_CONTEXT_SQL)
+    con.execute(CANON_SQL, {"default_ts": default_ts})
     con.execute(STAGE_REQUESTS_SQL)
     con.execute(STAGE_EVALS_SQL)
     con.execute(BEST_REQUESTS_SQL)
@@ -257,12 +302,14 @@ def _stage(con: duckdb.DuckDBPyConnection, kind: str) -> None:
 def _tally(con: duckdb.DuckDBPyConnection, result: FileResult) -> None:
     row = con.execute(COUNTS_SQL).fetchone()
     assert row is not None
-    lines, good = int(row[0]), int(row[1])
+    lines, skipped, good = int(row[0]), int(row[1]), int(row[2])
     result.lines_read += lines
+    result.skipped += skipped
     result.good_lines += good
-    if lines == good:
-        return
+    result.formats.update({str(f): int(n) for f, n in con.execute(FORMAT_COUNTS_SQL).fetchall()})
     bad = con.execute(REASONS_SQL).fetchall()
+    if not bad:
+        return
     result.quarantined += len(bad)
     result.reasons.update(str(reason).split(":", 1)[0] for _, reason in bad)
     room = SHOWN_BAD_LINES - len(result.bad_lines)
@@ -288,6 +335,16 @@ def _finish_run(con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult)
     )  # fmt: skip
 
 
+def _modified_time(source: Source) -> str:
+    """When a record carries no time of its own (batch results): the file's modification time."""
+    moment = (
+        dt.datetime.fromtimestamp(source.path.stat().st_mtime, dt.UTC)
+        if source.path is not None
+        else dt.datetime.now(dt.UTC)
+    )
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _already_ingested(con: duckdb.DuckDBPyConnection, sha256: str) -> bool:
     row = con.execute(
         "SELECT count(*) FROM ingest_runs WHERE sha256 = ? AND finished_at IS NOT NULL", [sha256]
@@ -306,5 +363,14 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int:
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("_raw", "_classified", "_req", "_ev", "_best"):
+    for table in (
+        "_raw",
+        "_classified",
+        "_spans",
+        "_trace_context",
+        "_canon",
+        "_req",
+        "_ev",
+        "_best",
+    ):
         con.execute(f"DROP TABLE IF EXISTS {table}")

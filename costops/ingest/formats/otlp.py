@@ -1,0 +1,135 @@
+"""OTLP/JSON traces as the OpenTelemetry Collector file exporter writes them: one TracesData per
+line (resourceSpans → scopeSpans → spans, attributes as key/value pairs, intValue and
+*UnixNano as strings, hex ids). Model-call spans become requests; agent spans in the same trace
+give them their task and feature. Every GenAI semconv era is read.
+"""
+
+from __future__ import annotations
+
+from costops.ingest.formats.sql import canonical_object, first
+
+MODEL_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings", "completion")
+
+# One attribute value as text, whatever its OTLP type (arrays: the first element).
+_VALUE = (
+    "COALESCE(a->>'$.value.stringValue', a->>'$.value.intValue', "
+    "CAST(a->'$.value.doubleValue' AS VARCHAR), CAST(a->'$.value.boolValue' AS VARCHAR), "
+    "a->>'$.value.arrayValue.values[0].stringValue')"
+)
+
+
+def _attributes(path: str, src: str) -> str:
+    """An OTLP attribute list as a MAP(VARCHAR, VARCHAR) (the last value wins on repeats)."""
+    return (
+        f"map_from_entries(list_distinct(list_reverse(list_transform("
+        f"COALESCE(json_extract({src}, '{path}[*]'), []), "
+        f"lambda a: {{'key': a->>'$.key', 'value': {_VALUE}}}))))"
+    )
+
+
+SPANS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _spans AS
+WITH resource_spans AS (
+    SELECT line_no, raw, unnest(json_extract(raw, '$.resourceSpans[*]')) AS r
+    FROM _classified WHERE format = 'otlp' AND parse_error IS NULL
+),
+scope_spans AS (
+    SELECT line_no, raw, r, unnest(json_extract(r, '$.scopeSpans[*]')) AS ss FROM resource_spans
+),
+spans AS (
+    SELECT line_no, raw, {_attributes("$.resource.attributes", "r")} AS res,
+           ss->>'$.scope.name' AS scope, unnest(json_extract(ss, '$.spans[*]')) AS sp
+    FROM scope_spans
+)
+SELECT line_no, raw, res, scope, sp->>'$.traceId' AS trace, sp->>'$.spanId' AS span_id,
+       sp->>'$.startTimeUnixNano' AS start_ns, sp->>'$.endTimeUnixNano' AS end_ns,
+       sp->>'$.status.code' AS status_code, {_attributes("$.attributes", "sp")} AS m
+FROM spans
+"""
+
+
+def _attr(*keys: str) -> str:
+    return first(*(f"m['{k}']" for k in keys))
+
+
+FEATURE_KEYS = (
+    "costops.feature", "app.feature", "traceloop.association.properties.feature",
+)  # fmt: skip
+CUSTOMER_KEYS = (
+    "costops.customer", "traceloop.association.properties.customer", "enduser.id", "user.id",
+)  # fmt: skip
+
+# Context from the whole trace: a feature named on any span, and the agent that ran it.
+TRACE_CONTEXT_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _trace_context AS
+SELECT trace,
+    max({_attr(*FEATURE_KEYS)}) AS feature,
+    max(CASE WHEN m['gen_ai.operation.name'] IN ('invoke_agent', 'create_agent')
+             THEN COALESCE(m['gen_ai.agent.name'], 'agent') END) AS agent
+FROM _spans GROUP BY trace
+"""
+
+_OPENLIT_ANTHROPIC = (
+    "((lower(res['telemetry.sdk.name']) = 'openlit' OR lower(scope) LIKE '%openlit%') "
+    "AND lower(COALESCE(m['gen_ai.provider.name'], m['gen_ai.system'])) = 'anthropic')"
+)
+
+
+def _int(*keys: str) -> str:
+    return first(*(f"TRY_CAST(m['{k}'] AS BIGINT)" for k in keys))
+
+
+def _canonical() -> str:
+    read = _int("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
+    written = _int(
+        "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens"
+    )
+    reported_in = _int("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
+    output = _int("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+    total = _int("llm.usage.total_tokens", "gen_ai.usage.total_tokens")
+    # OpenLIT's Anthropic instrumentation reports Anthropic's exclusive input count.
+    input_tokens = (
+        f"CASE WHEN {_OPENLIT_ANTHROPIC} THEN {reported_in} + COALESCE({read}, 0) "
+        f"+ COALESCE({written}, 0) ELSE COALESCE({reported_in}, {total} - {output}) END"
+    )
+    return canonical_object({
+        "request_id": first("m['gen_ai.response.id']", "span_id"),
+        "timestamp": "start_ns",
+        "provider": "lower(COALESCE(m['gen_ai.provider.name'], m['gen_ai.system']))",
+        "model": first("m['gen_ai.response.model']", "m['gen_ai.request.model']"),
+        "input_tokens": input_tokens,
+        "cache_read_tokens": read,
+        "cache_write_5m_tokens": written,
+        "output_tokens": output,
+        "reasoning_tokens": _int("gen_ai.usage.reasoning.output_tokens",
+                                 "gen_ai.usage.reasoning_tokens"),
+        "max_tokens": _int("gen_ai.request.max_tokens"),
+        "finish_reason": "m['gen_ai.response.finish_reasons']",
+        "status": "CASE WHEN status_code IN ('2', 'STATUS_CODE_ERROR') THEN 'error' ELSE 'ok' END",
+        "latency_ms": "TRY_CAST((TRY_CAST(end_ns AS HUGEINT) - TRY_CAST(start_ns AS HUGEINT)) "
+        "/ 1000000 AS BIGINT)",
+        "logged_cost": "TRY_CAST(m['gen_ai.usage.cost'] AS DOUBLE)",
+        "feature": first(_attr(*FEATURE_KEYS), "t.feature", "m['gen_ai.agent.name']", "t.agent"),
+        "task_id": "CASE WHEN t.agent IS NOT NULL THEN s.trace END",
+        "trace_id": "s.trace",
+        "session_id": _attr("session.id", "gen_ai.conversation.id",
+                            "traceloop.association.properties.session_id"),
+        "customer": _attr(*CUSTOMER_KEYS),
+        "prompt_template": _attr("costops.prompt_template",
+                                 "traceloop.association.properties.prompt_template"),
+        "environment": first("res['deployment.environment.name']", "res['deployment.environment']"),
+        "attributes": "json_object('service', res['service.name'])",
+    })  # fmt: skip
+
+
+IS_MODEL_CALL = (
+    f"(m['gen_ai.operation.name'] IN {MODEL_OPERATIONS!r} "
+    "OR m['gen_ai.usage.input_tokens'] IS NOT NULL OR m['gen_ai.usage.prompt_tokens'] IS NOT NULL "
+    "OR m['gen_ai.usage.output_tokens'] IS NOT NULL)"
+)
+
+CANON_SQL = f"""
+SELECT s.line_no, s.raw, NULL AS parse_error, 'otlp' AS format, {_canonical()} AS canon
+FROM _spans s LEFT JOIN _trace_context t ON t.trace = s.trace
+WHERE {IS_MODEL_CALL}
+"""

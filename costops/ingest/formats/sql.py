@@ -1,0 +1,47 @@
+"""Small SQL builders shared by the adapters. Paths are constants of the adapters, never input."""
+
+from __future__ import annotations
+
+DIMENSIONS = (
+    "feature", "task_id", "trace_id", "session_id", "customer", "prompt_template",
+    "environment", "workspace",
+)  # fmt: skip
+
+
+def s(path: str, src: str = "j") -> str:
+    """The string at a JSON path (NULL when absent)."""
+    return f"({src}->>'{path}')"
+
+
+def v(path: str, src: str = "j") -> str:
+    """The JSON fragment at a path, passed through so the canonical checks see its real type."""
+    return f"({src}->'{path}')"
+
+
+def i(path: str, src: str = "j") -> str:
+    """The integer at a path, for arithmetic (NULL when absent or not a number)."""
+    return f"TRY_CAST({src}->'{path}' AS BIGINT)"
+
+
+def first(*exprs: str) -> str:
+    return f"COALESCE({', '.join(exprs)})"
+
+
+def total(*exprs: str) -> str:
+    """A sum where absent parts count as 0, NULL only when every part is absent."""
+    parts = " + ".join(f"COALESCE({e}, 0)" for e in exprs)
+    return f"CASE WHEN {' OR '.join(f'{e} IS NOT NULL' for e in exprs)} THEN {parts} END"
+
+
+def wrapper_dimensions(extra: dict[str, list[str]] | None = None) -> dict[str, str]:
+    """Dimensions from a wrapper line: the top level, then its `metadata` object."""
+    out = {}
+    for dim in DIMENSIONS:
+        candidates = [*((extra or {}).get(dim, [])), s(f"$.{dim}"), s(f"$.metadata.{dim}")]
+        out[dim] = first(*candidates)
+    return out
+
+
+def canonical_object(fields: dict[str, str]) -> str:
+    pairs = ", ".join(f"'{name}', {expr}" for name, expr in fields.items())
+    return f"json_object({pairs})"
