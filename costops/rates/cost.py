@@ -109,8 +109,11 @@ costed AS (
                            + reasoning_tokens * r_reasoning) / 1e6 AS cost_output
     FROM rated
 )
-SELECT *, cost_input + cost_cache_read + cost_cache_write + cost_output AS cost,
-       input IS NOT NULL AS priced
+-- A call that used no tokens (an errored or expired batch line) costs nothing, priced or not.
+SELECT *,
+    CASE WHEN input_tokens = 0 AND output_tokens = 0 THEN 0.0
+         ELSE cost_input + cost_cache_read + cost_cache_write + cost_output END AS cost,
+    input IS NOT NULL AS priced
 FROM costed
 """
 

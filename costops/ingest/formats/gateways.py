@@ -3,7 +3,7 @@ Claude Code session transcripts."""
 
 from __future__ import annotations
 
-from costops.ingest.formats.sql import first, i, s, total, v, wrapper_dimensions
+from costops.ingest.formats.sql import first, i, latency_ms, s, total, v, wrapper_dimensions
 
 # LiteLLM: cache details live in metadata.additional_usage_values (spend logs) or
 # metadata.usage_object (logging payload). For Anthropic, older LiteLLM versions report
@@ -39,8 +39,7 @@ def litellm_fields() -> dict[str, str]:
         f"{i('$.completion_tokens_details.reasoning_tokens', 'u')} END",
         "status": f"CASE WHEN lower({s('$.status')}) IN ('failure', 'error') THEN 'error' "
         "ELSE 'ok' END",
-        "latency_ms": "TRY_CAST(date_diff('millisecond', TRY_CAST(j->>'$.startTime' AS TIMESTAMP), "
-        "TRY_CAST(j->>'$.endTime' AS TIMESTAMP)) AS BIGINT)",
+        "latency_ms": latency_ms("$.startTime", "$.endTime"),
         "max_tokens": v("$.model_parameters.max_tokens"),
         "logged_cost": first(v("$.spend"), v("$.response_cost")),
         **wrapper_dimensions({
@@ -82,8 +81,7 @@ def langfuse_fields() -> dict[str, str]:
         "output_tokens": total(plain_out, reasoning),
         "reasoning_tokens": reasoning,
         "status": f"CASE WHEN {s('$.level')} = 'ERROR' THEN 'error' ELSE 'ok' END",
-        "latency_ms": "TRY_CAST(date_diff('millisecond', TRY_CAST(j->>'$.startTime' AS TIMESTAMPTZ), "
-        "TRY_CAST(j->>'$.endTime' AS TIMESTAMPTZ)) AS BIGINT)",
+        "latency_ms": latency_ms("$.startTime", "$.endTime"),
         "max_tokens": v("$.modelParameters.max_tokens"),
         "logged_cost": first(v("$.calculatedTotalCost"), v("$.costDetails.total")),
         **wrapper_dimensions({

@@ -8,7 +8,7 @@ split writes by TTL (no split: all 5-minute).
 
 from __future__ import annotations
 
-from costops.ingest.formats.sql import first, i, s, total, v, wrapper_dimensions
+from costops.ingest.formats.sql import FALLBACK_TIME, first, i, s, total, v, wrapper_dimensions
 
 # `b`: the response object. Wrapped lines carry it under `response`; OpenAI batch output under
 # `response.body`; Anthropic batch results under `result.message`.
@@ -33,11 +33,12 @@ def openai_fields(fmt: str) -> dict[str, str]:
     return {
         "request_id": first(s("$.id", "b"), s("$.response.request_id"), s("$.id")),
         "timestamp": first(v("$.timestamp"), v("$.created", "b"), v("$.created_at", "b"),
-                           "$default_ts" if batch else "NULL"),
+                           FALLBACK_TIME if batch else "NULL"),
         "provider": "'openai'",
         "model": first(s("$.model", "b"), s("$.model"), s("$.request.model"), "'unknown'")
         if batch else first(s("$.model", "b"), s("$.model")),
-        "input_tokens": first(v("$.usage.prompt_tokens", "b"), v("$.usage.input_tokens", "b"), zero),
+        "input_tokens": first(v("$.usage.prompt_tokens", "b"), v("$.usage.input_tokens", "b"),
+                              zero),
         "cache_read_tokens": first(v("$.usage.prompt_tokens_details.cached_tokens", "b"),
                                    v("$.usage.input_tokens_details.cached_tokens", "b")),
         "output_tokens": first(v("$.usage.completion_tokens", "b"), v("$.usage.output_tokens", "b"),
@@ -71,7 +72,7 @@ def anthropic_fields(fmt: str) -> dict[str, str]:
     zero = "0" if batch else "NULL"
     return {
         "request_id": first(s("$.id", "b"), f"'batch:' || {s('$.custom_id')}" if batch else "NULL"),
-        "timestamp": first(v("$.timestamp"), v("$.created_at"), "$default_ts" if batch else "NULL"),
+        "timestamp": first(v("$.timestamp"), v("$.created_at"), FALLBACK_TIME if batch else "NULL"),
         "provider": "'anthropic'",
         "model": first(s("$.model", "b"), s("$.model"), "'unknown'" if batch else "NULL"),
         # input_tokens excludes cache: all input = input + cache reads + cache writes

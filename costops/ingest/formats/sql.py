@@ -23,6 +23,18 @@ def i(path: str, src: str = "j") -> str:
     return f"TRY_CAST({src}->'{path}' AS BIGINT)"
 
 
+# The time for records that carry none (batch results): --timestamp or the file's mtime.
+FALLBACK_TIME = "to_json($default_ts::VARCHAR)"
+
+
+def latency_ms(start: str, end: str) -> str:
+    """Milliseconds between two timestamp strings of the line."""
+    return (
+        f"TRY_CAST(date_diff('millisecond', TRY_CAST({s(start)} AS TIMESTAMPTZ), "
+        f"TRY_CAST({s(end)} AS TIMESTAMPTZ)) AS BIGINT)"
+    )
+
+
 def first(*exprs: str) -> str:
     return f"COALESCE({', '.join(exprs)})"
 
