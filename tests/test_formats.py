@@ -161,3 +161,57 @@ def test_forced_format_and_unrecognised_shapes(run, db, tmp_path):
     forced.write_text((FORMATS / "langfuse.jsonl").read_text())
     result = run("ingest", str(forced), "--format", "openai", "--db", db)
     assert "quarantined" in result.stderr and "0 requests inserted" in result.stderr
+
+
+def _features(db):
+    import duckdb
+
+    with duckdb.connect(db, read_only=True) as con:
+        return dict(con.execute("SELECT request_id, feature FROM requests").fetchall())
+
+
+def test_map_option_overrides_dimensions_for_any_format(run, db, tmp_path):
+    line = (
+        '{"timestamp": "2026-06-01T00:00:00Z", "feature": "default-feature", '
+        '"metadata": {"product": {"area": "billing"}}, '
+        '"response": {"id": "chatcmpl-m1", "object": "chat.completion", "model": "gpt-4.1", '
+        '"created": 1780272000, "usage": {"prompt_tokens": 10, "completion_tokens": 2}}}\n'
+    )
+    (tmp_path / "m.jsonl").write_text(line)
+    args = ("ingest", str(tmp_path / "m.jsonl"), str(FORMATS / "otlp_traces.jsonl"), "--db", db)
+    result = run(*args, "--map", "feature=metadata.product.area",
+                 "--map", "feature=otel:gen_ai.request.model")  # fmt: skip
+    assert result.code == 0, result.stderr
+    features = _features(db)
+    assert features["chatcmpl-m1"] == "billing"
+    assert features["msg_otel_1"] == "claude-sonnet-4-5"
+
+
+def test_config_file_dimension_mappings(run, db, tmp_path):
+    (tmp_path / "costops.yaml").write_text(
+        'dimensions:\n  feature: ["metadata.missing", "request_tags[1]"]\n'
+    )
+    assert run("ingest", str(FORMATS / "litellm.jsonl"), "--db", db).code == 0
+    features = _features(db)
+    assert features["chatcmpl-ll-1"] == "prod"  # request_tags[1]
+    assert features["chatcmpl-ll-4"] == "email-draft"  # no second tag: the default mapping
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("budgets: {}\nbudegts: {}\n", "costops.yaml: unknown key 'budegts'"),
+        ("dimensions:\n  colour: metadata.x\n", "unknown dimension 'colour'"),
+        ('dimensions:\n  feature: "x\'); drop table requests; --"\n', "is not a JSON path"),
+        ("features:\n  search: {batchabel: true}\n", "features.search: unknown key 'batchabel'"),
+    ],
+)
+def test_bad_config_is_a_usage_error_naming_file_and_key(run, db, tmp_path, config, message):
+    (tmp_path / "costops.yaml").write_text(config)
+    result = run("ingest", str(FORMATS / "litellm.jsonl"), "--db", db)
+    assert result.code == 2 and message in result.stderr
+
+
+def test_bad_map_option_is_a_usage_error(run, db):
+    result = run("ingest", str(FORMATS / "litellm.jsonl"), "--map", "feature", "--db", db)
+    assert result.code == 2 and "expected DIM=PATH" in result.stderr

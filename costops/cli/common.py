@@ -24,6 +24,11 @@ PricingOption = Annotated[
     typer.Option("--pricing", help="Extra pricing tables directory (wins over packaged tables; "
                  "also $COSTOPS_PRICING).", show_default=False),
 ]  # fmt: skip
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", help="Config file (default ./costops.yaml when present).",
+                 show_default=False),
+]  # fmt: skip
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="table | json | csv | markdown.")]
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")

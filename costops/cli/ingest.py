@@ -8,7 +8,8 @@ import duckdb
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from costops.cli.common import DbOption, db_path
+from costops.cli.common import ConfigOption, DbOption, db_path
+from costops.config import load_config, parse_map_options
 from costops.errors import InputDataError
 from costops.ingest.formats.detect import FORMATS
 from costops.ingest.run import FileResult, ingest_source
@@ -37,15 +38,25 @@ def ingest(
             "default: the file's modification time.",
         ),
     ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="DIM=PATH: take a dimension from a JSON path of the line "
+            "(metadata.team, $.tags[0]) or an OTel span attribute (otel:KEY).",
+        ),
+    ] = None,
+    config: ConfigOption = None,
     db: DbOption = None,
 ) -> None:
     """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""
+    mappings = {**load_config(config).dimensions, **parse_map_options(mapping)}
     sources = expand(paths)
     path = db_path(db)
     results: list[FileResult] = []
     with open_db(path) as con:
         for source in sources:
-            results.append(_ingest_one(con, source, fmt, kind, strict, timestamp))
+            results.append(_ingest_one(con, source, fmt, kind, strict, timestamp, mappings))
             _print_file(results[-1])
     _print_totals(results, path)
     rejected = [r for r in results if r.status == "rejected"]
@@ -66,8 +77,12 @@ def _ingest_one(
     kind: str,
     strict: bool,
     timestamp: str | None,
+    mappings: dict[str, tuple[str, ...]],
 ) -> FileResult:
-    options = {"fmt": fmt, "kind": kind, "strict": strict, "default_time": timestamp}
+    options = {
+        "fmt": fmt, "kind": kind, "strict": strict, "default_time": timestamp,
+        "mappings": mappings,
+    }  # fmt: skip
     if not stderr.is_terminal:
         return ingest_source(con, source, **options)  # type: ignore[arg-type]
     total = source.path.stat().st_size if source.path and source.path.suffix != ".gz" else None

@@ -12,6 +12,7 @@ import duckdb
 from costops.errors import UsageError
 from costops.ingest import canonical
 from costops.ingest.formats import otlp
+from costops.ingest.formats.sql import json_mappings, patch
 from costops.ingest.formats.detect import (
     CANONICAL_CASE_SQL,
     DETECT_SQL,
@@ -80,20 +81,29 @@ SELECT line_no, raw, j,
 FROM detected
 """
 
-# One canonical JSON object per request: the line itself, an adapter's rebuild of it, or one per
-# model-call span of an OTLP line.
-CANON_SQL = f"""
+
+def canon_sql(mappings: dict[str, tuple[str, ...]]) -> str:
+    """One canonical JSON object per request: the line itself, an adapter's rebuild of it, or one
+    per model-call span of an OTLP line; then the user's dimension mappings on top."""
+    patched = patch("canon", json_mappings(mappings))
+    return f"""
 CREATE OR REPLACE TEMP TABLE _canon AS
 WITH framed AS (
     SELECT *, {RESPONSE_CASE_SQL} AS b, {USAGE_SQL} AS u FROM _classified
     WHERE format NOT IN ('eval', 'otlp', '{SKIP}')
+),
+adapted AS (
+    SELECT line_no, raw, parse_error, format,
+        CASE WHEN parse_error IS NULL THEN {CANONICAL_CASE_SQL} END AS canon
+    FROM framed
 )
 SELECT line_no, raw, parse_error, format,
-    CASE WHEN parse_error IS NULL THEN {CANONICAL_CASE_SQL} END AS canon
-FROM framed
+    CASE WHEN parse_error IS NULL THEN {patched} END AS canon
+FROM adapted
 UNION ALL
-{otlp.CANON_SQL}
+{otlp.canon_sql(mappings)}
 """
+
 
 STAGE_REQUESTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _req AS
@@ -238,6 +248,7 @@ def ingest_source(
     kind: str = "auto",
     strict: bool = False,
     default_time: str | None = None,
+    mappings: dict[str, tuple[str, ...]] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> FileResult:
     """Ingest one source in one transaction, chunk by chunk; --strict keeps nothing from a file
@@ -264,7 +275,7 @@ def ingest_source(
         )
         for chunk in reader.chunks():
             con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])
-            _stage(con, kind, fmt, default_ts)
+            _stage(con, kind, fmt, default_ts, mappings or {})
             _tally(con, result)
             if strict and result.quarantined:
                 con.execute("ROLLBACK")
@@ -289,11 +300,17 @@ def ingest_source(
     return result
 
 
-def _stage(con: duckdb.DuckDBPyConnection, kind: str, fmt: str, default_ts: str) -> None:
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    fmt: str,
+    default_ts: str,
+    mappings: dict[str, tuple[str, ...]],
+) -> None:
     con.execute(CLASSIFY_SQL, {"kind": kind, "format": fmt})
     con.execute(otlp.SPANS_SQL)
     con.execute(otlp.TRACE_CONTEXT_SQL)
-    con.execute(CANON_SQL, {"default_ts": default_ts})
+    con.execute(canon_sql(mappings), {"default_ts": default_ts})
     con.execute(STAGE_REQUESTS_SQL)
     con.execute(STAGE_EVALS_SQL)
     con.execute(BEST_REQUESTS_SQL)

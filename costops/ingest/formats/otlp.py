@@ -6,7 +6,7 @@ give them their task and feature. Every GenAI semconv era is read.
 
 from __future__ import annotations
 
-from costops.ingest.formats.sql import canonical_object, first
+from costops.ingest.formats.sql import canonical_object, first, patch
 
 MODEL_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings", "completion")
 
@@ -128,8 +128,21 @@ IS_MODEL_CALL = (
     "OR m['gen_ai.usage.output_tokens'] IS NOT NULL)"
 )
 
-CANON_SQL = f"""
-SELECT s.line_no, s.raw, NULL AS parse_error, 'otlp' AS format, {_canonical()} AS canon
-FROM _spans s LEFT JOIN _trace_context t ON t.trace = s.trace
-WHERE {IS_MODEL_CALL}
+
+def canon_sql(mappings: dict[str, tuple[str, ...]]) -> str:
+    """One canonical object per model-call span; `otel:KEY` mappings override dimensions."""
+    prefix = "otel:"
+    attributes = {
+        dim: first(*(f"m['{p[len(prefix) :]}']" for p in paths if p.startswith(prefix)))
+        for dim, paths in mappings.items()
+        if any(p.startswith(prefix) for p in paths)
+    }
+    patched = patch("canon", attributes)
+    return f"""
+SELECT line_no, raw, NULL AS parse_error, 'otlp' AS format, {patched} AS canon
+FROM (
+    SELECT s.line_no, s.raw, s.m, {_canonical()} AS canon
+    FROM _spans s LEFT JOIN _trace_context t ON t.trace = s.trace
+    WHERE {IS_MODEL_CALL}
+)
 """

@@ -57,3 +57,23 @@ def wrapper_dimensions(extra: dict[str, list[str]] | None = None) -> dict[str, s
 def canonical_object(fields: dict[str, str]) -> str:
     pairs = ", ".join(f"'{name}', {expr}" for name, expr in fields.items())
     return f"json_object({pairs})"
+
+
+def patch(canon: str, values: dict[str, str]) -> str:
+    """Override dimensions of a canonical object where the mapped value is present."""
+    if not values:
+        return canon
+    pairs = ", ".join(
+        f"'{dim}', COALESCE({expr}, {canon}->>'$.{dim}')" for dim, expr in values.items()
+    )
+    return f"json_merge_patch({canon}, json_object({pairs}))"
+
+
+def json_mappings(mappings: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """--map / costops.yaml JSON paths into the logged line, first present value wins."""
+    out = {}
+    for dim, paths in mappings.items():
+        exprs = [f"json_extract_string(raw, '{p}')" for p in paths if not p.startswith("otel:")]
+        if exprs:
+            out[dim] = first(*exprs)
+    return out
