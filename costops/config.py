@@ -76,7 +76,8 @@ def parse_mappings(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
     for dim, paths in raw.items():
         if dim not in MAPPABLE:
             raise ConfigError(
-                f"{where}: dimensions: unknown dimension {dim!r} (choose from {', '.join(MAPPABLE)})"
+                f"{where}: dimensions: unknown dimension {dim!r} "
+                f"(choose from {', '.join(MAPPABLE)})"
             )
         listed = [paths] if isinstance(paths, str) else paths
         if not isinstance(listed, list) or not listed:

@@ -12,7 +12,6 @@ import duckdb
 from costops.errors import UsageError
 from costops.ingest import canonical
 from costops.ingest.formats import otlp
-from costops.ingest.formats.sql import json_mappings, patch
 from costops.ingest.formats.detect import (
     CANONICAL_CASE_SQL,
     DETECT_SQL,
@@ -21,6 +20,7 @@ from costops.ingest.formats.detect import (
     SKIP,
     USAGE_SQL,
 )
+from costops.ingest.formats.sql import json_mappings, patch
 from costops.ingest.sources import ChunkReader, Source
 
 KINDS = ("auto", "requests", "evals")

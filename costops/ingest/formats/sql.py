@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-DIMENSIONS = (
-    "feature", "task_id", "trace_id", "session_id", "customer", "prompt_template",
-    "environment", "workspace",
-)  # fmt: skip
+from costops.config import MAPPABLE as DIMENSIONS
 
 
 def s(path: str, src: str = "j") -> str:
