@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_DB := demo.duckdb
 N ?= 1000000
 
-.PHONY: install test lint format demo sample clean
+.PHONY: install test lint format demo readme sample clean
 
 install: $(STAMP)
 
@@ -23,19 +23,23 @@ test: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check costops tests sample_logs
-	$(VENV)/bin/ruff format --check costops tests sample_logs
+	$(VENV)/bin/ruff check costops tests sample_logs scripts
+	$(VENV)/bin/ruff format --check costops tests sample_logs scripts
 	$(VENV)/bin/mypy costops
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format costops tests sample_logs
-	$(VENV)/bin/ruff check --fix costops tests sample_logs
+	$(VENV)/bin/ruff format costops tests sample_logs scripts
+	$(VENV)/bin/ruff check --fix costops tests sample_logs scripts
 
 demo: $(STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
-	$(VENV)/bin/costops ingest sample_logs --db $(DEMO_DB)
+	$(VENV)/bin/costops ingest sample_logs --timestamp 2026-03-20T12:00:00Z --db $(DEMO_DB)
 	$(VENV)/bin/costops report --by feature --db $(DEMO_DB)
 	$(VENV)/bin/costops report --by model --db $(DEMO_DB)
+
+# Re-run the README's examples on a fresh demo.duckdb and paste their real output.
+readme: $(STAMP)
+	$(PY) scripts/readme_examples.py
 
 # Regenerate the committed sample (deterministic: same seed, same bytes).
 sample: $(STAMP)

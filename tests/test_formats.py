@@ -215,3 +215,19 @@ def test_bad_config_is_a_usage_error_naming_file_and_key(run, db, tmp_path, conf
 def test_bad_map_option_is_a_usage_error(run, db):
     result = run("ingest", str(FORMATS / "litellm.jsonl"), "--map", "feature", "--db", db)
     assert result.code == 2 and "expected DIM=PATH" in result.stderr
+
+
+def test_prompt_prefix_is_hashed_and_sized_but_not_stored(run, db):
+    import duckdb
+
+    assert run("ingest", str(FORMATS / "litellm.jsonl"), "--db", db).code == 0
+    with duckdb.connect(db, read_only=True) as con:
+        rows = dict(
+            con.execute("SELECT request_id, (prefix_hash, prefix_tokens) FROM requests").fetchall()
+        )
+    cached_hash, cached_tokens = rows["chatcmpl-ll-1"]  # system prompt with a cache breakpoint
+    plain_hash, plain_tokens = rows["chatcmpl-ll-2-old"]  # system prompt, no breakpoint
+    assert len(cached_hash) == 16 and len(plain_hash) == 16
+    # the system prompt is ~93 % of the prompt's characters: that share of the 12,050 tokens
+    assert 0.85 * 12050 < cached_tokens < 12050 and 0.85 * 12050 < plain_tokens < 12050
+    assert rows["chatcmpl-ll-4"] == (None, None)  # no prompt logged: no prefix identity

@@ -3,7 +3,16 @@ Claude Code session transcripts."""
 
 from __future__ import annotations
 
-from costops.ingest.formats.sql import first, i, latency_ms, s, total, v, wrapper_dimensions
+from costops.ingest.formats.sql import (
+    first,
+    i,
+    latency_ms,
+    prompt_prefix,
+    s,
+    total,
+    v,
+    wrapper_dimensions,
+)
 
 # LiteLLM: cache details live in metadata.additional_usage_values (spend logs) or
 # metadata.usage_object (logging payload). For Anthropic, older LiteLLM versions report
@@ -25,13 +34,21 @@ def litellm_fields() -> dict[str, str]:
         f"OR {prompt} < COALESCE({read}, 0) + COALESCE({written}, 0)))"
     )
     cache_hit = f"(lower({s('$.cache_hit')}) = 'true')"  # served by LiteLLM's cache: no call
+    input_tokens = (
+        f"CASE WHEN {cache_hit} THEN 0 WHEN {exclusive} "
+        f"THEN {total(prompt, read, written)} ELSE {v('$.prompt_tokens')} END"
+    )
+    prefix_hash, prefix_tokens = prompt_prefix(
+        first(v("$.messages"), v("$.proxy_server_request.messages")),
+        first(v("$.proxy_server_request.tools"), v("$.model_parameters.tools")),
+        f"TRY_CAST({input_tokens} AS BIGINT)",
+    )
     return {
         "request_id": first(s("$.request_id"), s("$.id")),
         "timestamp": v("$.startTime"),
         "provider": f"lower({provider})",
         "model": first(s("$.model"), s("$.model_group")),
-        "input_tokens": f"CASE WHEN {cache_hit} THEN 0 WHEN {exclusive} "
-        f"THEN {total(prompt, read, written)} ELSE {v('$.prompt_tokens')} END",
+        "input_tokens": input_tokens,
         "cache_read_tokens": f"CASE WHEN {cache_hit} THEN 0 ELSE {read} END",
         "cache_write_5m_tokens": f"CASE WHEN {cache_hit} THEN 0 ELSE {written} END",
         "output_tokens": f"CASE WHEN {cache_hit} THEN 0 ELSE {v('$.completion_tokens')} END",
@@ -42,6 +59,8 @@ def litellm_fields() -> dict[str, str]:
         "latency_ms": latency_ms("$.startTime", "$.endTime"),
         "max_tokens": v("$.model_parameters.max_tokens"),
         "logged_cost": first(v("$.spend"), v("$.response_cost")),
+        "prefix_hash": prefix_hash,
+        "prefix_tokens": prefix_tokens,
         **wrapper_dimensions({
             "feature": [s("$.metadata.spend_logs_metadata.feature"),
                         s("$.metadata.requester_metadata.feature"), s("$.request_tags[0]"),

@@ -74,3 +74,30 @@ def json_mappings(mappings: dict[str, tuple[str, ...]]) -> dict[str, str]:
         if exprs:
             out[dim] = first(*exprs)
     return out
+
+
+def prompt_prefix(messages: str, tools: str, input_tokens: str) -> tuple[str, str]:
+    """prefix_hash and prefix_tokens from a logged prompt; the text itself is never stored.
+
+    The stable prefix is the tools plus the messages up to the last cache breakpoint
+    (`cache_control`), or plus the system messages when there is none. Its tokens are estimated
+    from its share of the prompt's characters times the logged input_tokens.
+    """
+    items = f"json_extract({messages}, '$[*]')"
+    breakpoint = (
+        f"list_max(list_transform({items}, "
+        "lambda x, k: CASE WHEN contains(x::VARCHAR, '\"cache_control\"') THEN k END))"
+    )
+    stable_messages = (
+        f"CASE WHEN {breakpoint} IS NOT NULL THEN list_slice({items}, 1, {breakpoint}) "
+        f"ELSE list_filter({items}, lambda x: x->>'$.role' = 'system') END"
+    )
+    stable = f"(COALESCE({tools}::VARCHAR, '') || array_to_string({stable_messages}, ''))"
+    whole = f"(COALESCE({tools}::VARCHAR, '') || {messages}::VARCHAR)"
+    usable = f"(json_type({messages}) = 'ARRAY' AND length({stable}) > 0)"
+    prefix_hash = f"CASE WHEN {usable} THEN left(sha256({stable}), 16) END"
+    prefix_tokens = (
+        f"CASE WHEN {usable} THEN CAST(round({input_tokens} * length({stable}) "
+        f"/ length({whole})) AS BIGINT) END"
+    )
+    return prefix_hash, prefix_tokens
