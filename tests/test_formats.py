@@ -231,3 +231,41 @@ def test_prompt_prefix_is_hashed_and_sized_but_not_stored(run, db):
     # the system prompt is ~93 % of the prompt's characters: that share of the 12,050 tokens
     assert 0.85 * 12050 < cached_tokens < 12050 and 0.85 * 12050 < plain_tokens < 12050
     assert rows["chatcmpl-ll-4"] == (None, None)  # no prompt logged: no prefix identity
+
+
+def _batch_rows(db):
+    import duckdb
+
+    with duckdb.connect(db, read_only=True) as con:
+        rows = con.execute(
+            "SELECT request_id, model, feature, customer, max_tokens, prefix_hash, "
+            "prefix_tokens FROM requests WHERE batch"
+        ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_batch_inputs_give_results_their_dimensions_and_prefix(run, db):
+    files = [
+        str(FORMATS / f) for f in ("openai_batch_output.jsonl", "anthropic_batch_results.jsonl")
+    ]
+    inputs = [str(FORMATS / f) for f in ("openai_batch_input.jsonl", "anthropic_batch_input.jsonl")]
+    # results first, inputs in a later command: the join happens either way
+    assert run("ingest", *files, "--db", db, "--timestamp", "2026-06-02T00:00:00Z").code == 0
+    assert _batch_rows(db)["msg_batch_0001"][1] is None
+    result = run("ingest", *inputs, "--db", db)
+    assert "2 batch inputs kept" in result.stderr
+    rows = _batch_rows(db)
+    _, feature, customer, max_tokens, prefix_hash, prefix_tokens = rows["msg_batch_0001"]
+    assert (feature, customer, max_tokens) == ("doc-summarize", "cust-initech", 1024)
+    assert len(prefix_hash) == 16 and 0 < prefix_tokens < 3000  # system prompt share of 3,000
+    assert rows["chatcmpl-batch-1"][1:4] == ("translate", "cust-acme", 1000)
+    assert rows["batch:doc-0002"][0] == "claude-haiku-4-5"  # the errored result learns its model
+    assert rows["batch:doc-0003"][1] is None  # no input line for it
+
+
+def test_an_ambiguous_custom_id_joins_nothing(run, db, tmp_path):
+    other = (FORMATS / "openai_batch_input.jsonl").read_text().replace('"translate"', '"other"')
+    (tmp_path / "second_batch_input.jsonl").write_text(other)
+    run("ingest", str(FORMATS / "openai_batch_input.jsonl"), str(tmp_path), "--db", db)
+    run("ingest", str(FORMATS / "openai_batch_output.jsonl"), "--db", db)
+    assert _batch_rows(db)["chatcmpl-batch-1"][1] is None

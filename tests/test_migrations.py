@@ -8,7 +8,14 @@ import duckdb
 from costops.store.db import connect
 from costops.store.migrations import LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, migrate
 
-EXPECTED_TABLES = {"requests", "evals", "quarantine", "ingest_runs", MIGRATIONS_TABLE}
+EXPECTED_TABLES = {
+    "requests",
+    "evals",
+    "quarantine",
+    "ingest_runs",
+    "batch_inputs",
+    MIGRATIONS_TABLE,
+}
 
 
 def schema(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
@@ -59,6 +66,13 @@ def test_every_older_version_upgrades_to_the_same_schema(tmp_path):
             con.execute(
                 f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, ?, now())", [number, description]
             )
+        if stop >= 1:  # data written at an older version survives the upgrade
+            con.execute("INSERT INTO ingest_runs (run_id, file, sha256, started_at) "
+                        "VALUES (7, 'old.jsonl', 'abc', now())")  # fmt: skip
         migrate(con, path)
         assert schema(con) == expected
+        if stop >= 1:
+            assert con.execute("SELECT run_id, file FROM ingest_runs").fetchall() == [
+                (7, "old.jsonl")
+            ]
         con.close()

@@ -108,6 +108,7 @@ def _print_file(result: FileResult) -> None:
         f"{result.duplicates:,} duplicates",
         f"{result.quarantined:,} quarantined",
         *([f"{result.skipped:,} skipped (no usage)"] if result.skipped else []),
+        *([f"{result.batch_inputs:,} batch inputs kept"] if result.batch_inputs else []),
     ]  # fmt: skip
     verdict = " — REJECTED (--strict), nothing kept" if result.status == "rejected" else ""
     stderr.print(f"{result.name}: " + " · ".join(parts) + verdict, markup=False)

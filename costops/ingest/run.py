@@ -11,8 +11,9 @@ import duckdb
 
 from costops.errors import UsageError
 from costops.ingest import canonical
-from costops.ingest.formats import otlp
+from costops.ingest.formats import batch_inputs, otlp
 from costops.ingest.formats.detect import (
+    BATCH_INPUT,
     CANONICAL_CASE_SQL,
     DETECT_SQL,
     FORMATS,
@@ -90,7 +91,7 @@ def canon_sql(mappings: dict[str, tuple[str, ...]]) -> str:
 CREATE OR REPLACE TEMP TABLE _canon AS
 WITH framed AS (
     SELECT *, {RESPONSE_CASE_SQL} AS b, {USAGE_SQL} AS u FROM _classified
-    WHERE format NOT IN ('eval', 'otlp', '{SKIP}')
+    WHERE format NOT IN ('eval', 'otlp', '{SKIP}', '{BATCH_INPUT}')
 ),
 adapted AS (
     SELECT line_no, raw, parse_error, format,
@@ -226,6 +227,7 @@ class FileResult:
     requests_inserted: int = 0  # net new rows
     requests_replaced: int = 0  # earlier, less complete records replaced
     evals_inserted: int = 0
+    batch_inputs: int = 0  # batch input lines kept for the join with their results
     quarantined: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     formats: Counter[str] = field(default_factory=Counter)
@@ -290,6 +292,8 @@ def ingest_source(
                 con.execute("ROLLBACK")
                 result.status = "skipped"
                 return result
+        if result.batch_inputs or any(f.endswith("-batch") for f in result.formats):
+            con.execute(batch_inputs.JOIN_SQL)
         _finish_run(con, run_id, result)
         con.execute("COMMIT")
     except BaseException:
@@ -340,6 +344,7 @@ def _store(con: duckdb.DuckDBPyConnection, name: str, run_id: int, result: FileR
     result.requests_replaced += replaced
     result.requests_inserted += inserted - replaced
     result.evals_inserted += _count(con.execute(INSERT_EVALS_SQL, {"run_id": run_id}))
+    result.batch_inputs += _count(con.execute(batch_inputs.STORE_SQL, {"run_id": run_id}))
 
 
 def _finish_run(con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult) -> None:

@@ -83,6 +83,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "batch_inputs: what each batch custom_id asked for",
+        """
+        CREATE TABLE batch_inputs (
+            custom_id     VARCHAR NOT NULL,
+            model         VARCHAR,
+            max_tokens    BIGINT,
+            feature       VARCHAR,
+            customer      VARCHAR,
+            task_id       VARCHAR,
+            prompt_template VARCHAR,
+            prefix_hash   VARCHAR,
+            prefix_chars  BIGINT,               -- characters of the stable prefix
+            prompt_chars  BIGINT,               -- characters of the whole prompt
+            run_id        BIGINT NOT NULL,
+            line_no       BIGINT NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -18,6 +18,7 @@ FORMATS = (
 
 # Lines that carry no usage of their own: counted as skipped, not quarantined.
 SKIP = "skip"
+BATCH_INPUT = "batch-input"  # stored for the join with batch results, not a request
 
 
 def _has(key: str) -> str:
@@ -29,7 +30,7 @@ DETECT_SQL = f"""CASE
     WHEN {_has("resourceSpans")} THEN 'otlp'
     WHEN {_has("custom_id")} AND {_has("result")} THEN 'anthropic-batch'
     WHEN {_has("custom_id")} AND ({_has("response")} OR {_has("error")}) THEN 'openai-batch'
-    WHEN {_has("custom_id")} AND ({_has("params")} OR {_has("body")}) THEN '{SKIP}'
+    WHEN {_has("custom_id")} AND ({_has("params")} OR {_has("body")}) THEN '{BATCH_INPUT}'
     WHEN {_has("sessionId")} AND (j->>'$.type') = 'assistant' AND (j->'$.message.usage') IS NOT NULL
         THEN 'claude-code'
     WHEN {_has("sessionId")} AND {_has("uuid")} THEN '{SKIP}'
@@ -69,4 +70,12 @@ CANONICAL_CASE_SQL = (
     + " END"
 )
 
-__all__ = ["CANONICAL_CASE_SQL", "DETECT_SQL", "FORMATS", "RESPONSE_CASE_SQL", "SKIP", "USAGE_SQL"]
+__all__ = [
+    "BATCH_INPUT",
+    "CANONICAL_CASE_SQL",
+    "DETECT_SQL",
+    "FORMATS",
+    "RESPONSE_CASE_SQL",
+    "SKIP",
+    "USAGE_SQL",
+]

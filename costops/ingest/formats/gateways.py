@@ -40,7 +40,8 @@ def litellm_fields() -> dict[str, str]:
     )
     prefix_hash, prefix_tokens = prompt_prefix(
         first(v("$.messages"), v("$.proxy_server_request.messages")),
-        first(v("$.proxy_server_request.tools"), v("$.model_parameters.tools")),
+        f"CAST({first(v('$.proxy_server_request.tools'), v('$.model_parameters.tools'))} "
+        "AS VARCHAR)",
         f"TRY_CAST({input_tokens} AS BIGINT)",
     )
     return {

@@ -55,6 +55,7 @@ def openai_fields(fmt: str) -> dict[str, str]:
         f"THEN 'standard' ELSE {s('$.service_tier', 'b')} END",
         "batch": "true" if batch else "NULL",
         "logged_cost": first(v("$.cost"), v("$.logged_cost")),
+        "attributes": f"json_object('custom_id', {s('$.custom_id')})" if batch else "NULL",
         **wrapper_dimensions({"feature": [s("$.metadata.feature", "b")],
                               "customer": [s("$.metadata.customer", "b"), s("$.user", "b")]}),
     }  # fmt: skip
@@ -88,5 +89,6 @@ def anthropic_fields(fmt: str) -> dict[str, str]:
         "batch": "true" if batch else "NULL",
         "max_tokens": v("$.request.max_tokens"),
         "logged_cost": first(v("$.cost"), v("$.logged_cost")),
+        "attributes": f"json_object('custom_id', {s('$.custom_id')})" if batch else "NULL",
         **wrapper_dimensions(),
     }  # fmt: skip

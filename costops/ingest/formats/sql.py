@@ -76,14 +76,15 @@ def json_mappings(mappings: dict[str, tuple[str, ...]]) -> dict[str, str]:
     return out
 
 
-def prompt_prefix(messages: str, tools: str, input_tokens: str) -> tuple[str, str]:
-    """prefix_hash and prefix_tokens from a logged prompt; the text itself is never stored.
+def stable_prompt(messages: str, head: str) -> tuple[str, str, str]:
+    """SQL for the stable prefix text of a logged prompt, the whole prompt text, and whether
+    there is a prefix at all.
 
-    The stable prefix is the tools plus the messages up to the last cache breakpoint
-    (`cache_control`), or plus the system messages when there is none. Its tokens are estimated
-    from its share of the prompt's characters times the logged input_tokens.
+    The stable prefix is `head` (tools, and a separate system prompt where the API has one) plus
+    the messages up to the last cache breakpoint (`cache_control`), or plus the system messages
+    when there is none.
     """
-    items = f"json_extract({messages}, '$[*]')"
+    items = f"COALESCE(json_extract({messages}, '$[*]'), [])"
     breakpoint = (
         f"list_max(list_transform({items}, "
         "lambda x, k: CASE WHEN contains(x::VARCHAR, '\"cache_control\"') THEN k END))"
@@ -92,9 +93,16 @@ def prompt_prefix(messages: str, tools: str, input_tokens: str) -> tuple[str, st
         f"CASE WHEN {breakpoint} IS NOT NULL THEN list_slice({items}, 1, {breakpoint}) "
         f"ELSE list_filter({items}, lambda x: x->>'$.role' = 'system') END"
     )
-    stable = f"(COALESCE({tools}::VARCHAR, '') || array_to_string({stable_messages}, ''))"
-    whole = f"(COALESCE({tools}::VARCHAR, '') || {messages}::VARCHAR)"
+    stable = f"(COALESCE({head}, '') || array_to_string({stable_messages}, ''))"
+    whole = f"(COALESCE({head}, '') || COALESCE({messages}::VARCHAR, ''))"
     usable = f"(json_type({messages}) = 'ARRAY' AND length({stable}) > 0)"
+    return stable, whole, usable
+
+
+def prompt_prefix(messages: str, head: str, input_tokens: str) -> tuple[str, str]:
+    """prefix_hash and prefix_tokens from a logged prompt; the text itself is never stored.
+    Tokens are estimated from the prefix's share of the prompt's characters times input_tokens."""
+    stable, whole, usable = stable_prompt(messages, head)
     prefix_hash = f"CASE WHEN {usable} THEN left(sha256({stable}), 16) END"
     prefix_tokens = (
         f"CASE WHEN {usable} THEN CAST(round({input_tokens} * length({stable}) "
