@@ -76,3 +76,12 @@ def test_every_older_version_upgrades_to_the_same_schema(tmp_path):
                 (7, "old.jsonl")
             ]
         con.close()
+
+
+def test_request_columns_constant_matches_the_table(tmp_path):
+    from costops.store.migrations import REQUEST_COLUMNS
+
+    con = connect(str(tmp_path / "a.duckdb"))
+    columns = [c for t, c, _ in schema(con) if t == "requests"]
+    con.close()
+    assert tuple(columns) == REQUEST_COLUMNS

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from costops import __version__
-from costops.cli import ingest, pricing, quarantine, report
+from costops.cli import ingest, pricing, quarantine, report, simulate
 from costops.errors import CostopsError
 from costops.render.table import stderr
 
@@ -23,6 +23,7 @@ app.command("ingest")(ingest.ingest)
 app.command("report")(report.report)
 app.command("quarantine")(quarantine.quarantine)
 app.add_typer(pricing.app, name="pricing")
+app.add_typer(simulate.app, name="simulate")
 
 
 @app.command("version")

@@ -23,6 +23,8 @@ WITH names AS (
     SELECT DISTINCT provider, model FROM requests
     UNION
     SELECT DISTINCT NULL AS provider, model FROM evals WHERE model IS NOT NULL
+    UNION
+    SELECT DISTINCT provider, model FROM extra_models
 ),
 candidates AS (
     SELECT n.provider, n.model, p.model_key,
@@ -38,15 +40,14 @@ candidates AS (
 SELECT provider, model, model_key FROM candidates WHERE pick = 1
 """
 
-PRICED_VIEW_SQL = """
-CREATE OR REPLACE TEMP VIEW priced_requests AS
+PRICED_SELECT_SQL = """
 WITH matched AS (
     SELECT r.*, mm.model_key,
            COALESCE(r.task_id, r.request_id) AS unit_id,
            r.input_tokens - r.cache_read_tokens - r.cache_write_5m_tokens
                - r.cache_write_1h_tokens AS uncached_input_tokens,
            (r.batch OR lower(COALESCE(r.service_tier, '')) = 'batch') AS is_batch
-    FROM requests r
+    FROM {source} r
     LEFT JOIN model_map mm
       ON mm.model = r.model AND mm.provider IS NOT DISTINCT FROM r.provider
 ),
@@ -117,6 +118,15 @@ SELECT *,
 FROM costed
 """
 
+
+def priced_select(source: str) -> str:
+    """Price any relation with the requests table's columns (a what-if scenario, say) exactly as
+    the stored requests are priced. `source` is a table name or a parenthesised query."""
+    return PRICED_SELECT_SQL.replace("{source}", source)
+
+
+PRICED_VIEW_SQL = "CREATE OR REPLACE TEMP VIEW priced_requests AS " + priced_select("requests")
+
 _RATE_COLUMNS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")
 
 
@@ -169,8 +179,17 @@ def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> No
     _insert(con, "price_versions", versions)
     _insert(con, "price_tiers", tiers)
     _insert(con, "price_regions", regions)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE extra_models (provider VARCHAR, model VARCHAR NOT NULL)"
+    )
     con.execute(MODEL_MAP_SQL)
     con.execute(PRICED_VIEW_SQL)
+
+
+def add_model_names(con: duckdb.DuckDBPyConnection, names: list[tuple[str | None, str]]) -> None:
+    """Make model names that no stored request uses (a cascade's candidate) priceable."""
+    _insert(con, "extra_models", names)
+    con.execute(MODEL_MAP_SQL)
 
 
 def glob_to_like(pattern: str) -> tuple[str, int]:

@@ -10,7 +10,7 @@ from typing import Any
 class Column:
     key: str
     header: str
-    kind: str = "text"  # text | int | money | pct | tokens | bool | mark | rate
+    kind: str = "text"  # text | int | money | pct | tokens | bool | mark | rate | ratio
 
 
 def display(value: Any, kind: str) -> str:
@@ -20,6 +20,8 @@ def display(value: Any, kind: str) -> str:
         return "(none)" if kind == "text" else "—"
     if kind == "rate":
         return f"{value:g}" if isinstance(value, float | int) else str(value)
+    if kind == "ratio":
+        return f"{value:.3g}"
     if kind == "money":
         return money(float(value))
     if kind == "pct":
@@ -34,6 +36,8 @@ def display(value: Any, kind: str) -> str:
 
 
 def money(value: float) -> str:
+    if abs(value) < 0.00005:  # float noise of a zero difference
+        return "$0.00"
     sign = "-" if value < 0 else ""
     value = abs(value)
     if value >= 100:

@@ -107,6 +107,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 
+# The requests table's columns, in order: what-if scenarios are relations with these columns.
+REQUEST_COLUMNS = (
+    "request_id", "ts", "provider", "model", "feature", "task_id", "trace_id", "session_id",
+    "customer", "prompt_template", "environment", "workspace", "input_tokens",
+    "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens",
+    "reasoning_tokens", "prefix_hash", "prefix_tokens", "max_tokens", "finish_reason", "status",
+    "latency_ms", "batch", "service_tier", "region", "logged_cost", "attributes", "run_id",
+    "line_no",
+)  # fmt: skip
+
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     exists = con.execute(
