@@ -36,6 +36,7 @@ demo: $(STAMP)
 	$(VENV)/bin/costops ingest sample_logs --timestamp 2026-03-20T12:00:00Z --db $(DEMO_DB)
 	$(VENV)/bin/costops report --by feature --db $(DEMO_DB)
 	$(VENV)/bin/costops report --by model --db $(DEMO_DB)
+	$(VENV)/bin/costops simulate caching --ttl best --db $(DEMO_DB)
 
 # Re-run the README's examples on a fresh demo.duckdb and paste their real output.
 readme: $(STAMP)

@@ -25,7 +25,7 @@ def display(value: Any, kind: str) -> str:
     if kind == "money":
         return money(float(value))
     if kind == "pct":
-        return f"{float(value) * 100:.1f}%"
+        return f"{float(value) * 100:.1f}%" if abs(value) >= 0.0005 else "0.0%"
     if kind == "int":
         return f"{int(value):,}"
     if kind == "tokens":

@@ -22,12 +22,12 @@ SAVINGS_KEYS = [c.key for c in SAVINGS_COLUMNS]
 OWN_COLUMNS = {
     "caching": [
         Column("hit_rate", "hit rate", "pct"),
-        Column("actual_hit_rate", "logged hit rate", "pct"),
+        Column("actual_hit_rate", "logged", "pct"),
         Column("reads", "reads", "int"),
         Column("writes", "writes", "int"),
-        Column("reads_per_write", "reads/write", "ratio"),
+        Column("reads_per_write", "r/w", "ratio"),
         Column("break_even_reads", "break-even", "ratio"),
-        Column("ceiling_savings", "ceiling savings", "money"),
+        Column("ceiling_savings", "ceiling", "money"),
         Column("verdict", "verdict"),
     ],
     "batch": [
