@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_DB := demo.duckdb
 N ?= 1000000
 
-.PHONY: install test lint format demo readme sample clean
+.PHONY: install test lint format demo readme bench sample clean
 
 install: $(STAMP)
 
@@ -23,13 +23,13 @@ test: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check costops tests sample_logs scripts
-	$(VENV)/bin/ruff format --check costops tests sample_logs scripts
+	$(VENV)/bin/ruff check costops tests sample_logs scripts benchmarks
+	$(VENV)/bin/ruff format --check costops tests sample_logs scripts benchmarks
 	$(VENV)/bin/mypy costops
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format costops tests sample_logs scripts
-	$(VENV)/bin/ruff check --fix costops tests sample_logs scripts
+	$(VENV)/bin/ruff format costops tests sample_logs scripts benchmarks
+	$(VENV)/bin/ruff check --fix costops tests sample_logs scripts benchmarks
 
 demo: $(STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
@@ -41,6 +41,10 @@ demo: $(STAMP)
 # Re-run the README's examples on a fresh demo.duckdb and paste their real output.
 readme: $(STAMP)
 	$(PY) scripts/readme_examples.py
+
+# Benchmarks at N requests (default 1M); writes BENCHMARKS.md. Data is generated, not committed.
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py --n $(N)
 
 # Regenerate the committed sample (deterministic: same seed, same bytes).
 sample: $(STAMP)

@@ -286,3 +286,32 @@ def test_a_second_writer_gets_exit_5_naming_the_other_process(run, db):
     finally:
         holder.kill()
         holder.communicate()
+
+
+def test_wait_lets_a_second_writer_queue_behind_the_first(run, db):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({db!r}); "
+         "print('ready', flush=True); time.sleep(1.5)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        result = run("ingest", str(DATA / "report_requests.jsonl"), "--db", db, "--wait", "20")
+        assert result.code == 0, result.stderr
+    finally:
+        holder.communicate()
+    assert rows(db, "SELECT count(*) FROM requests") == [(8,)]
+
+
+def test_quarantined_lines_have_secrets_redacted(run, db, tmp_path):
+    bad = ('{"model": "gpt-4.1", "api_key": "sk-proj-abcdefghijklmnop", '
+           '"headers": {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.payload"}, '
+           '"other": "sk-ant-api03-ZZZZZZZZZZZZ", "input_tokens": -1}')  # fmt: skip
+    run("ingest", write(tmp_path / "s.jsonl", req("ok"), bad), "--db", db)
+    (raw,) = rows(db, "SELECT raw FROM quarantine")[0]
+    for secret in ("sk-proj-abcdefghijklmnop", "eyJhbGciOiJIUzI1NiJ9", "sk-ant-api03"):
+        assert secret not in raw
+    assert "[REDACTED]" in raw and '"input_tokens": -1' in raw

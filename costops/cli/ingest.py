@@ -47,6 +47,10 @@ def ingest(
         ),
     ] = None,
     config: ConfigOption = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for another costops process "
+                            "using the database (default: fail at once, exit 5).")
+    ] = 0.0,
     db: DbOption = None,
 ) -> None:
     """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""
@@ -54,7 +58,7 @@ def ingest(
     sources = expand(paths)
     path = db_path(db)
     results: list[FileResult] = []
-    with open_db(path) as con:
+    with open_db(path, wait=wait) as con:
         for source in sources:
             results.append(_ingest_one(con, source, fmt, kind, strict, timestamp, mappings))
             _print_file(results[-1])

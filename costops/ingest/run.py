@@ -129,9 +129,16 @@ typed AS (SELECT line_no, raw, parse_error, f, {canonical.EVAL_COLUMNS_SQL} FROM
 SELECT *, COALESCE(parse_error, {canonical.EVAL_REASON_SQL}) AS reason FROM typed
 """
 
-QUARANTINE_SQL = """
+# Key-shaped strings (sk-…, sk-ant-…, bearer tokens) in a quarantined line are redacted.
+REDACT_PATTERN = (
+    r"(sk-(ant-)?[A-Za-z0-9_\-]{8,})|([Bb]earer[ :]+[A-Za-z0-9._~+/=\-]{8,})"
+    r"|(\"(api_key|user_api_key|authorization|x-api-key)\"\s*:\s*\"[^\"]*\")"
+)
+QUARANTINE_SQL = f"""
 INSERT INTO quarantine
-SELECT $run_id, $file, line_no, reason, left(raw, $cap), current_timestamp::TIMESTAMP
+SELECT $run_id, $file, line_no, reason,
+    left(regexp_replace(raw, '{REDACT_PATTERN}', '[REDACTED]', 'gi'), $cap),
+    current_timestamp::TIMESTAMP
 FROM (SELECT line_no, reason, raw FROM _req UNION ALL SELECT line_no, reason, raw FROM _ev)
 WHERE reason IS NOT NULL
 """

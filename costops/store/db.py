@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,16 +21,23 @@ def resolve_db_path(db: str | None) -> str:
     return db or os.environ.get("COSTOPS_DB") or DEFAULT_DB
 
 
-def connect(path: str, *, create: bool = True) -> duckdb.DuckDBPyConnection:
-    """Open and migrate the database at `path`; with create=False a missing file is an error."""
+def connect(path: str, *, create: bool = True, wait: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """Open and migrate the database at `path`; with create=False a missing file is an error.
+    While another process holds the file, retry for up to `wait` seconds, then exit 5."""
     if not create and not Path(path).exists():
         raise DatabaseError(f"{path}: no database here; run `costops ingest` first or pass --db")
-    try:
-        con = duckdb.connect(path)
-    except duckdb.IOException as exc:
-        raise DatabaseError(_open_error(path, str(exc))) from exc
-    except duckdb.Error as exc:
-        raise DatabaseError(f"{path}: cannot open database: {_first_line(exc)}") from exc
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            con = duckdb.connect(path)
+            break
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower() and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            raise DatabaseError(_open_error(path, str(exc))) from exc
+        except duckdb.Error as exc:
+            raise DatabaseError(f"{path}: cannot open database: {_first_line(exc)}") from exc
     # Timestamps are stored as UTC; every bucketing converts explicitly with --tz.
     con.execute("SET TimeZone = 'UTC'")
     try:
@@ -41,8 +49,10 @@ def connect(path: str, *, create: bool = True) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def open_db(path: str, *, create: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect(path, create=create)
+def open_db(
+    path: str, *, create: bool = True, wait: float = 0.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, create=create, wait=wait)
     try:
         yield con
     finally:
@@ -55,7 +65,7 @@ def _open_error(path: str, detail: str) -> str:
         who = f" (pid {pid.group(1)})" if pid else ""
         return (
             f"{path}: database is in use by another costops process{who}; "
-            "wait for it to finish and retry"
+            "wait for it to finish, or pass --wait SECONDS"
         )
     return f"{path}: cannot open database: {_first_line(detail)}"
 
