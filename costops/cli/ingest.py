@@ -48,8 +48,12 @@ def ingest(
     ] = None,
     config: ConfigOption = None,
     wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait for another costops process "
-                            "using the database (default: fail at once, exit 5).")
+        float,
+        typer.Option(
+            "--wait",
+            help="Seconds to wait for another costops process "
+            "using the database (default: fail at once, exit 5).",
+        ),
     ] = 0.0,
     db: DbOption = None,
 ) -> None:

@@ -1,0 +1,71 @@
+"""Hostile input never crashes ingest or costs a good line: each bad line gets a reason."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+GOOD = json.dumps({"request_id": "good-1", "timestamp": "2026-03-02T10:00:00Z",
+                   "model": "gpt-4.1", "input_tokens": 10, "output_tokens": 2})  # fmt: skip
+FIELDS = ["request_id", "timestamp", "model", "input_tokens", "output_tokens",
+          "cache_read_tokens", "reasoning_tokens", "batch", "attributes", "passed", "usage",
+          "resourceSpans", "custom_id", "result", "response", "type", "object", "sessionId"]  # fmt: skip
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
+)  # fmt: skip
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)  # fmt: skip
+records = st.dictionaries(st.sampled_from(FIELDS), values, max_size=8)
+
+
+def _line(record: dict) -> str:  # type: ignore[type-arg]
+    return json.dumps(record, allow_nan=True)
+
+
+hostile = st.one_of(
+    records.map(_line),
+    st.text(max_size=60).filter(lambda s: "\n" not in s and "\r" not in s),
+    st.binary(max_size=40).map(lambda b: b.decode("latin-1")).filter(lambda s: "\n" not in s),
+    st.just('{"a": ' * 50 + "1" + "}" * 50),
+    st.just("\ufeff" + GOOD),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=st.lists(hostile, min_size=1, max_size=12))
+def test_hostile_lines_are_explained_and_the_good_line_is_kept(run, tmp_path, lines):
+    path = tmp_path / "fuzz.jsonl"
+    db = str(tmp_path / "fuzz.duckdb")
+    path.write_bytes("\n".join([*lines, GOOD]).encode("utf-8", "surrogatepass") + b"\n")
+    result = run("ingest", str(path), "--db", db)
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    import duckdb
+
+    with duckdb.connect(db, read_only=True) as con:
+        assert con.execute(
+            "SELECT count(*) FROM requests WHERE request_id = 'good-1'"
+        ).fetchone() == (1,)
+        assert con.execute("SELECT count(*) FROM quarantine WHERE reason = ''").fetchone() == (0,)
+    path.unlink()
+    (tmp_path / "fuzz.duckdb").unlink()
+
+
+def test_empty_binary_and_wrongly_gzipped_files(run, db, tmp_path):
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    assert run("ingest", str(tmp_path / "empty.jsonl"), "--db", db).code == 0
+    (tmp_path / "bin.jsonl").write_bytes(bytes(range(256)) * 4)
+    result = run("ingest", str(tmp_path / "bin.jsonl"), "--db", db)
+    assert result.code == 3 and "Traceback" not in result.stderr
+    (tmp_path / "fake.jsonl.gz").write_bytes(GOOD.encode())
+    result = run("ingest", str(tmp_path / "fake.jsonl.gz"), "--db", db)
+    assert result.code == 3 and "not a readable gzip file" in result.stderr
+    with gzip.open(tmp_path / "real.jsonl.gz", "wt") as handle:
+        handle.write(GOOD + "\n")
+    assert run("ingest", str(tmp_path / "real.jsonl.gz"), "--db", db).code == 0
