@@ -10,15 +10,37 @@ from hypothesis import strategies as st
 
 GOOD = json.dumps({"request_id": "good-1", "timestamp": "2026-03-02T10:00:00Z",
                    "model": "gpt-4.1", "input_tokens": 10, "output_tokens": 2})  # fmt: skip
-FIELDS = ["request_id", "timestamp", "model", "input_tokens", "output_tokens",
-          "cache_read_tokens", "reasoning_tokens", "batch", "attributes", "passed", "usage",
-          "resourceSpans", "custom_id", "result", "response", "type", "object", "sessionId"]  # fmt: skip
+FIELDS = [
+    "request_id",
+    "timestamp",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+    "batch",
+    "attributes",
+    "passed",
+    "usage",
+    "resourceSpans",
+    "custom_id",
+    "result",
+    "response",
+    "type",
+    "object",
+    "sessionId",
+]
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
 )  # fmt: skip
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)  # fmt: skip
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 records = st.dictionaries(st.sampled_from(FIELDS), values, max_size=8)
 
 
