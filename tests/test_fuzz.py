@@ -75,6 +75,13 @@ def test_hostile_lines_are_explained_and_the_good_line_is_kept(run, tmp_path, li
             "SELECT count(*) FROM requests WHERE request_id = 'good-1'"
         ).fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM quarantine WHERE reason = ''").fetchone() == (0,)
+        # whatever was kept honours the invariants (the fast path never lets a bad line in)
+        assert con.execute(
+            "SELECT count(*) FROM requests WHERE input_tokens < 0 OR output_tokens < 0 "
+            "OR cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens > input_tokens "
+            "OR reasoning_tokens > output_tokens OR ts < TIMESTAMP '2000-01-01' "
+            "OR ts >= TIMESTAMP '2100-01-01' OR model IS NULL"
+        ).fetchone() == (0,)
     path.unlink()
     (tmp_path / "fuzz.duckdb").unlink()
 

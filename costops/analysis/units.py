@@ -1,4 +1,4 @@
-"""Units, verdicts and shadow evals (SPEC §6).
+"""Units, verdicts and shadow evals (SPEC §6); computed once per command (temp tables).
 
 A unit is a task when the request has a task_id, else the request. An eval keyed by a request
 inside a task is a verdict on the task. A unit succeeds when every evaluator's latest verdict
@@ -7,7 +7,7 @@ aside for the cascade simulation, never a verdict on the original.
 """
 
 EVAL_TARGETS_SQL = """
-CREATE OR REPLACE TEMP VIEW eval_targets AS
+CREATE OR REPLACE TEMP TABLE eval_targets AS
 WITH unit_models AS (
     SELECT DISTINCT unit_id, lower(model) AS model_name, model_key FROM priced_requests
 ),
@@ -28,7 +28,7 @@ FROM targeted t
 """
 
 UNIT_STATUS_SQL = """
-CREATE OR REPLACE TEMP VIEW unit_status AS
+CREATE OR REPLACE TEMP TABLE unit_status AS
 WITH latest AS (
     SELECT unit_id, evaluator, passed,
            row_number() OVER (

@@ -57,9 +57,7 @@ typed AS (
     SELECT *, CASE WHEN valid THEN json_type(raw) END AS top_type FROM checked
 ),
 framed AS (
-    SELECT *, CASE WHEN top_type = 'OBJECT' THEN raw::JSON END AS j,
-              CASE WHEN top_type = 'OBJECT' THEN json_keys(raw) END AS keys
-    FROM typed
+    SELECT *, CASE WHEN top_type = 'OBJECT' THEN json_keys(raw) END AS keys FROM typed
 ),
 detected AS (
     SELECT *,
@@ -70,7 +68,7 @@ detected AS (
         END AS detected
     FROM framed
 )
-SELECT line_no, raw, j,
+SELECT line_no, raw,
     CASE WHEN $kind = 'requests' AND detected = 'eval' THEN 'costops' ELSE detected END AS format,
     CASE WHEN NOT utf8_ok AND contains(raw, chr(65533)) THEN 'not valid UTF-8'
          WHEN NOT valid THEN 'not valid JSON'
@@ -90,13 +88,21 @@ def canon_sql(mappings: dict[str, tuple[str, ...]]) -> str:
     return f"""
 CREATE OR REPLACE TEMP TABLE _canon AS
 WITH framed AS (
-    SELECT *, {RESPONSE_CASE_SQL} AS b, {USAGE_SQL} AS u FROM _classified
+    SELECT *, CASE WHEN format <> 'costops' THEN raw::JSON END AS j FROM _classified
     WHERE format NOT IN ('eval', 'otlp', '{SKIP}', '{BATCH_INPUT}')
+),
+responses AS (
+    SELECT *, CASE WHEN format <> 'costops' THEN {RESPONSE_CASE_SQL} END AS b,
+              CASE WHEN format <> 'costops' THEN {USAGE_SQL} END AS u
+    FROM framed
 ),
 adapted AS (
     SELECT line_no, raw, parse_error, format,
-        CASE WHEN parse_error IS NULL THEN {CANONICAL_CASE_SQL} END AS canon
-    FROM framed
+        CASE WHEN parse_error IS NOT NULL THEN NULL
+             WHEN format = 'costops' THEN raw
+             ELSE {CANONICAL_CASE_SQL}
+        END AS canon
+    FROM responses
 )
 SELECT line_no, raw, parse_error, format,
     CASE WHEN parse_error IS NULL THEN {patched} END AS canon

@@ -40,6 +40,9 @@ def connect(path: str, *, create: bool = True, wait: float = 0.0) -> duckdb.Duck
             raise DatabaseError(f"{path}: cannot open database: {_first_line(exc)}") from exc
     # Timestamps are stored as UTC; every bucketing converts explicitly with --tz.
     con.execute("SET TimeZone = 'UTC'")
+    # Bounded memory whatever the input size: DuckDB spills to disk beyond this.
+    con.execute("SET memory_limit = ?", [os.environ.get("COSTOPS_MEMORY_LIMIT", "2GB")])
+    con.execute("SET preserve_insertion_order = false")
     try:
         migrate(con, path)
     except BaseException:

@@ -37,7 +37,7 @@ SELECT j->>'$.custom_id', {_REQUEST}->>'$.model',
     CASE WHEN {_USABLE} THEN length({_STABLE}) END,
     CASE WHEN {_USABLE} THEN length({_WHOLE}) END,
     $run_id, line_no
-FROM _classified WHERE format = 'batch-input'
+FROM (SELECT *, raw::JSON AS j FROM _classified WHERE format = 'batch-input')
 """
 
 # Results (whose attributes carry their custom_id) take what their input said, where they lack it.

@@ -27,20 +27,25 @@ def _has(key: str) -> str:
 
 # Checked in order; the first shape that fits wins. `keys` are the line's top-level keys.
 DETECT_SQL = f"""CASE
+    WHEN {_has("model")} AND {_has("input_tokens")} AND {_has("timestamp")}
+        AND NOT ({_has("usage")} OR {_has("custom_id")} OR {_has("resourceSpans")}
+                 OR {_has("sessionId")} OR {_has("spend")} OR {_has("response_cost")}
+                 OR {_has("usageDetails")} OR {_has("type")} OR {_has("object")})
+        THEN 'costops'
     WHEN {_has("resourceSpans")} THEN 'otlp'
     WHEN {_has("custom_id")} AND {_has("result")} THEN 'anthropic-batch'
     WHEN {_has("custom_id")} AND ({_has("response")} OR {_has("error")}) THEN 'openai-batch'
     WHEN {_has("custom_id")} AND ({_has("params")} OR {_has("body")}) THEN '{BATCH_INPUT}'
-    WHEN {_has("sessionId")} AND (j->>'$.type') = 'assistant' AND (j->'$.message.usage') IS NOT NULL
+    WHEN {_has("sessionId")} AND (raw->>'$.type') = 'assistant' AND (raw->'$.message.usage') IS NOT NULL
         THEN 'claude-code'
     WHEN {_has("sessionId")} AND {_has("uuid")} THEN '{SKIP}'
-    WHEN (j->>'$.type') = 'GENERATION' OR {_has("usageDetails")} THEN 'langfuse'
+    WHEN (raw->>'$.type') = 'GENERATION' OR {_has("usageDetails")} THEN 'langfuse'
     WHEN {_has("spend")} AND {_has("startTime")} THEN 'litellm'
     WHEN {_has("response_cost")} AND {_has("startTime")} THEN 'litellm'
-    WHEN (j->>'$.object') IN ('chat.completion', 'response') THEN 'openai'
-    WHEN (j->>'$.response.object') IN ('chat.completion', 'response') THEN 'openai'
-    WHEN (j->>'$.type') = 'message' AND {_has("usage")} THEN 'anthropic'
-    WHEN (j->>'$.response.type') = 'message' THEN 'anthropic'
+    WHEN (raw->>'$.object') IN ('chat.completion', 'response') THEN 'openai'
+    WHEN (raw->>'$.response.object') IN ('chat.completion', 'response') THEN 'openai'
+    WHEN (raw->>'$.type') = 'message' AND {_has("usage")} THEN 'anthropic'
+    WHEN (raw->>'$.response.type') = 'message' THEN 'anthropic'
     WHEN ({_has("passed")} OR {_has("score")}) AND NOT {_has("input_tokens")}
         AND NOT {_has("output_tokens")} AND NOT {_has("usage")} THEN 'eval'
     WHEN {_has("model")} AND ({_has("input_tokens")} OR {_has("output_tokens")}) THEN 'costops'
