@@ -36,8 +36,8 @@ DETECT_SQL = f"""CASE
     WHEN {_has("custom_id")} AND {_has("result")} THEN 'anthropic-batch'
     WHEN {_has("custom_id")} AND ({_has("response")} OR {_has("error")}) THEN 'openai-batch'
     WHEN {_has("custom_id")} AND ({_has("params")} OR {_has("body")}) THEN '{BATCH_INPUT}'
-    WHEN {_has("sessionId")} AND (raw->>'$.type') = 'assistant' AND (raw->'$.message.usage') IS NOT NULL
-        THEN 'claude-code'
+    WHEN {_has("sessionId")} AND (raw->>'$.type') = 'assistant'
+        AND (raw->'$.message.usage') IS NOT NULL THEN 'claude-code'
     WHEN {_has("sessionId")} AND {_has("uuid")} THEN '{SKIP}'
     WHEN (raw->>'$.type') = 'GENERATION' OR {_has("usageDetails")} THEN 'langfuse'
     WHEN {_has("spend")} AND {_has("startTime")} THEN 'litellm'
