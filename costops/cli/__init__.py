@@ -7,7 +7,7 @@ import sys
 import typer
 
 from costops import __version__
-from costops.cli import ingest, pricing, quarantine, report, simulate
+from costops.cli import ingest, pricing, quarantine, report, simulate, tasks
 from costops.errors import CostopsError
 from costops.render.table import stderr
 
@@ -24,6 +24,8 @@ app.command("report")(report.report)
 app.command("quarantine")(quarantine.quarantine)
 app.add_typer(pricing.app, name="pricing")
 app.add_typer(simulate.app, name="simulate")
+app.command("tasks")(tasks.tasks)
+app.add_typer(tasks.budget_app, name="budget")
 
 
 @app.command("version")

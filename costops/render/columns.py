@@ -10,7 +10,7 @@ from typing import Any
 class Column:
     key: str
     header: str
-    kind: str = "text"  # text | int | money | pct | tokens | bool | mark | rate | ratio
+    kind: str = "text"  # text | int | money | pct | tokens | bool | mark | rate | ratio | num
 
 
 def display(value: Any, kind: str) -> str:
@@ -22,6 +22,8 @@ def display(value: Any, kind: str) -> str:
         return f"{value:g}" if isinstance(value, float | int) else str(value)
     if kind == "ratio":
         return f"{value:.3g}"
+    if kind == "num":
+        return f"{value:,.2f}"
     if kind == "money":
         return money(float(value))
     if kind == "pct":

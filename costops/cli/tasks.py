@@ -1,0 +1,192 @@
+"""`costops tasks` and `costops budget check`: agent fan-out, per-task cost, budget alerts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+
+from costops.analysis.budget import Budget, check_budgets, parse_budgets
+from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
+from costops.analysis.session import analysis_session
+from costops.analysis.tasks import build_tasks
+from costops.cli.common import (
+    ConfigOption,
+    DbOption,
+    FormatOption,
+    OutputOption,
+    PricingOption,
+    SinceOption,
+    TzOption,
+    UntilOption,
+    WhereOption,
+    check_format,
+    db_path,
+    emit,
+)
+from costops.config import load_config
+from costops.render.columns import Column
+from costops.render.formats import to_csv, to_json, to_markdown
+from costops.render.table import rich_table, stderr
+
+budget_app = typer.Typer(help="Budgets per task and per period, for alerting.",
+                         no_args_is_help=True)  # fmt: skip
+
+GROUP_COLUMNS = [
+    Column("tasks", "tasks", "int"),
+    Column("calls_per_task", "calls/task", "ratio"),
+    Column("input_tokens_per_task", "input tok/task", "tokens"),
+    Column("output_tokens_per_task", "output tok/task", "tokens"),
+    Column("cost", "cost", "money"),
+    Column("cost_p50", "p50/task", "money"),
+    Column("cost_p95", "p95/task", "money"),
+    Column("cost_max", "max/task", "money"),
+    Column("retry_share", "retries", "pct"),
+]
+TOP_COLUMNS = [
+    Column("task_id", "task"),
+    Column("calls", "calls", "int"),
+    Column("cost", "cost", "money"),
+    Column("duration_s", "seconds", "num"),
+    Column("started", "started"),
+    Column("verdict", "eval", "rate"),
+]
+BREACH_COLUMNS = [
+    Column("budget", "budget"),
+    Column("scope", "breached by"),
+    Column("limit", "limit", "rate"),
+    Column("actual", "actual", "num"),
+    Column("unit", "unit"),
+    Column("first_crossed", "first crossed"),
+    Column("contributors", "top contributors"),
+]
+
+
+def tasks(
+    by: Annotated[str, typer.Option("--by", help="Dimensions, comma-separated.")] = "feature",
+    top: Annotated[int, typer.Option("--top", help="How many of the costliest tasks.")] = 10,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    where: WhereOption = None,
+    tz: TzOption = "UTC",
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    db: DbOption = None,
+    pricing: PricingOption = None,
+) -> None:
+    """Agent tasks: calls and tokens per task, cost per task (p50/p95/max), retries."""
+    check_format(fmt)
+    with analysis_session(db_path(db), pricing) as con:
+        validate_timezone(con, tz)
+        dims = parse_dimensions(by, tz)
+        report = build_tasks(con, dims, Filters(since, until, parse_where(where), tz), top)
+    names = [Column(d, d) for d in report.group_by]
+    if fmt == "json":
+        emit(to_json({"group_by": report.group_by, "currency": "USD", "since": since,
+                      "until": until, "totals": report.totals, "rows": report.rows,
+                      "costliest": report.costliest}), output)  # fmt: skip
+    elif fmt == "csv":
+        emit(to_csv(report.rows, [*report.group_by, *(c.key for c in GROUP_COLUMNS)]), output)
+    elif fmt == "markdown":
+        emit(to_markdown(report.rows, names + GROUP_COLUMNS) + "\n"
+             + to_markdown(report.costliest, names + TOP_COLUMNS), output)  # fmt: skip
+    else:
+        totals = {**report.totals, **{d: "total" for d in report.group_by[:1]}}
+        emit(Group(
+            rich_table("Agent tasks: what one task costs", names + GROUP_COLUMNS, report.rows,
+                       totals),
+            rich_table(f"The {len(report.costliest)} costliest tasks", TOP_COLUMNS[:1] + names
+                       + TOP_COLUMNS[1:], report.costliest),
+        ), output)  # fmt: skip
+
+
+@budget_app.command("check")
+def check(
+    task_cost: Annotated[float | None, typer.Option("--task-cost", help="USD per task.")] = None,
+    task_tokens: Annotated[
+        int | None, typer.Option("--task-tokens", help="Tokens per task.")
+    ] = None,
+    daily_cost: Annotated[
+        float | None, typer.Option("--daily-cost", help="USD per day (per --by).")
+    ] = None,
+    weekly_cost: Annotated[
+        float | None, typer.Option("--weekly-cost", help="USD per week (per --by).")
+    ] = None,
+    monthly_cost: Annotated[
+        float | None, typer.Option("--monthly-cost", help="USD per month (per --by).")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Dimension for the period budgets.")
+    ] = None,
+    forecast: Annotated[
+        bool,
+        typer.Option(
+            "--forecast",
+            help="Warn when month-to-date spend, projected to month end, would breach.",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    where: WhereOption = None,
+    tz: TzOption = "UTC",
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    db: DbOption = None,
+    pricing: PricingOption = None,
+) -> None:
+    """Check budgets (flags and costops.yaml); exit 1 when any is breached, 0 when none."""
+    check_format(fmt)
+    settings = load_config(config)
+    budgets = parse_budgets(settings.budgets, settings.source or "costops.yaml")
+    budgets += _flag_budgets(task_cost, task_tokens, daily_cost, weekly_cost, monthly_cost, by)
+    if not budgets:
+        stderr.print("no budgets: pass --task-cost/--daily-cost/… or add budgets: to costops.yaml")
+        raise typer.Exit(2)
+    with analysis_session(db_path(db), pricing) as con:
+        validate_timezone(con, tz)
+        breaches, warnings = check_budgets(
+            con, budgets, Filters(since, until, parse_where(where), tz), forecast
+        )
+    for row in breaches:
+        row["contributors"] = "; ".join(row["top_contributors"] or [])
+    emit(_render(breaches, warnings, budgets, fmt), output)
+    for w in warnings:
+        stderr.print(f"warning: {w['budget']} {w['scope']}: projected ${w['projected']:,.2f} "
+                     f"> limit ${w['limit']:,.2f} (month to date ${w['month_to_date']:,.2f})",
+                     markup=False)  # fmt: skip
+    if breaches:
+        raise typer.Exit(1)
+
+
+def _flag_budgets(
+    task_cost: float | None,
+    task_tokens: int | None,
+    daily: float | None,
+    weekly: float | None,
+    monthly: float | None,
+    by: str | None,
+) -> list[Budget]:
+    out = []
+    if task_cost is not None or task_tokens is not None:
+        out.append(Budget("--task-cost/--task-tokens", "task", task_cost, task_tokens))
+    for flag, per, value in (("--daily-cost", "day", daily), ("--weekly-cost", "week", weekly),
+                             ("--monthly-cost", "month", monthly)):  # fmt: skip
+        if value is not None:
+            out.append(Budget(flag, per, value, by=by))
+    return out
+
+
+def _render(breaches: list[dict[str, Any]], warnings: list[dict[str, Any]],
+            budgets: list[Budget], fmt: str) -> Any:  # fmt: skip
+    if fmt == "json":
+        return to_json({"breached": bool(breaches), "budgets": [b.describe() for b in budgets],
+                        "breaches": breaches, "forecast_warnings": warnings})  # fmt: skip
+    if fmt == "csv":
+        return to_csv(breaches, [c.key for c in BREACH_COLUMNS])
+    if fmt == "markdown":
+        return to_markdown(breaches, BREACH_COLUMNS)
+    title = f"{len(breaches)} budget breach{'es' if len(breaches) != 1 else ''}"
+    caption = "checked: " + "; ".join(f"{b.name}: {b.describe()}" for b in budgets)
+    return rich_table(title, BREACH_COLUMNS, breaches, caption=caption)
