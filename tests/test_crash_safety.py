@@ -32,6 +32,9 @@ def logs(tmp_path_factory):
 
 
 def state(db: str) -> tuple[int, int, int, list[str]]:
+    from costops.store.db import connect
+
+    connect(db).close()  # opens (and migrates) whatever the kill left
     with duckdb.connect(db, read_only=True) as con:
         count, distinct, tokens = con.execute(
             "SELECT count(*), count(DISTINCT request_id), COALESCE(sum(input_tokens), 0) "
@@ -54,7 +57,7 @@ def test_sigkill_at_several_points_then_rerun_matches_a_clean_run(logs, tmp_path
     expected = state(clean)
     assert expected[0] == FILES * LINES
 
-    for delay in (0.3, 1.2, 2.5):
+    for delay in (0.05, 0.3, 1.2, 2.5):
         db = str(tmp_path / f"killed-{delay}.duckdb")
         proc = ingest(db, logs)
         time.sleep(delay)

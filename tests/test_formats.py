@@ -269,3 +269,30 @@ def test_an_ambiguous_custom_id_joins_nothing(run, db, tmp_path):
     run("ingest", str(FORMATS / "openai_batch_input.jsonl"), str(tmp_path), "--db", db)
     run("ingest", str(FORMATS / "openai_batch_output.jsonl"), "--db", db)
     assert _batch_rows(db)["chatcmpl-batch-1"][1] is None
+
+
+def test_planted_secrets_are_not_in_the_database_file(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import duckdb
+
+    db = tmp_path / "secrets.duckdb"
+    costops = Path(sys.executable).parent / "costops"
+    subprocess.run([str(costops), "ingest", str(FORMATS / "litellm.jsonl"), "--db", str(db)],
+                   check=True, capture_output=True)  # fmt: skip
+    with duckdb.connect(str(db)) as con:
+        con.execute("CHECKPOINT")
+    data = db.read_bytes()
+    assert b"chatcmpl-ll-1" in data  # the control: stored strings are readable in the file
+    assert b"secret prompt text" not in data and b"88dc28d0f030c55ed4ab" not in data
+
+
+def test_keep_text_is_an_explicit_opt_in(run, db):
+    import duckdb
+
+    run("ingest", str(FORMATS / "litellm.jsonl"), "--db", db, "--keep-text")
+    with duckdb.connect(db, read_only=True) as con:
+        kept = dict(con.execute("SELECT request_id, raw FROM request_text").fetchall())
+    assert "secret prompt text" in kept["chatcmpl-ll-1"] and len(kept) == 5

@@ -98,3 +98,30 @@ def test_empty_binary_and_wrongly_gzipped_files(run, db, tmp_path):
     with gzip.open(tmp_path / "real.jsonl.gz", "wt") as handle:
         handle.write(GOOD + "\n")
     assert run("ingest", str(tmp_path / "real.jsonl.gz"), "--db", db).code == 0
+
+
+def test_a_100_mb_single_line_is_quarantined_not_parsed(run, db, tmp_path):
+    path = tmp_path / "huge.jsonl"
+    with open(path, "w") as handle:
+        handle.write('{"model": "gpt-4.1", "prompt": "' + "x" * (100 * 1024 * 1024) + '"}\n')
+        handle.write(GOOD + "\n")
+    result = run("ingest", str(path), "--db", db)
+    assert result.code == 0 and "huge.jsonl:1: line longer than 16 MiB" in result.stderr
+    import duckdb
+
+    with duckdb.connect(db, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM requests").fetchone() == (1,)
+        assert con.execute("SELECT max(length(raw)) FROM quarantine").fetchone() == (64 * 1024,)
+
+
+def test_a_yaml_bomb_in_a_pricing_table_is_a_clean_exit_4(run, tmp_path):
+    bomb = "\n".join(
+        ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+        + [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+           f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]"
+           for i in range(8)]
+        + ["models: *i"]
+    )  # fmt: skip
+    (tmp_path / "bomb.yaml").write_text(bomb)
+    result = run("pricing", "check", "--pricing", str(tmp_path))
+    assert result.code == 4 and "bomb.yaml" in result.stderr

@@ -14,6 +14,7 @@ EXPECTED_TABLES = {
     "quarantine",
     "ingest_runs",
     "batch_inputs",
+    "request_text",
     MIGRATIONS_TABLE,
 }
 

@@ -47,6 +47,14 @@ def ingest(
         ),
     ] = None,
     config: ConfigOption = None,
+    keep_text: Annotated[
+        bool,
+        typer.Option(
+            "--keep-text",
+            help="Also store each request's whole logged line, "
+            "prompts and completions included (off by default).",
+        ),
+    ] = False,
     wait: Annotated[
         float,
         typer.Option(
@@ -64,7 +72,9 @@ def ingest(
     results: list[FileResult] = []
     with open_db(path, wait=wait) as con:
         for source in sources:
-            results.append(_ingest_one(con, source, fmt, kind, strict, timestamp, mappings))
+            results.append(
+                _ingest_one(con, source, fmt, kind, strict, timestamp, mappings, keep_text)
+            )
             _print_file(results[-1])
     _print_totals(results, path)
     rejected = [r for r in results if r.status == "rejected"]
@@ -86,10 +96,11 @@ def _ingest_one(
     strict: bool,
     timestamp: str | None,
     mappings: dict[str, tuple[str, ...]],
+    keep_text: bool,
 ) -> FileResult:
     options = {
         "fmt": fmt, "kind": kind, "strict": strict, "default_time": timestamp,
-        "mappings": mappings,
+        "mappings": mappings, "keep_text": keep_text,
     }  # fmt: skip
     if not stderr.is_terminal:
         return ingest_source(con, source, **options)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from costops.ingest.sources import ChunkReader, Source
 
 KINDS = ("auto", "requests", "evals")
 RAW_CAP = 64 * 1024
+MAX_LINE_CHARS = 16 * 1024 * 1024  # no log record is this long; don't spend time parsing one
 SHOWN_BAD_LINES = 10
 
 LOAD_CHUNK_SQL = """
@@ -50,7 +51,9 @@ cleaned AS (
     FROM uncr
 ),
 checked AS (
-    SELECT line_no, utf8_ok, raw, json_valid(raw) AS valid FROM cleaned
+    SELECT line_no, utf8_ok, raw,
+        CASE WHEN length(raw) <= {MAX_LINE_CHARS} THEN json_valid(raw) ELSE false END AS valid
+    FROM cleaned
     WHERE CASE WHEN ascii(raw) IN (9, 32) THEN trim(raw) <> '' ELSE raw <> '' END
 ),
 typed AS (
@@ -71,6 +74,7 @@ detected AS (
 SELECT line_no, raw,
     CASE WHEN $kind = 'requests' AND detected = 'eval' THEN 'costops' ELSE detected END AS format,
     CASE WHEN NOT utf8_ok AND contains(raw, chr(65533)) THEN 'not valid UTF-8'
+         WHEN length(raw) > {MAX_LINE_CHARS} THEN 'line longer than 16 MiB: not parsed'
          WHEN NOT valid THEN 'not valid JSON'
          WHEN top_type <> 'OBJECT' THEN 'not a JSON object: ' || lower(top_type)
          WHEN len(keys) = 0 THEN 'empty JSON object'
@@ -208,6 +212,13 @@ FROM good g
 WHERE pick = 1 AND NOT EXISTS (SELECT 1 FROM evals e WHERE e.eval_id = g.eval_id)
 """
 
+# --keep-text (opt-in): the whole logged line of each stored request, prompts included.
+KEEP_TEXT_SQL = """
+INSERT INTO request_text
+SELECT b.request_id, $run_id, r.raw FROM _best b JOIN _req r ON r.line_no = b.line_no
+WHERE NOT EXISTS (SELECT 1 FROM request_text t WHERE t.request_id = b.request_id)
+"""
+
 REASONS_SQL = """
 SELECT line_no, reason
 FROM (SELECT line_no, reason FROM _req UNION ALL SELECT line_no, reason FROM _ev)
@@ -264,6 +275,7 @@ def ingest_source(
     strict: bool = False,
     default_time: str | None = None,
     mappings: dict[str, tuple[str, ...]] | None = None,
+    keep_text: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> FileResult:
     """Ingest one source in one transaction, chunk by chunk; --strict keeps nothing from a file
@@ -297,6 +309,8 @@ def ingest_source(
                 result.status = "rejected"
                 return result
             _store(con, source.name, run_id, result)
+            if keep_text:
+                con.execute(KEEP_TEXT_SQL, {"run_id": run_id})
             if on_progress:
                 on_progress(reader.bytes_read)
         if source.path is None:

@@ -103,6 +103,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "request_text: the logged lines kept with --keep-text (opt-in)",
+        """
+        CREATE TABLE request_text (
+            request_id    VARCHAR NOT NULL,
+            run_id        BIGINT NOT NULL,
+            raw           VARCHAR NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
@@ -137,16 +148,16 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
             f"{path}: database schema version {version} is newer than this costops supports "
             f"({LATEST_VERSION}); upgrade costops to use it"
         )
-    if version == 0:
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
-            "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
-        )
     for number, description, sql in MIGRATIONS:
         if number <= version:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
+            # inside the transaction: a kill before the first commit leaves no half-made schema
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+                "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
+            )
             con.execute(sql)
             con.execute(
                 f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, ?, current_timestamp::TIMESTAMP)",
