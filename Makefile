@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_DB := demo.duckdb
 N ?= 1000000
 
-.PHONY: install test lint format demo readme bench sample clean
+.PHONY: install test lint format demo readme bench browser screenshot sample clean
 
 install: $(STAMP)
 
@@ -37,6 +37,8 @@ demo: $(STAMP)
 	$(VENV)/bin/costops report --by feature --db $(DEMO_DB)
 	$(VENV)/bin/costops report --by model --db $(DEMO_DB)
 	$(VENV)/bin/costops simulate caching --ttl best --db $(DEMO_DB)
+	$(VENV)/bin/costops dashboard -o dashboard.html --config sample_logs/costops.yaml --db $(DEMO_DB)
+	@echo "dashboard: $$(pwd)/dashboard.html"
 
 # Re-run the README's examples on a fresh demo.duckdb and paste their real output.
 readme: $(STAMP)
@@ -46,9 +48,22 @@ readme: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py --n $(N)
 
+# Debian's Chromium for the dashboard's browser test (skipped where it is missing).
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y chromium \
+		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+
+# The README's dashboard picture, from the demo database.
+screenshot: demo browser
+	chromium --headless --no-sandbox --disable-gpu --disable-background-networking --no-first-run \
+		--disable-component-update --disable-sync --user-data-dir=$$(mktemp -d) --hide-scrollbars \
+		--window-size=1400,1900 --virtual-time-budget=10000 \
+		--screenshot=docs/dashboard.png file://$$(pwd)/dashboard.html
+
 # Regenerate the committed sample (deterministic: same seed, same bytes).
 sample: $(STAMP)
 	$(PY) sample_logs/generate.py --seed 7 --out sample_logs
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB).wal .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB).wal dashboard.html .pytest_cache .mypy_cache .ruff_cache

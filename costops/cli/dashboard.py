@@ -1,0 +1,50 @@
+"""`costops dashboard -o FILE.html`: one self-contained page to share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from costops.analysis.filters import Filters, parse_where, validate_timezone
+from costops.analysis.overview import build_overview
+from costops.analysis.session import analysis_session
+from costops.cli.common import (
+    ConfigOption,
+    DbOption,
+    PricingOption,
+    SinceOption,
+    TzOption,
+    UntilOption,
+    WhereOption,
+    db_path,
+)
+from costops.config import load_config
+from costops.render.dashboard import build_dashboard
+from costops.render.table import stderr
+
+
+def dashboard(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
+    since: SinceOption = None,
+    until: UntilOption = None,
+    where: WhereOption = None,
+    tz: TzOption = "UTC",
+    config: ConfigOption = None,
+    db: DbOption = None,
+    pricing: PricingOption = None,
+) -> None:
+    """A self-contained HTML dashboard (works offline): Pareto, daily spend, models, cost per
+    success, caching, the savings waterfall and the costliest tasks."""
+    settings = load_config(config)
+    batchable = [name for name, opts in settings.features.items() if opts.get("batchable")]
+    with analysis_session(db_path(db), pricing) as con:
+        validate_timezone(con, tz)
+        overview = build_overview(con, Filters(since, until, parse_where(where), tz), batchable)
+    span = " to ".join(x for x in (since, until) if x)
+    title = "LLM spend" + (f", {span}" if span else "")
+    page = build_dashboard(overview.by_feature, overview.by_day_feature, overview.by_model,
+                           overview.caching, overview.plan, overview.tasks, title)  # fmt: skip
+    output.write_text(page, encoding="utf-8")
+    stderr.print(f"dashboard written to {output}", markup=False)
