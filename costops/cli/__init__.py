@@ -7,7 +7,7 @@ import sys
 import typer
 
 from costops import __version__
-from costops.cli import dashboard, ingest, pricing, quarantine, report, simulate, tasks
+from costops.cli import dashboard, export, ingest, pricing, quarantine, report, simulate, tasks
 from costops.errors import CostopsError
 from costops.render.table import stderr
 
@@ -27,6 +27,7 @@ app.add_typer(simulate.app, name="simulate")
 app.command("tasks")(tasks.tasks)
 app.add_typer(tasks.budget_app, name="budget")
 app.command("dashboard")(dashboard.dashboard)
+app.add_typer(export.app, name="export")
 
 
 @app.command("version")
