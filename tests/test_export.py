@@ -73,3 +73,13 @@ def test_requests_export_carries_costs(run, report_db, tmp_path):
 def test_export_refuses_other_file_types(run, report_db, tmp_path):
     result = run("export", "focus", "-o", str(tmp_path / "f.xlsx"), "--db", report_db)
     assert result.code == 2 and "csv or .parquet" in result.stderr
+
+
+def test_format_parquet_for_tables(run, report_db, tmp_path):
+    target = tmp_path / "report.parquet"
+    args = ("report", "--by", "feature", "--db", report_db, "--pricing", FIXTURE_PRICING)
+    assert run(*args, "--format", "parquet", "--output", str(target)).code == 0
+    rows = duckdb.connect().execute(f"SELECT feature, cost FROM '{target}'").fetchall()
+    assert rows[0] == ("A", pytest.approx(6.0)) and len(rows) == 4
+    result = run(*args, "--format", "parquet")
+    assert result.code == 2 and "--output FILE.parquet" in result.stderr

@@ -10,9 +10,10 @@ import typer
 from rich.console import Console
 
 from costops.errors import UsageError
+from costops.render.formats import ParquetRows
 from costops.store.db import resolve_db_path
 
-OUTPUT_FORMATS = ("table", "json", "csv", "markdown")
+OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "parquet")
 
 DbOption = Annotated[
     str | None,
@@ -29,7 +30,9 @@ ConfigOption = Annotated[
     typer.Option("--config", help="Config file (default ./costops.yaml when present).",
                  show_default=False),
 ]  # fmt: skip
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="table | json | csv | markdown.")]
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", help="table | json | csv | markdown | parquet.")
+]
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
@@ -59,6 +62,11 @@ def check_format(fmt: str) -> str:
 
 def emit(rendered: Any, output: Path | None) -> None:
     """Data goes to stdout or --output; a rich renderable is printed, text written as is."""
+    if isinstance(rendered, ParquetRows):
+        if output is None:
+            raise UsageError("--format parquet writes a file: add --output FILE.parquet")
+        rendered.write(output)
+        return
     if isinstance(rendered, str):
         if output:
             output.write_text(rendered, encoding="utf-8")

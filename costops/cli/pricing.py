@@ -21,7 +21,7 @@ from costops.errors import CheckFailed, PricingError, UsageError
 from costops.rates.inspect import check, history_rows, list_rows, resolve_model
 from costops.rates.tables import load_tables
 from costops.render.columns import Column
-from costops.render.formats import to_csv, to_json, to_markdown
+from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
 from costops.render.table import rich_table, stderr
 
 app = typer.Typer(help="Inspect and check the versioned pricing tables.", no_args_is_help=True)
@@ -70,6 +70,8 @@ def _render(title: str, columns: list[Column], rows: list[dict[str, Any]], fmt: 
         return to_json({"currency": "USD", "unit": "USD per million tokens", "rows": rows})
     if fmt == "csv":
         return to_csv(rows, list(rows[0]) if rows else [c.key for c in columns])
+    if fmt == "parquet":
+        return ParquetRows([{k: v for k, v in r.items() if not isinstance(v, dict)} for r in rows])
     if fmt == "markdown":
         return to_markdown(rows, columns)
     return rich_table(title, columns, rows)

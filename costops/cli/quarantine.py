@@ -9,7 +9,7 @@ import typer
 from costops.analysis.session import fetch_dicts
 from costops.cli.common import DbOption, FormatOption, OutputOption, check_format, db_path, emit
 from costops.render.columns import Column
-from costops.render.formats import to_csv, to_json, to_markdown
+from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
 from costops.render.table import rich_table
 from costops.store.db import open_db
 
@@ -46,6 +46,8 @@ def _render(rows: list[dict[str, Any]], fmt: str) -> Any:
         return to_json({"rows": rows})
     if fmt == "csv":
         return to_csv(rows, ["file", "line_no", "reason", "raw"])
+    if fmt == "parquet":
+        return ParquetRows(rows)
     shown = [{**r, "raw_shown": r["raw"][:80]} for r in rows]
     if fmt == "markdown":
         return to_markdown(shown, COLUMNS)

@@ -27,7 +27,7 @@ from costops.cli.common import (
 )
 from costops.config import load_config
 from costops.render.columns import Column
-from costops.render.formats import to_csv, to_json, to_markdown
+from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
 from costops.render.table import rich_table, stderr
 
 budget_app = typer.Typer(help="Budgets per task and per period, for alerting.",
@@ -88,6 +88,8 @@ def tasks(
                       "costliest": report.costliest}), output)  # fmt: skip
     elif fmt == "csv":
         emit(to_csv(report.rows, [*report.group_by, *(c.key for c in GROUP_COLUMNS)]), output)
+    elif fmt == "parquet":
+        emit(ParquetRows(report.rows), output)
     elif fmt == "markdown":
         emit(to_markdown(report.rows, names + GROUP_COLUMNS) + "\n"
              + to_markdown(report.costliest, names + TOP_COLUMNS), output)  # fmt: skip
@@ -185,6 +187,8 @@ def _render(breaches: list[dict[str, Any]], warnings: list[dict[str, Any]],
                         "breaches": breaches, "forecast_warnings": warnings})  # fmt: skip
     if fmt == "csv":
         return to_csv(breaches, [c.key for c in BREACH_COLUMNS])
+    if fmt == "parquet":
+        return ParquetRows(breaches)
     if fmt == "markdown":
         return to_markdown(breaches, BREACH_COLUMNS)
     title = f"{len(breaches)} budget breach{'es' if len(breaches) != 1 else ''}"

@@ -6,9 +6,23 @@ import csv
 import io
 import json
 import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from costops.render.columns import Column, display
+
+
+@dataclass
+class ParquetRows:
+    """Rows to be written as a Parquet file (`--format parquet --output FILE`)."""
+
+    rows: list[dict[str, Any]]
+
+    def write(self, path: Path) -> None:
+        pl.DataFrame(self.rows, infer_schema_length=None).write_parquet(path)
 
 
 def to_json(envelope: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from costops.analysis.report import ROW_KEYS, Report
 from costops.render.columns import Column
-from costops.render.formats import to_csv, to_json, to_markdown
+from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
 from costops.render.table import rich_table
 
 METRIC_COLUMNS = [
@@ -44,6 +44,8 @@ def render(report: Report, fmt: str) -> Any:
     """A string for json/csv/markdown, a rich renderable for table."""
     if fmt == "json":
         return to_json(envelope(report))
+    if fmt == "parquet":
+        return ParquetRows(report.rows)
     if fmt == "csv":
         return to_csv(report.rows, [*report.group_by, *ROW_KEYS])
     labels = dict.fromkeys(report.group_by, "")

@@ -8,7 +8,7 @@ from rich.console import Group
 
 from costops.analysis.simulate.engine import Simulation
 from costops.render.columns import Column
-from costops.render.formats import to_csv, to_json, to_markdown
+from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
 from costops.render.table import rich_table
 
 SAVINGS_COLUMNS = [
@@ -87,6 +87,8 @@ def render(sim: Simulation, fmt: str) -> Any:
     columns = [Column(d, d) for d in sim.group_by] + SAVINGS_COLUMNS + own
     if fmt == "json":
         return to_json(envelope(sim))
+    if fmt == "parquet":
+        return ParquetRows(sim.rows or [sim.totals])
     if fmt == "csv":
         return to_csv(sim.rows, [*sim.group_by, *SAVINGS_KEYS, *(c.key for c in own)])
     labels = dict.fromkeys(sim.group_by, "")
