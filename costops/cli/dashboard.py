@@ -35,8 +35,7 @@ def dashboard(
     db: DbOption = None,
     pricing: PricingOption = None,
 ) -> None:
-    """A self-contained HTML dashboard (works offline): Pareto, daily spend, models, cost per
-    success, caching, the savings waterfall and the costliest tasks."""
+    """One self-contained HTML dashboard (works offline) to share."""
     settings = load_config(config)
     batchable = [name for name, opts in settings.features.items() if opts.get("batchable")]
     with analysis_session(db_path(db), pricing) as con:
