@@ -158,7 +158,7 @@ Each step runs in its own process; peak RSS is that process's.
 | ingest at least 0.5x the speed of bare read_json | missed: {1 / ingest_ratio:.3f}x |
 | report --by feature on 10M rows < 1 s | not measured at 10M (see the 1M row above) |
 | simulate caching on 10M rows < 3 s | not measured at 10M (see the 1M row above) |
-| 4 GB ingest under 2 GB RSS | memory is capped at 2 GB (COSTOPS_MEMORY_LIMIT); the 4 GB run is not done |
+| 4 GB ingest under 2 GB RSS | memory capped at 2 GB (COSTOPS_MEMORY_LIMIT); 4 GB run not done |
 
 Where the time goes in ingest: lines are split in Python and handed to DuckDB chunk by chunk,
 then classified, adapted and checked in SQL with several passes over each chunk; reading the
