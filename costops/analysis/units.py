@@ -8,15 +8,20 @@ aside for the cascade simulation, never a verdict on the original.
 
 EVAL_TARGETS_SQL = """
 CREATE OR REPLACE TEMP TABLE eval_targets AS
-WITH unit_models AS (
-    SELECT DISTINCT unit_id, lower(model) AS model_name, model_key FROM priced_requests
-),
-targeted AS (
+WITH targeted AS (
     SELECT e.*, COALESCE(e.task_id, r.task_id, r.request_id) AS unit_id,
            mm.model_key AS eval_model_key
     FROM evals e
     LEFT JOIN requests r ON e.task_id IS NULL AND r.request_id = e.request_id
     LEFT JOIN model_map mm ON mm.provider IS NULL AND mm.model = e.model
+),
+-- only units with an eval naming a model can have a shadow eval: look at their models alone
+named AS (SELECT DISTINCT unit_id FROM targeted WHERE model IS NOT NULL),
+unit_models AS (
+    SELECT DISTINCT n.unit_id, lower(r.model) AS model_name, mm.model_key
+    FROM requests r
+    JOIN named n ON n.unit_id = COALESCE(r.task_id, r.request_id)
+    LEFT JOIN model_map mm ON mm.model = r.model AND mm.provider IS NOT DISTINCT FROM r.provider
 )
 SELECT t.*,
        t.model IS NOT NULL AND NOT EXISTS (
