@@ -139,6 +139,10 @@ REQUEST_COLUMNS_SQL = ",\n    ".join(
     ]
 )
 
+REQUEST_COLUMN_NAMES = (
+    *STRING_FIELDS, *TOKEN_FIELDS, *OPTIONAL_INT_FIELDS, "ts", "batch", "logged_cost", "attributes",
+)  # fmt: skip
+
 # A good line passes this cheap test; only the others go through every check for a reason.
 # It must imply that every check below passes (tests/test_fuzz.py holds it to that).
 FAST_OK_SQL = " AND ".join([

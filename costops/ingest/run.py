@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from costops.errors import UsageError
-from costops.ingest import canonical
+from costops.ingest import canonical, fast
 from costops.ingest.formats import batch_inputs, otlp
 from costops.ingest.formats.detect import (
     BATCH_INPUT,
@@ -167,15 +167,21 @@ WITH good AS (
         prefix_hash, prefix_tokens, max_tokens, finish_reason, COALESCE(status, 'ok') AS status,
         latency_ms, COALESCE(batch, false) AS batch, service_tier, region, logged_cost,
         attributes, line_no
-    FROM _req WHERE reason IS NULL
-),
-ranked AS (
-    SELECT *, row_number() OVER (
-        PARTITION BY request_id ORDER BY output_tokens DESC, ts DESC, line_no DESC) AS pick
-    FROM good
+    FROM {{source}} WHERE reason IS NULL
 )
-SELECT * FROM ranked WHERE pick = 1
+SELECT * FROM good
+{{dedupe}}
 """
+DEDUPE_SQL = """QUALIFY row_number() OVER (
+    PARTITION BY request_id ORDER BY output_tokens DESC, ts DESC, line_no DESC) = 1"""
+
+
+def best_requests_sql(source: str, dedupe: bool = True) -> str:
+    """_best from the staged requests in `source`; without `dedupe` when ids are known unique."""
+    return BEST_REQUESTS_SQL.replace("{source}", source).replace(
+        "{dedupe}", DEDUPE_SQL if dedupe else ""
+    )
+
 
 # An earlier record of the same request is replaced only by a more complete one.
 REPLACE_REQUESTS_SQL = """
@@ -205,7 +211,7 @@ WITH good AS (
                          COALESCE(model, ''))) AS eval_id,
            request_id, task_id, evaluator, passed, score, ts, model, line_no,
            row_number() OVER (PARTITION BY eval_id ORDER BY line_no) AS pick
-    FROM _ev WHERE reason IS NULL
+    FROM {source} WHERE reason IS NULL
 )
 SELECT eval_id, request_id, task_id, evaluator, passed, score, ts, model, $run_id, line_no
 FROM good g
@@ -277,6 +283,7 @@ def ingest_source(
     mappings: dict[str, tuple[str, ...]] | None = None,
     keep_text: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    fast_path: bool = True,
 ) -> FileResult:
     """Ingest one source in one transaction, chunk by chunk; --strict keeps nothing from a file
     with bad lines. A file whose content was ingested before is skipped."""
@@ -287,11 +294,14 @@ def ingest_source(
     result = FileResult(source.name)
     reader = ChunkReader(source)
     default_ts = default_time or _modified_time(source)
+    staged = None
     if source.path is not None:
-        result.sha256 = reader.content_sha256()
+        result.sha256, lines = reader.fingerprint()
         if _already_ingested(con, result.sha256):
             result.status = "skipped"
             return result
+        if fast_path and fast.eligible(source, fmt, mappings or {}, keep_text):
+            staged = fast.stage(con, source, kind, lines, reader.gzipped)
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = _next_run_id(con)
@@ -300,19 +310,22 @@ def ingest_source(
             "VALUES (?, ?, ?, ?, current_timestamp::TIMESTAMP)",
             [run_id, source.name, result.sha256, fmt],
         )
-        for chunk in reader.chunks():
-            con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])
-            _stage(con, kind, fmt, default_ts, mappings or {})
-            _tally(con, result)
-            if strict and result.quarantined:
-                con.execute("ROLLBACK")
-                result.status = "rejected"
-                return result
-            _store(con, source.name, run_id, result)
-            if keep_text:
-                con.execute(KEEP_TEXT_SQL, {"run_id": run_id})
-            if on_progress:
-                on_progress(reader.bytes_read)
+        if staged is not None:
+            _store_staged(con, run_id, staged, result)
+        else:
+            for chunk in reader.chunks():
+                con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])
+                _stage(con, kind, fmt, default_ts, mappings or {})
+                _tally(con, result)
+                if strict and result.quarantined:
+                    con.execute("ROLLBACK")
+                    result.status = "rejected"
+                    return result
+                _store(con, source.name, run_id, result)
+                if keep_text:
+                    con.execute(KEEP_TEXT_SQL, {"run_id": run_id})
+                if on_progress:
+                    on_progress(reader.bytes_read)
         if source.path is None:
             result.sha256 = reader.sha256.hexdigest()
             if _already_ingested(con, result.sha256):
@@ -344,7 +357,7 @@ def _stage(
     con.execute(canon_sql(mappings), {"default_ts": default_ts})
     con.execute(STAGE_REQUESTS_SQL)
     con.execute(STAGE_EVALS_SQL)
-    con.execute(BEST_REQUESTS_SQL)
+    con.execute(best_requests_sql("_req"))
 
 
 def _tally(con: duckdb.DuckDBPyConnection, result: FileResult) -> None:
@@ -366,12 +379,32 @@ def _tally(con: duckdb.DuckDBPyConnection, result: FileResult) -> None:
 
 def _store(con: duckdb.DuckDBPyConnection, name: str, run_id: int, result: FileResult) -> None:
     con.execute(QUARANTINE_SQL, {"run_id": run_id, "file": name, "cap": RAW_CAP})
+    _store_good(con, run_id, result, "_ev")
+    result.batch_inputs += _count(con.execute(batch_inputs.STORE_SQL, {"run_id": run_id}))
+
+
+def _store_staged(
+    con: duckdb.DuckDBPyConnection, run_id: int, staged: fast.Staged, result: FileResult
+) -> None:
+    """Store a file staged by the fast path: every line good, nothing to quarantine."""
+    con.execute(best_requests_sql("_fast_req", dedupe=staged.duplicate_ids))
+    result.lines_read = staged.lines
+    result.good_lines = staged.requests + staged.evals
+    result.formats.update({"costops": staged.requests, "eval": staged.evals})
+    result.formats += Counter()  # drop the zero counts
+    _store_good(con, run_id, result, "_fast_ev")
+
+
+def _store_good(
+    con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult, evals: str
+) -> None:
     replaced = _count(con.execute(REPLACE_REQUESTS_SQL))
     inserted = _count(con.execute(INSERT_REQUESTS_SQL, {"run_id": run_id}))
     result.requests_replaced += replaced
     result.requests_inserted += inserted - replaced
-    result.evals_inserted += _count(con.execute(INSERT_EVALS_SQL, {"run_id": run_id}))
-    result.batch_inputs += _count(con.execute(batch_inputs.STORE_SQL, {"run_id": run_id}))
+    result.evals_inserted += _count(
+        con.execute(INSERT_EVALS_SQL.replace("{source}", evals), {"run_id": run_id})
+    )
 
 
 def _finish_run(con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult) -> None:
@@ -421,5 +454,8 @@ def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
         "_req",
         "_ev",
         "_best",
+        "_fast",
     ):
         con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute("DROP VIEW IF EXISTS _fast_req")
+    con.execute("DROP VIEW IF EXISTS _fast_ev")

@@ -70,13 +70,23 @@ class ChunkReader:
         self.sha256 = hashlib.sha256()
         self.bytes_read = 0
 
-    def content_sha256(self) -> str:
-        """The hash of the (decompressed) content, read ahead so a known file can be skipped."""
+    def fingerprint(self) -> tuple[str, int]:
+        """The hash of the (decompressed) content, read ahead so a known file can be skipped,
+        and its number of lines."""
         digest = hashlib.sha256()
+        lines = 0
+        last = b"\n"
         with self._open() as stream:
             while block := stream.read(self.chunk_bytes):
                 digest.update(block)
-        return digest.hexdigest()
+                lines += block.count(b"\n")
+                last = block[-1:]
+        return digest.hexdigest(), lines + (last != b"\n")
+
+    @property
+    def gzipped(self) -> bool:
+        with self._open() as stream:
+            return isinstance(stream, gzip.GzipFile)
 
     def chunks(self) -> Iterator[Chunk]:
         with self._open() as stream:

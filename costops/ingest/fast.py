@@ -1,0 +1,129 @@
+"""The fast path: a file whose every line is a well-formed canonical request or eval record is
+parsed by DuckDB's own parallel JSON reader in one pass, straight into typed columns.
+
+Anything else (a bad line, another format, a blank line, a line longer than 16 MiB, bytes that
+are not UTF-8) makes `stage` return None and the file goes through the general path, which
+classifies, adapts and quarantines line by line. Both paths type and check fields with the same
+SQL (costops.ingest.canonical), so a file ingests to the same rows either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from costops.ingest import canonical
+from costops.ingest.sources import Source
+
+# Top-level keys that mark another format (see formats.detect.DETECT_SQL). A key whose value is
+# null counts as absent here; such a line takes the general path only if it is otherwise bad.
+OTHER_FORMAT_KEYS = (
+    "usage", "custom_id", "resourceSpans", "sessionId", "spend", "response_cost",
+    "usageDetails", "type", "object", "response",
+)  # fmt: skip
+FIELDS = tuple(
+    dict.fromkeys((*canonical.REQUEST_FIELDS, *canonical.EVAL_FIELDS, *OTHER_FORMAT_KEYS))
+)
+MAX_OBJECT_BYTES = 16 * 1024 * 1024  # the general path's line limit
+
+_COLUMNS = "{" + ", ".join(f"'{name}': 'JSON'" for name in FIELDS) + "}"
+_STRUCT = "struct_pack(" + ", ".join(f'"{name}" := "{name}"' for name in FIELDS) + ")"
+_OTHER_FORMAT = " OR ".join(f'f."{key}" IS NOT NULL' for key in OTHER_FORMAT_KEYS)
+_EVAL_ONLY_COLUMNS = ",\n    ".join(
+    column
+    for column in canonical.EVAL_COLUMNS_SQL.split(",\n    ")
+    if column.endswith((" AS evaluator", " AS passed", " AS score"))
+)
+
+STAGE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _fast AS
+WITH parsed AS (
+    SELECT {_STRUCT} AS f
+    FROM read_json($path, format = 'newline_delimited', columns = {_COLUMNS},
+                   compression = $compression, maximum_object_size = {MAX_OBJECT_BYTES})
+),
+framed AS (
+    SELECT f,
+        CASE WHEN {_OTHER_FORMAT} THEN NULL
+             WHEN $kind = 'evals' THEN 'eval'
+             WHEN f.model IS NOT NULL AND f.input_tokens IS NOT NULL
+                  AND f.timestamp IS NOT NULL AND $kind <> 'evals' THEN 'costops'
+             WHEN (f.passed IS NOT NULL OR f.score IS NOT NULL) AND f.input_tokens IS NULL
+                  AND f.output_tokens IS NULL AND $kind <> 'requests' THEN 'eval'
+        END AS format
+    FROM parsed
+),
+typed AS (
+    SELECT f, format,
+    {canonical.REQUEST_COLUMNS_SQL},
+    {_EVAL_ONLY_COLUMNS}
+    FROM framed
+)
+SELECT * EXCLUDE (f),
+    CASE format WHEN 'costops' THEN {canonical.REQUEST_REASON_SQL}
+                WHEN 'eval' THEN {canonical.EVAL_REASON_SQL} END AS reason
+FROM typed
+"""
+
+CHECK_SQL = """
+SELECT count(*),
+    count(*) FILTER (WHERE format IS NULL OR reason IS NOT NULL
+                     OR (format = 'costops' AND request_id IS NULL)),
+    count(*) FILTER (WHERE format = 'costops'),
+    count(*) FILTER (WHERE format = 'eval'),
+    count(DISTINCT request_id) FILTER (WHERE format = 'costops')
+FROM _fast
+"""
+
+# Rows keep the file's order (insertion order is preserved while staging): rowid + 1 is the line.
+VIEWS_SQL = f"""
+CREATE OR REPLACE TEMP VIEW _fast_req AS
+SELECT rowid + 1 AS line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS parse_error, format,
+    {", ".join(canonical.REQUEST_COLUMN_NAMES)}, reason
+FROM _fast WHERE format = 'costops';
+CREATE OR REPLACE TEMP VIEW _fast_ev AS
+SELECT rowid + 1 AS line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS parse_error,
+    request_id, task_id, evaluator, passed, score, ts, model, reason
+FROM _fast WHERE format = 'eval'
+"""
+
+
+@dataclass(frozen=True)
+class Staged:
+    lines: int
+    requests: int
+    evals: int
+    duplicate_ids: bool  # some request_id has more than one line (streaming partials, retries)
+
+
+def eligible(
+    source: Source, fmt: str, mappings: dict[str, tuple[str, ...]], keep_text: bool
+) -> bool:
+    """The fast path reads a file by name and keeps no line text; --map needs the line text."""
+    return source.path is not None and fmt in ("auto", "costops") and not mappings and not keep_text
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection, source: Source, kind: str, lines: int, gzipped: bool
+) -> Staged | None:
+    """Stage the file into `_fast_req` / `_fast_ev`, or None when it needs the general path.
+    `lines` is the file's line count, so a skipped blank line cannot shift line numbers."""
+    assert source.path is not None
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        con.execute(
+            STAGE_SQL,
+            {"path": str(source.path), "kind": kind,
+             "compression": "gzip" if gzipped else "none"},
+        )  # fmt: skip
+        row = con.execute(CHECK_SQL).fetchone()
+    except duckdb.Error:
+        row = None  # unreadable by the JSON reader: the general path says which line and why
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    if row is None or int(row[0]) != lines or int(row[1]) > 0:
+        con.execute("DROP TABLE IF EXISTS _fast")
+        return None
+    con.execute(VIEWS_SQL)
+    return Staged(lines, int(row[2]), int(row[3]), int(row[4]) < int(row[2]))

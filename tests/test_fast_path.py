@@ -1,0 +1,92 @@
+"""The fast path (DuckDB's JSON reader over a clean canonical file) stores exactly what the
+general, line-by-line path stores; anything unusual falls back to the general path."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from costops.ingest import fast
+from costops.ingest.run import ingest_source
+from costops.ingest.sources import Source
+from costops.store.db import open_db
+
+ROOT = Path(__file__).parent.parent
+DATA = Path(__file__).parent / "data"
+FILES = sorted(
+    [
+        *DATA.glob("*.jsonl"),
+        *DATA.glob("formats/*.jsonl"),
+        *(ROOT / "sample_logs").glob("*.jsonl*"),
+        *(ROOT / "sample_logs").glob("formats/*.jsonl"),
+    ]
+)
+CANONICAL = [DATA / "report_requests.jsonl", DATA / "report_evals.jsonl",
+             ROOT / "sample_logs" / "requests.jsonl.gz"]  # fmt: skip
+LINE = (
+    '{{"request_id": "{id}", "timestamp": "2026-03-02T10:00:00Z", "model": "gpt-4.1", '
+    '"input_tokens": {tokens}, "output_tokens": 2}}'
+)
+
+TABLES = {
+    "requests": "SELECT * EXCLUDE (run_id) FROM requests ORDER BY request_id",
+    "evals": "SELECT * EXCLUDE (run_id) FROM evals ORDER BY eval_id",
+    "quarantine": "SELECT line_no, reason, raw FROM quarantine ORDER BY line_no",
+}
+
+
+def _ingest(path: Path, db: Path, *, fast_path: bool):
+    with open_db(str(db)) as con:
+        result = ingest_source(con, Source(str(path), path), fast_path=fast_path)
+        tables = {name: con.execute(sql).fetchall() for name, sql in TABLES.items()}
+    return result, tables
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_both_paths_store_the_same_rows(path, tmp_path):
+    fast_result, fast_tables = _ingest(path, tmp_path / "fast.duckdb", fast_path=True)
+    slow_result, slow_tables = _ingest(path, tmp_path / "slow.duckdb", fast_path=False)
+    assert fast_tables == slow_tables
+    for counter in ("lines_read", "good_lines", "requests_inserted", "evals_inserted",
+                    "quarantined", "formats"):  # fmt: skip
+        assert getattr(fast_result, counter) == getattr(slow_result, counter), counter
+
+
+@pytest.mark.parametrize("path", CANONICAL, ids=lambda p: p.name)
+def test_clean_canonical_files_take_the_fast_path(path, tmp_path):
+    with open_db(str(tmp_path / "x.duckdb")) as con:
+        lines = len(_lines(path))
+        staged = fast.stage(con, Source(str(path), path), "auto", lines, path.suffix == ".gz")
+    assert staged is not None and staged.lines == lines
+
+
+def _lines(path: Path) -> list[bytes]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        return f.read().splitlines()
+
+
+def test_a_blank_line_takes_the_general_path_and_line_numbers_stay_true(tmp_path):
+    path = tmp_path / "gap.jsonl"
+    path.write_text(LINE.format(id="a", tokens=5) + "\n\n" + LINE.format(id="b", tokens=-1) + "\n")
+    with open_db(str(tmp_path / "x.duckdb")) as con:
+        assert fast.stage(con, Source(str(path), path), "auto", 3, False) is None
+        result = ingest_source(con, Source(str(path), path))
+        assert con.execute("SELECT line_no FROM requests").fetchall() == [(1,)]
+        assert con.execute("SELECT line_no, reason FROM quarantine").fetchall() == [
+            (3, "input_tokens is negative: -1")
+        ]
+    assert result.requests_inserted == 1 and result.quarantined == 1
+
+
+def test_fast_path_line_numbers_follow_the_file(tmp_path):
+    path = tmp_path / "many.jsonl"
+    path.write_text("".join(LINE.format(id=f"r{n}", tokens=n) + "\n" for n in range(5000)))
+    with open_db(str(tmp_path / "x.duckdb")) as con:
+        result = ingest_source(con, Source(str(path), path))
+        wrong = con.execute(
+            "SELECT count(*) FROM requests WHERE line_no <> input_tokens + 1"
+        ).fetchone()
+    assert result.requests_inserted == 5000 and wrong == (0,)
