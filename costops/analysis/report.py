@@ -10,16 +10,20 @@ import duckdb
 from costops.analysis.filters import Dimension, Filters, where_clause
 from costops.analysis.session import fetch_dicts
 
+# A unit is a task (task_id) or a lone request: a request without a task_id is a unit of its own,
+# so only task ids need a distinct count (far cheaper than counting distinct unit ids).
 METRICS_SQL = """
     count(*) AS requests,
-    count(DISTINCT p.unit_id) AS units,
+    count(*) - count(p.task_id) + count(DISTINCT p.task_id) AS units,
     sum(p.input_tokens) AS input_tokens,
     sum(p.output_tokens) AS output_tokens,
     sum(p.cache_read_tokens) AS cache_read_tokens,
     sum(p.cache_write_5m_tokens + p.cache_write_1h_tokens) AS cache_write_tokens,
     sum(p.cost) AS cost,
-    count(DISTINCT CASE WHEN p.unit_evaluated THEN p.unit_id END) AS evaluated_units,
-    count(DISTINCT CASE WHEN p.unit_success THEN p.unit_id END) AS successful_units,
+    sum(CASE WHEN p.task_id IS NULL AND p.unit_evaluated THEN 1 ELSE 0 END)
+        + count(DISTINCT CASE WHEN p.unit_evaluated THEN p.task_id END) AS evaluated_units,
+    sum(CASE WHEN p.task_id IS NULL AND p.unit_success THEN 1 ELSE 0 END)
+        + count(DISTINCT CASE WHEN p.unit_success THEN p.task_id END) AS successful_units,
     sum(CASE WHEN p.unit_evaluated THEN p.cost ELSE 0 END) AS evaluated_cost,
     sum(CASE WHEN NOT p.unit_evaluated THEN p.cost ELSE 0 END) AS unevaluated_cost,
     sum(CASE WHEN p.cost IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
@@ -57,33 +61,41 @@ def build_report(
     top: int | None = None,
 ) -> Report:
     where, params = where_clause(filters)
-    totals = fetch_dicts(con, _totals_sql(where), params)[0]
+    con.execute(_groups_sql(dims, where), params)
+    totals = fetch_dicts(con, TOTALS_SQL)[0]
     totals.update(share=1.0 if totals["cost"] else None, cumulative_share=None, pareto_head=None)
-    rows = fetch_dicts(con, _rows_sql(dims, where), params) if dims else []
+    rows = fetch_dicts(con, _rows_sql(dims)) if dims else []
+    con.execute("DROP TABLE _report_groups")
     if top is not None:
         rows = rows[:top]
     return Report([d.name for d in dims], filters, totals, rows)
 
 
-def _totals_sql(where: str) -> str:
+def _groups_sql(dims: list[Dimension], where: str) -> str:
+    """One pass over the requests for every group and the total (a grouping set of its own)."""
+    if not dims:
+        return f"""
+        CREATE OR REPLACE TEMP TABLE _report_groups AS
+        SELECT {METRICS_SQL}, true AS is_total FROM evaluated_requests p WHERE {where}
+        """
+    keys = ", ".join(f'{d.sql} AS "{d.name}"' for d in dims)
+    names = ", ".join(f'"{d.name}"' for d in dims)
     return f"""
-    WITH g AS (SELECT {METRICS_SQL} FROM evaluated_requests p WHERE {where})
-    SELECT *, {RATIOS_SQL} FROM g
+    CREATE OR REPLACE TEMP TABLE _report_groups AS
+    SELECT {keys}, {METRICS_SQL}, grouping({names}) > 0 AS is_total
+    FROM evaluated_requests p WHERE {where}
+    GROUP BY GROUPING SETS (({names}), ())
     """
 
 
-def _rows_sql(dims: list[Dimension], where: str) -> str:
-    keys = ", ".join(f'{d.sql} AS "{d.name}"' for d in dims)
-    group = ", ".join(str(i + 1) for i in range(len(dims)))
+TOTALS_SQL = f"SELECT * EXCLUDE (is_total), {RATIOS_SQL} FROM _report_groups WHERE is_total"
+
+
+def _rows_sql(dims: list[Dimension]) -> str:
     order = ", ".join(f'"{d.name}" ASC NULLS LAST' for d in dims)
     ranking = f"ORDER BY cost DESC NULLS LAST, {order}"
     return f"""
-    WITH g AS (
-        SELECT {keys}, {METRICS_SQL}
-        FROM evaluated_requests p WHERE {where}
-        GROUP BY {group}
-    ),
-    shared AS (
+    WITH shared AS (
         SELECT *, {RATIOS_SQL},
             cost / NULLIF(sum(cost) OVER (), 0) AS share,
             CASE WHEN cost IS NOT NULL THEN
@@ -91,7 +103,7 @@ def _rows_sql(dims: list[Dimension], where: str) -> str:
                 / NULLIF(sum(cost) OVER (), 0) END AS cumulative_share,
             COALESCE(sum(cost) OVER ({ranking} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
                 / NULLIF(sum(cost) OVER (), 0) AS preceding_share
-        FROM g
+        FROM _report_groups WHERE NOT is_total
     )
     SELECT {", ".join(f'"{d.name}"' for d in dims)}, {", ".join(ROW_KEYS[:7])},
         share, cumulative_share,

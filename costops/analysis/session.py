@@ -8,16 +8,14 @@ from typing import Any
 
 import duckdb
 
-from costops.analysis.units import UNIT_VIEWS
+from costops.analysis.cache import install_cached_views
 from costops.rates.cost import install_pricing
 from costops.rates.tables import PricingTables, load_tables
 from costops.store.db import open_db
 
 
 def install_views(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> None:
-    install_pricing(con, tables)
-    for sql in UNIT_VIEWS:
-        con.execute(sql)
+    install_cached_views(con, install_pricing(con, tables))
 
 
 @contextmanager

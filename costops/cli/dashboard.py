@@ -21,7 +21,6 @@ from costops.cli.common import (
     db_path,
 )
 from costops.config import load_config
-from costops.render.dashboard import build_dashboard
 from costops.render.table import stderr
 
 
@@ -43,6 +42,8 @@ def dashboard(
         overview = build_overview(con, Filters(since, until, parse_where(where), tz), batchable)
     span = " to ".join(x for x in (since, until) if x)
     title = "LLM spend" + (f", {span}" if span else "")
+    from costops.render.dashboard import build_dashboard
+
     page = build_dashboard(overview.by_feature, overview.by_day_feature, overview.by_model,
                            overview.caching, overview.plan, overview.tasks, title)  # fmt: skip
     output.write_text(page, encoding="utf-8")

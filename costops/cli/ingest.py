@@ -6,7 +6,8 @@ from typing import Annotated
 
 import duckdb
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TimeRemainingColumn
+from rich.text import Text
 
 from costops.cli.common import ConfigOption, DbOption, db_path
 from costops.config import load_config, parse_map_options
@@ -104,14 +105,22 @@ def _ingest_one(
     }  # fmt: skip
     if not stderr.is_terminal:
         return ingest_source(con, source, **options)  # type: ignore[arg-type]
-    total = source.path.stat().st_size if source.path and source.path.suffix != ".gz" else None
-    columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    columns = ("{task.description}", BarColumn(), LinesColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
-        task = progress.add_task(source.name, total=total)
+        task = progress.add_task(source.name, total=None)
         return ingest_source(
             con, source, **options,  # type: ignore[arg-type]
-            on_progress=lambda done: progress.update(task, completed=done),
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )  # fmt: skip
+
+
+class LinesColumn(ProgressColumn):
+    """Lines done (of the total, once the file's lines are counted) and lines per second."""
+
+    def render(self, task: Task) -> Text:
+        done = f"{task.completed:,.0f}" + (f"/{task.total:,.0f}" if task.total else "")
+        speed = f" {task.speed:,.0f}/s" if task.speed else ""
+        return Text(f"{done} lines{speed}", style="progress.data.speed")
 
 
 def _print_file(result: FileResult) -> None:

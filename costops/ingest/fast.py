@@ -9,6 +9,9 @@ SQL (costops.ingest.canonical), so a file ingests to the same rows either way.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -26,6 +29,7 @@ FIELDS = tuple(
     dict.fromkeys((*canonical.REQUEST_FIELDS, *canonical.EVAL_FIELDS, *OTHER_FORMAT_KEYS))
 )
 MAX_OBJECT_BYTES = 16 * 1024 * 1024  # the general path's line limit
+PROGRESS_EVERY_S = 0.25
 
 _COLUMNS = "{" + ", ".join(f"'{name}': 'JSON'" for name in FIELDS) + "}"
 _STRUCT = "struct_pack(" + ", ".join(f'"{name}" := "{name}"' for name in FIELDS) + ")"
@@ -105,18 +109,21 @@ def eligible(
 
 
 def stage(
-    con: duckdb.DuckDBPyConnection, source: Source, kind: str, lines: int, gzipped: bool
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    kind: str,
+    lines: int,
+    gzipped: bool,
+    on_progress: Callable[[int, int | None], None] | None = None,
 ) -> Staged | None:
     """Stage the file into `_fast_req` / `_fast_ev`, or None when it needs the general path.
     `lines` is the file's line count, so a skipped blank line cannot shift line numbers."""
     assert source.path is not None
+    params = {"path": str(source.path), "kind": kind, "compression": "gzip" if gzipped else "none"}
     con.execute("SET preserve_insertion_order = true")
     try:
-        con.execute(
-            STAGE_SQL,
-            {"path": str(source.path), "kind": kind,
-             "compression": "gzip" if gzipped else "none"},
-        )  # fmt: skip
+        with _reporting(con, lines, on_progress):
+            con.execute(STAGE_SQL, params)
         row = con.execute(CHECK_SQL).fetchone()
     except duckdb.Error:
         row = None  # unreadable by the JSON reader: the general path says which line and why
@@ -127,3 +134,34 @@ def stage(
         return None
     con.execute(VIEWS_SQL)
     return Staged(lines, int(row[2]), int(row[3]), int(row[4]) < int(row[2]))
+
+
+@contextmanager
+def _reporting(
+    con: duckdb.DuckDBPyConnection,
+    lines: int,
+    on_progress: Callable[[int, int | None], None] | None,
+) -> Iterator[None]:
+    """While the one staging statement runs, report DuckDB's progress on it as lines done."""
+    if on_progress is None:
+        yield
+        return
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    finished = threading.Event()
+
+    def poll() -> None:
+        while not finished.wait(PROGRESS_EVERY_S):
+            percent = con.query_progress()
+            if percent >= 0:
+                on_progress(int(lines * percent / 100), lines)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        poller.join()
+        con.execute("SET enable_progress_bar = false")
+    on_progress(lines, lines)

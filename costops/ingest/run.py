@@ -282,7 +282,7 @@ def ingest_source(
     default_time: str | None = None,
     mappings: dict[str, tuple[str, ...]] | None = None,
     keep_text: bool = False,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
     fast_path: bool = True,
 ) -> FileResult:
     """Ingest one source in one transaction, chunk by chunk; --strict keeps nothing from a file
@@ -295,13 +295,16 @@ def ingest_source(
     reader = ChunkReader(source)
     default_ts = default_time or _modified_time(source)
     staged = None
+    lines: int | None = None  # unknown for stdin until it is read
     if source.path is not None:
         result.sha256, lines = reader.fingerprint()
         if _already_ingested(con, result.sha256):
             result.status = "skipped"
             return result
+        if on_progress:
+            on_progress(0, lines)
         if fast_path and fast.eligible(source, fmt, mappings or {}, keep_text):
-            staged = fast.stage(con, source, kind, lines, reader.gzipped)
+            staged = fast.stage(con, source, kind, lines, reader.gzipped, on_progress)
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = _next_run_id(con)
@@ -325,7 +328,7 @@ def ingest_source(
                 if keep_text:
                     con.execute(KEEP_TEXT_SQL, {"run_id": run_id})
                 if on_progress:
-                    on_progress(reader.bytes_read)
+                    on_progress(reader.lines_done, lines)
         if source.path is None:
             result.sha256 = reader.sha256.hexdigest()
             if _already_ingested(con, result.sha256):

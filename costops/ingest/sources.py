@@ -69,6 +69,7 @@ class ChunkReader:
         self.chunk_bytes = chunk_bytes
         self.sha256 = hashlib.sha256()
         self.bytes_read = 0
+        self.lines_done = 0  # lines handed out so far
 
     def fingerprint(self) -> tuple[str, int]:
         """The hash of the (decompressed) content, read ahead so a known file can be skipped,
@@ -105,9 +106,12 @@ class ChunkReader:
                     continue
                 carry = data[cut + 1 :]
                 complete = data[:cut]
-                yield _decode(complete, line)
+                first = line
                 line += complete.count(b"\n") + 1
+                self.lines_done = line - 1
+                yield _decode(complete, first)
             if carry:
+                self.lines_done = line
                 yield _decode(carry, line)
 
     def _open(self) -> BinaryIO | gzip.GzipFile:

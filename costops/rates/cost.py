@@ -1,12 +1,15 @@
 """The priced_requests relation: requests joined to the price version in force at their time.
 
 Costs are derived at query time (SPEC §2): the pricing tables are loaded into temporary tables on
-each connection, and the view below prices every request. The SQL keeps to a portable subset
-(range join on effective_from/effective_to, CASE, COALESCE) so it can be transpiled (SPEC §13).
+each connection, and the view below prices every request; costops.analysis.cache keeps its
+result in the store, keyed by the tables' content, so a price edit still re-prices history. The
+SQL keeps to a portable subset (range join on effective_from/effective_to, CASE, COALESCE) so it
+can be transpiled (SPEC §13).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,8 +133,9 @@ PRICED_VIEW_SQL = "CREATE OR REPLACE TEMP VIEW priced_requests AS " + priced_sel
 _RATE_COLUMNS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")
 
 
-def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> None:
-    """Load the pricing tables into temp tables and create model_map and priced_requests."""
+def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> str:
+    """Load the pricing tables into temp tables and create model_map and priced_requests.
+    Returns a fingerprint of the rates loaded, which changes whenever any price does."""
     _create_price_tables(con)
     models, patterns, versions, tiers, regions = [], [], [], [], []
     for model in tables.models:
@@ -184,6 +188,8 @@ def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> No
     )
     con.execute(MODEL_MAP_SQL)
     con.execute(PRICED_VIEW_SQL)
+    loaded = repr((models, patterns, versions, tiers, regions))
+    return hashlib.sha256(loaded.encode()).hexdigest()
 
 
 def add_model_names(con: duckdb.DuckDBPyConnection, names: list[tuple[str | None, str]]) -> None:

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from costops.render.columns import Column, display
 
 
@@ -22,6 +20,8 @@ class ParquetRows:
     rows: list[dict[str, Any]]
 
     def write(self, path: Path) -> None:
+        import polars as pl
+
         pl.DataFrame(self.rows, infer_schema_length=None).write_parquet(path)
 
 

@@ -43,6 +43,7 @@ def connect(path: str, *, create: bool = True, wait: float = 0.0) -> duckdb.Duck
     # Bounded memory whatever the input size: DuckDB spills to disk beyond this.
     con.execute("SET memory_limit = ?", [os.environ.get("COSTOPS_MEMORY_LIMIT", "2GB")])
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # never DuckDB's own bar in costops output
     try:
         migrate(con, path)
     except BaseException:

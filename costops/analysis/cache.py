@@ -1,0 +1,79 @@
+"""Priced requests kept in the store, so a report reads columns instead of re-pricing every
+request: the first analysis after an ingest (or with other pricing) builds the cache, later ones
+read it.
+
+The cache is derived data, never the record: its key covers everything the prices depend on
+(the pricing tables' content, the SQL that prices and judges units, and the store's ingest runs
+and row counts), and a cache whose key does not match is rebuilt before it is read. The build
+runs in one transaction, so an interrupted build leaves the previous cache or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+
+from costops.analysis.units import UNIT_VIEWS
+from costops.rates.cost import PRICED_VIEW_SQL
+
+META_TABLE = "_cache_meta"
+# (view every analysis reads, the stored table behind it)
+CACHED = (
+    ("eval_targets", "_cache_eval_targets"),
+    ("unit_status", "_cache_unit_status"),
+    ("evaluated_requests", "_cache_evaluated_requests"),
+)
+PRICED_FROM_CACHE_SQL = """
+CREATE OR REPLACE TEMP VIEW priced_requests AS
+SELECT * EXCLUDE (unit_evaluated, unit_success) FROM _cache_evaluated_requests
+"""
+STORE_STATE_SQL = """
+SELECT (SELECT max(run_id) FROM ingest_runs WHERE finished_at IS NOT NULL),
+       (SELECT count(*) FROM requests), (SELECT count(*) FROM evals)
+"""
+
+
+def install_cached_views(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> None:
+    """Point eval_targets, unit_status, evaluated_requests and priced_requests at the cache,
+    building it first when it is missing or stale."""
+    key = _key(con, pricing_fingerprint)
+    if _stored_key(con) != key:
+        _build(con, key)
+    for view, table in CACHED:
+        con.execute(f"DROP TABLE IF EXISTS {view}")  # the build's temp tables
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {table}")
+    con.execute(PRICED_FROM_CACHE_SQL)
+
+
+def _key(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> str:
+    state = con.execute(STORE_STATE_SQL).fetchone()
+    parts = [pricing_fingerprint, PRICED_VIEW_SQL, *UNIT_VIEWS, repr(state)]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def _stored_key(con: duckdb.DuckDBPyConnection) -> str | None:
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
+        [META_TABLE],
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = con.execute(f"SELECT key FROM {META_TABLE}").fetchone()
+    return str(row[0]) if row else None
+
+
+def _build(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    for sql in UNIT_VIEWS:
+        con.execute(sql)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for view, table in CACHED:
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}")
+        con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR NOT NULL)")
+        con.execute(f"INSERT INTO {META_TABLE} VALUES (?)", [key])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("DROP VIEW IF EXISTS evaluated_requests")
