@@ -130,7 +130,7 @@ def priced_select(source: str) -> str:
 
 PRICED_VIEW_SQL = "CREATE OR REPLACE TEMP VIEW priced_requests AS " + priced_select("requests")
 
-_RATE_COLUMNS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")
+RATE_COLUMNS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")
 
 
 def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> str:
@@ -158,9 +158,9 @@ def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> st
                     model.key,
                     v.effective_from,
                     v.effective_to,
-                    *(v.rates[k] for k in _RATE_COLUMNS),
+                    *(v.rates[k] for k in RATE_COLUMNS),
                     lc.get("above_input_tokens"),
-                    *(lc.get(k) for k in _RATE_COLUMNS),
+                    *(lc.get(k) for k in RATE_COLUMNS),
                     v.batch_multiplier,
                     v.batch_stacks_with_cache,
                     v.cache_storage_per_mtok_hour,
@@ -173,7 +173,7 @@ def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> st
                         v.effective_from,
                         tier,
                         spec.get("multiplier"),
-                        *(spec.get(k) for k in _RATE_COLUMNS),
+                        *(spec.get(k) for k in RATE_COLUMNS),
                     )
                 )
             for region, multiplier in v.regional_uplift.items():
@@ -217,8 +217,8 @@ def glob_to_like(pattern: str) -> tuple[str, int]:
 
 
 def _create_price_tables(con: duckdb.DuckDBPyConnection) -> None:
-    rates = ", ".join(f"{k} DOUBLE" for k in _RATE_COLUMNS)
-    lc_rates = ", ".join(f"lc_{k} DOUBLE" for k in _RATE_COLUMNS)
+    rates = ", ".join(f"{k} DOUBLE" for k in RATE_COLUMNS)
+    lc_rates = ", ".join(f"lc_{k} DOUBLE" for k in RATE_COLUMNS)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE price_models (model_key VARCHAR, provider VARCHAR, "
         "model_id VARCHAR, user_rank INTEGER, min_cacheable_tokens BIGINT)"

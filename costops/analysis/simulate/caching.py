@@ -50,9 +50,18 @@ FROM flagged
 """
 
 
-def scenario_sql(source: str, ttl_seconds: float | None, ttl: str) -> str:
-    """The requests with simulated cache reads/writes on their prefix. ttl_seconds None: every
-    repeat of a prefix is a hit (the ceiling)."""
+def flag(con: duckdb.DuckDBPyConnection, source: str) -> str:
+    """Flag `source`'s requests once (the gap to the previous request of their prefix group is
+    a window over every request); each TTL's scenario reads the flags."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _sim_flagged AS {FLAGGED_SQL.replace('{source}', source)}"
+    )
+    return "_sim_flagged"
+
+
+def scenario_sql(flagged: str, ttl_seconds: float | None, ttl: str) -> str:
+    """The flagged requests with simulated cache reads/writes on their prefix. ttl_seconds None:
+    every repeat of a prefix is a hit (the ceiling)."""
     within = "TRUE" if ttl_seconds is None else f"sim_gap_s <= {ttl_seconds}"
     hit = f"(sim_cacheable AND sim_gap_s IS NOT NULL AND {within})"
     write = f"(sim_cacheable AND NOT {hit})"
@@ -68,7 +77,6 @@ def scenario_sql(source: str, ttl_seconds: float | None, ttl: str) -> str:
         f"sim_cacheable, {hit} AS sim_hit, sim_has_prefix, sim_long_enough, "
         f"actual_cache_read, actual_cache_use, '{ttl}' AS sim_ttl, {GROUP_KEY} AS sim_group"
     )
-    flagged = "(" + FLAGGED_SQL.replace("{source}", source) + ")"
     return "(" + select_requests(flagged, overrides, extra) + ")"
 
 
@@ -103,12 +111,13 @@ def simulate_caching(
     if ttl not in ("5m", "1h", "best"):
         raise UsageError(f"--ttl {ttl}: expected 5m, 1h or best")
     price(con, source, BEFORE)
+    flagged = flag(con, source)
     if ttl == "best":
-        _best_of_both(con, source)
+        _best_of_both(con, flagged)
     else:
-        price(con, scenario_sql(source, TTL_SECONDS[ttl], ttl), AFTER)
+        price(con, scenario_sql(flagged, TTL_SECONDS[ttl], ttl), AFTER)
     totals, rows = compare(con, dims, EXTRAS_SQL)
-    ceiling = _ceiling(con, source, dims)
+    ceiling = _ceiling(con, flagged, dims)
     for row in [totals, *rows]:
         key = tuple(row.get(d.name) for d in dims) if row is not totals else ()
         row["ceiling_cost"] = ceiling.get(key)
@@ -135,10 +144,10 @@ def simulate_caching(
     return totals, rows, assumptions
 
 
-def _best_of_both(con: duckdb.DuckDBPyConnection, source: str) -> None:
+def _best_of_both(con: duckdb.DuckDBPyConnection, flagged: str) -> None:
     """Per prefix group, whichever TTL is cheaper."""
-    price(con, scenario_sql(source, TTL_SECONDS["5m"], "5m"), "_sim_5m")
-    price(con, scenario_sql(source, TTL_SECONDS["1h"], "1h"), "_sim_1h")
+    price(con, scenario_sql(flagged, TTL_SECONDS["5m"], "5m"), "_sim_5m")
+    price(con, scenario_sql(flagged, TTL_SECONDS["1h"], "1h"), "_sim_1h")
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {AFTER} AS
     WITH choice AS (
@@ -153,10 +162,10 @@ def _best_of_both(con: duckdb.DuckDBPyConnection, source: str) -> None:
 
 
 def _ceiling(
-    con: duckdb.DuckDBPyConnection, source: str, dims: list[Dimension]
+    con: duckdb.DuckDBPyConnection, flagged: str, dims: list[Dimension]
 ) -> dict[tuple[Any, ...], float | None]:
     """Cost if every repeat of a prefix were a hit, per row key (and () for the total)."""
-    price(con, scenario_sql(source, None, "5m"), "_sim_ceiling")
+    price(con, scenario_sql(flagged, None, "5m"), "_sim_ceiling")
     keys = ", ".join(d.sql for d in dims)
     total = con.execute(f"SELECT sum(p.cost * p.{WEIGHT}) FROM _sim_ceiling p").fetchone()
     out: dict[tuple[Any, ...], float | None] = {(): total[0] if total else None}
