@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_DB := demo.duckdb
 N ?= 1000000
 
-.PHONY: install test lint format demo readme bench browser screenshot sample clean
+.PHONY: install test lint format demo readme bench scale browser screenshot sample clean
 
 install: $(STAMP)
 
@@ -47,6 +47,11 @@ readme: $(STAMP)
 # Benchmarks at N requests (default 1M); writes BENCHMARKS.md. Data is generated, not committed.
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py --n $(N)
+
+# After `make bench N=…`: a store COPIES times that size, and report on it (appends to BENCHMARKS.md).
+COPIES ?= 10
+scale: $(STAMP)
+	$(PY) benchmarks/scale.py --db bench_out/$(N)/bench.duckdb --copies $(COPIES)
 
 # Debian's Chromium for the dashboard's browser test (skipped where it is missing).
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
