@@ -12,6 +12,8 @@ Per request: uncached 3,000 x 3 = $0.009; 5m write 2,000 x 3.75 + 1,000 x 3 = $0
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import DATA, FIXTURE_PRICING
@@ -238,3 +240,40 @@ def test_plan_order_is_configurable_and_validated(run, levers_db):
     assert data["totals"]["simulated_cost"] == pytest.approx(9.25)  # same end, other order
     result = run("simulate", "plan", "--order", "batch,magic", "--db", levers_db)
     assert result.code == 2
+
+
+STORAGE_TABLE = """\
+provider: store
+models:
+  - id: held
+    min_cacheable_tokens: 1024
+    versions:
+      - effective_from: 2026-01-01
+        input: 1.00
+        output: 1.00
+        cache_read: 0.10
+        cache_write_5m: 1.25
+        cache_storage_per_mtok_hour: 4.50
+"""
+
+
+def test_caching_bills_cache_storage_where_the_provider_does(run, db, tmp_path):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "store.yaml").write_text(STORAGE_TABLE)
+    logs = tmp_path / "held.jsonl"
+    logs.write_text("".join(
+        json.dumps({"request_id": f"h{i}", "timestamp": f"2026-03-10T10:0{i}:00Z",
+                    "provider": "store", "model": "held", "feature": "F", "prefix_hash": "p1",
+                    "prefix_tokens": 100_000, "input_tokens": 200_000, "output_tokens": 0})
+        + "\n" for i in range(3)
+    ))  # fmt: skip
+    assert run("ingest", str(logs), "--db", db).code == 0
+    out = run("simulate", "caching", "--db", db, "--pricing", str(tmp_path / "store"),
+              "--format", "json").json()  # fmt: skip
+    totals = out["totals"]
+    # baseline 3 x 200k x $1.00; simulated: a write (100k x 1.25 + 100k x 1.00) and two reads
+    # (100k x 0.10 + 100k x 1.00 each) = 0.225 + 0.22; storage: 0.1M tokens held from 10:00 to
+    # 10:02 plus the 5-minute TTL = 7 minutes x $4.50 per million per hour = 0.0525
+    assert totals["baseline_cost"] == pytest.approx(0.60)
+    assert totals["storage_cost"] == pytest.approx(0.0525)
+    assert totals["simulated_cost"] == pytest.approx(0.445 + 0.0525)

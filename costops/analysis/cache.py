@@ -15,7 +15,7 @@ import hashlib
 import duckdb
 
 from costops.analysis.units import UNIT_VIEWS
-from costops.rates.cost import PRICED_VIEW_SQL
+from costops.rates.cost import PRICED_VIEW_SQL, RAW_RATE_COLUMNS
 
 META_TABLE = "_cache_meta"
 # (view every analysis reads, the stored table behind it)
@@ -69,7 +69,8 @@ def _build(con: duckdb.DuckDBPyConnection, key: str) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         for view, table in CACHED:
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}")
+            narrow = f" EXCLUDE ({RAW_RATE_COLUMNS})" if view == "evaluated_requests" else ""
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *{narrow} FROM {view}")
         con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR NOT NULL)")
         con.execute(f"INSERT INTO {META_TABLE} VALUES (?)", [key])
         con.execute("COMMIT")
@@ -77,3 +78,15 @@ def _build(con: duckdb.DuckDBPyConnection, key: str) -> None:
         con.execute("ROLLBACK")
         raise
     con.execute("DROP VIEW IF EXISTS evaluated_requests")
+
+
+def use_list_prices(con: duckdb.DuckDBPyConnection) -> None:
+    """Make every analysis read list prices: the cost before any contract discount."""
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW evaluated_requests AS "
+        "SELECT * REPLACE (list_cost AS cost) FROM _cache_evaluated_requests"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW priced_requests AS "
+        "SELECT * EXCLUDE (unit_evaluated, unit_success) FROM evaluated_requests"
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import duckdb
 
 from costops.analysis.session import fetch_dicts
+from costops.rates.tables import PricingTables
 
 COVERAGE_SQL = """
 SELECT provider, model, model_key AS priced_as,
@@ -24,5 +26,13 @@ ORDER BY unpriced_requests DESC, requests DESC, provider, model
 """
 
 
-def coverage_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return fetch_dicts(con, COVERAGE_SQL)
+def coverage_rows(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> list[dict[str, Any]]:
+    """One row per logged (provider, model); an unpriced one carries the nearest table entry."""
+    rows = fetch_dicts(con, COVERAGE_SQL)
+    names = {m.id.lower(): m.key for m in tables.models}
+    for row in rows:
+        row["suggestion"] = None
+        if row["status"] == "no table":
+            close = difflib.get_close_matches(str(row["model"]).lower(), names, n=1, cutoff=0.6)
+            row["suggestion"] = names[close[0]] if close else None
+    return rows

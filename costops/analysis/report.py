@@ -52,6 +52,7 @@ class Report:
     filters: Filters
     totals: dict[str, Any]
     rows: list[dict[str, Any]]
+    cost_basis: str = "effective"  # or "list": before contract discounts
 
 
 def build_report(

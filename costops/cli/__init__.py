@@ -7,7 +7,17 @@ import sys
 import typer
 
 from costops import __version__
-from costops.cli import dashboard, export, ingest, pricing, quarantine, report, simulate, tasks
+from costops.cli import (
+    dashboard,
+    export,
+    ingest,
+    pricing,
+    quarantine,
+    reconcile,
+    report,
+    simulate,
+    tasks,
+)
 from costops.errors import CostopsError
 from costops.render.table import stderr
 
@@ -28,6 +38,7 @@ app.command("tasks")(tasks.tasks)
 app.add_typer(tasks.budget_app, name="budget")
 app.command("dashboard")(dashboard.dashboard)
 app.add_typer(export.app, name="export")
+app.command("reconcile")(reconcile.reconcile_command)
 
 
 @app.command("version")

@@ -1,12 +1,19 @@
-"""`costops pricing list|show|check|coverage`: the tables, one model's history, gaps."""
+"""`costops pricing list|show|check|coverage|diff|import`: the tables, one model's history,
+gaps, what a table change would do to the stored requests' cost, and importers."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import re
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from costops.analysis.coverage import coverage_rows
+from costops.analysis.filters import parse_dimensions
+from costops.analysis.pricing_diff import pricing_diff
 from costops.analysis.session import analysis_session
 from costops.cli.common import (
     DbOption,
@@ -17,12 +24,14 @@ from costops.cli.common import (
     db_path,
     emit,
 )
-from costops.errors import CheckFailed, PricingError, UsageError
+from costops.errors import CheckFailed, InputDataError, PricingError, UsageError
+from costops.rates.importers import import_genai_prices, import_litellm
 from costops.rates.inspect import check, history_rows, list_rows, resolve_model
 from costops.rates.tables import load_tables
 from costops.render.columns import Column
 from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
 from costops.render.table import rich_table, stderr
+from costops.store.db import open_db
 
 app = typer.Typer(help="Inspect and check the versioned pricing tables.", no_args_is_help=True)
 
@@ -61,6 +70,7 @@ COVERAGE_COLUMNS = [
     Column("unpriced_tokens", "unpriced tokens", "tokens"),
     Column("first_seen", "first seen"),
     Column("last_seen", "last seen"),
+    Column("suggestion", "nearest table"),
 ]
 
 
@@ -135,8 +145,116 @@ def coverage(
 ) -> None:
     """Logged models and whether a table prices them (unpriced is NULL, never $0)."""
     with analysis_session(db_path(db), pricing) as con:
-        rows = coverage_rows(con)
+        rows = coverage_rows(con, load_tables(pricing))
     emit(_render("Pricing coverage of logged models", COVERAGE_COLUMNS, rows, fmt), output)
     unpriced = sum(r["unpriced_requests"] for r in rows)
     if fail_on_unpriced and unpriced:
         raise CheckFailed(f"{unpriced:,} requests have no price; add a table with --pricing DIR")
+
+
+def _diff_columns(dims: list[str]) -> list[Column]:
+    return [
+        *(Column(d, d) for d in dims),
+        Column("requests", "requests", "int"),
+        Column("changed_requests", "changed", "int"),
+        Column("old_cost", "old cost", "money"),
+        Column("new_cost", "new cost", "money"),
+        Column("change", "change", "money"),
+        Column("change_pct", "change %", "pct"),
+        Column("newly_unpriced", "newly unpriced", "int"),
+        Column("rematched", "matched to another table"),
+    ]
+
+
+@app.command("diff")
+def diff(
+    old: Annotated[str, typer.Argument(help="Pricing directory as it is (e.g. pricing/).")],
+    new: Annotated[str, typer.Argument(help="Pricing directory with the change.")],
+    by: Annotated[str, typer.Option("--by", help="Dimensions, comma-separated.")] = "feature,model",
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    db: DbOption = None,
+) -> None:
+    """What changing the tables from OLD to NEW would do to the cost of the stored requests.
+    Each directory is layered over the packaged tables, as with --pricing."""
+    check_format(fmt)
+    old_tables, new_tables = load_tables([old]), load_tables([new])
+    with open_db(db_path(db), create=False) as con:
+        dims = parse_dimensions(by, "UTC")
+        totals, rows = pricing_diff(con, old_tables, new_tables, dims)
+    columns = _diff_columns([d.name for d in dims])
+    if fmt == "json":
+        emit(to_json({"currency": "USD", "old": old, "new": new, "group_by": [d.name for d in dims],
+                      "totals": totals, "rows": rows}), output)  # fmt: skip
+        return
+    change = totals["change"]
+    title = (
+        f"Pricing diff {old} → {new}: {totals['changed_requests']:,} of "
+        f"{totals['requests']:,} requests change cost"
+        + (f", total {change:+,.2f} USD" if change is not None else "")
+    )
+    emit(_render(title, columns, rows, fmt), output)
+
+
+@app.command("import")
+def import_prices(
+    source: Annotated[str, typer.Argument(help="litellm or genai-prices.")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="litellm: its model_prices_and_context_window.json."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for the YAML files (use it with --pricing).")
+    ] = Path("pricing-import"),
+    provider: Annotated[
+        list[str] | None, typer.Option("--provider", help="Only this provider (repeatable).")
+    ] = None,
+    since: Annotated[
+        str, typer.Option("--since", help="genai-prices: from when its undated prices apply.")
+    ] = "2024-01-01",
+) -> None:
+    """Convert another price list into costops YAML for review: LiteLLM's price map (dated
+    today) or the installed genai-prices package's data (with its own dates). Every price key
+    without a costops rule is reported, never dropped silently."""
+    today = dt.date.today()
+    wanted = set(provider or [])
+    if source == "litellm":
+        result = import_litellm(_json_price_list(file), today, wanted)
+    elif source == "genai-prices":
+        try:
+            from genai_prices import data
+        except ImportError as exc:
+            raise UsageError("genai-prices is not installed: pip install genai-prices") from exc
+        try:
+            start = dt.date.fromisoformat(since)
+        except ValueError as exc:
+            raise UsageError(f"--since {since!r}: expected a date like 2024-01-01") from exc
+        result = import_genai_prices(data.providers, today, start, wanted)
+    else:
+        raise UsageError(f"{source}: unknown importer (supported: litellm, genai-prices)")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in sorted(result.tables.items()):
+        target = out / f"{source}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.yaml"
+        target.write_text(text, encoding="utf-8")
+        stderr.print(f"wrote {target}", markup=False)
+    for why, count in result.skipped.most_common():
+        stderr.print(f"skipped {count:,} entries: {why}", markup=False)
+    for key, count in result.unmapped.most_common():
+        stderr.print(f"not imported: {key} ({count:,} models)", markup=False)
+    stderr.print(
+        f"{result.models:,} models in {len(result.tables)} tables; check them with "
+        f"`costops pricing check --pricing {out}`",
+        markup=False,
+    )
+
+
+def _json_price_list(file: Path | None) -> dict[str, Any]:
+    if file is None:
+        raise UsageError("litellm: give the path of model_prices_and_context_window.json")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"{file}: not a readable JSON price list: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InputDataError(f"{file}: expected a JSON object of model -> prices")
+    return data

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from costops.analysis.cache import use_list_prices
 from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
 from costops.analysis.report import build_report
 from costops.analysis.session import analysis_session
@@ -22,7 +23,10 @@ from costops.cli.common import (
     db_path,
     emit,
 )
+from costops.errors import UsageError
 from costops.render.report import render
+
+COST_BASES = ("effective", "list")
 
 
 def report(
@@ -41,11 +45,20 @@ def report(
     output: OutputOption = None,
     db: DbOption = None,
     pricing: PricingOption = None,
+    cost: Annotated[
+        str,
+        typer.Option("--cost", help="effective (after contract discounts) or list prices."),
+    ] = "effective",
 ) -> None:
     """Where the money goes: cost by DIM with Pareto shares, pass rate and cost per success."""
     check_format(fmt)
+    if cost not in COST_BASES:
+        raise UsageError(f"--cost {cost}: expected one of {', '.join(COST_BASES)}")
     with analysis_session(db_path(db), pricing) as con:
+        if cost == "list":
+            use_list_prices(con)
         validate_timezone(con, tz)
         filters = Filters(since, until, parse_where(where), tz)
         result = build_report(con, parse_dimensions(by, tz), filters, top)
+        result.cost_basis = cost
     emit(render(result, fmt), output)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import yaml
 
 from costops.errors import PricingError
+from costops.rates.contracts import ContractTerm, is_contract, parse_contract
 
 RATE_KEYS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")
 LONG_CONTEXT_KEYS = frozenset({"above_input_tokens", *RATE_KEYS})
@@ -24,9 +27,15 @@ VERSION_KEYS = frozenset(
         "regional_uplift",
         "service_tiers",
         "cache_storage_per_mtok_hour",
+        "batch_rates",
+        "per_request",
+        "time_of_day",
     }
 )
+WINDOW_KEYS = frozenset({"from", "to", "timezone", "multiplier", *RATE_KEYS})
+CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MODEL_KEYS = frozenset({"id", "match", "min_cacheable_tokens", "versions"})
+DATE_KEYS = frozenset({"effective_from", "effective_to"})
 FILE_KEYS = frozenset({"provider", "currency", "source", "defaults", "models"})
 TIER_KEYS = frozenset({"multiplier", *RATE_KEYS})
 
@@ -44,6 +53,9 @@ class PriceVersion:
     regional_uplift: dict[str, float]
     service_tiers: dict[str, dict[str, float]]
     cache_storage_per_mtok_hour: float | None
+    per_request: float | None = None  # a flat fee per request, USD
+    # daily windows: from/to (minutes of the day), timezone, and a multiplier or explicit rates
+    time_of_day: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +79,8 @@ class PricingTables:
     files: list[str]
     content_hash: str
     warnings: list[str] = field(default_factory=list)
+    contracts: list[ContractTerm] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)  # logged name (lower) → model key
 
     def find(self, name: str) -> list[PricedModel]:
         lowered = name.lower()
@@ -89,6 +103,8 @@ def load_tables(user_dirs: list[str] | None = None) -> PricingTables:
         dirs.append((path, True))
 
     merged: dict[str, PricedModel] = {}
+    contracts: list[ContractTerm] = []
+    aliases: dict[str, tuple[str, str]] = {}  # logged name → (model key, file)
     files: list[str] = []
     digest = hashlib.sha256()
     for directory, user in dirs:
@@ -96,10 +112,36 @@ def load_tables(user_dirs: list[str] | None = None) -> PricingTables:
             text = path.read_text(encoding="utf-8")
             digest.update(path.name.encode() + b"\0" + text.encode())
             files.append(str(path))
-            for model in parse_file(text, str(path), user=user):
+            doc = load_yaml(text, str(path))
+            if is_contract(doc):
+                contracts += parse_contract(doc, str(path))
+                continue
+            if isinstance(doc, dict) and "aliases" in doc:
+                aliases.update(_parse_aliases(doc, str(path)))
+                continue
+            for model in parse_models(doc, str(path), user=user):
                 previous = merged.get(model.key)
                 merged[model.key] = _overlay(previous, model) if previous else model
-    return PricingTables(list(merged.values()), files, digest.hexdigest())
+    for name, (key, file) in aliases.items():
+        if key not in merged:
+            raise PricingError(f"{file}: alias {name}: no table entry {key} (provider/id)")
+    return PricingTables(
+        list(merged.values()), files, digest.hexdigest(), contracts=contracts,
+        aliases={name: key for name, (key, _) in aliases.items()},
+    )  # fmt: skip
+
+
+def _parse_aliases(doc: dict[str, Any], file: str) -> dict[str, tuple[str, str]]:
+    """`aliases: {logged name: provider/id}`: e.g. an Azure deployment name for its model."""
+    raw = doc.get("aliases")
+    if set(doc) - {"aliases", "source"} or not isinstance(raw, dict) or not raw:
+        raise PricingError(f"{file}: expected `aliases:` mapping logged names to provider/id")
+    out = {}
+    for name, key in raw.items():
+        if not isinstance(key, str) or "/" not in key:
+            raise PricingError(f"{file}: alias {name}: expected a table entry like openai/gpt-5")
+        out[str(name).lower()] = (key, file)
+    return out
 
 
 def _overlay(base: PricedModel, top: PricedModel) -> PricedModel:
@@ -138,6 +180,8 @@ def _replace_to(version: PriceVersion, effective_to: dt.datetime | None) -> Pric
         regional_uplift=version.regional_uplift,
         service_tiers=version.service_tiers,
         cache_storage_per_mtok_hour=version.cache_storage_per_mtok_hour,
+        per_request=version.per_request,
+        time_of_day=version.time_of_day,
     )
 
 
@@ -159,14 +203,21 @@ class _Where:
         return PricingError(": ".join(parts) + f": {problem}")
 
 
-def parse_file(text: str, file: str, *, user: bool = False) -> list[PricedModel]:
-    where = _Where(file)
+def load_yaml(text: str, file: str) -> Any:
     try:
-        doc = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise where.error(f"not valid YAML{line}: {getattr(exc, 'problem', exc)}") from exc
+        raise _Where(file).error(f"not valid YAML{line}: {getattr(exc, 'problem', exc)}") from exc
+
+
+def parse_file(text: str, file: str, *, user: bool = False) -> list[PricedModel]:
+    return parse_models(load_yaml(text, file), file, user=user)
+
+
+def parse_models(doc: Any, file: str, *, user: bool = False) -> list[PricedModel]:
+    where = _Where(file)
     if not isinstance(doc, dict):
         raise where.error("expected a mapping with provider, currency and models")
     _unknown(doc, FILE_KEYS, where)
@@ -210,13 +261,16 @@ def _parse_model(
         raise here.at(key="versions").error("expected a non-empty list of dated versions")
 
     resolved: list[PriceVersion] = []
+    ends: list[dt.datetime | None] = []  # explicit effective_to, where a version has one
     inherited: dict[str, Any] = dict(defaults)
     for entry in versions_raw:
         if not isinstance(entry, dict):
             raise here.at(key="versions").error("each version must be a mapping")
-        _unknown(entry, VERSION_KEYS | {"effective_from"}, here)
+        _unknown(entry, VERSION_KEYS | DATE_KEYS, here)
         start = _parse_date(entry.get("effective_from"), here.at(key="effective_from"))
-        inherited = {**inherited, **{k: v for k, v in entry.items() if k != "effective_from"}}
+        end = entry.get("effective_to")
+        ends.append(None if end is None else _parse_date(end, here.at(key="effective_to")))
+        inherited = {**inherited, **{k: v for k, v in entry.items() if k not in DATE_KEYS}}
         version = _resolve_version(inherited, start, here.at(key=f"versions[{start.date()}]"))
         if resolved and version.effective_from <= resolved[-1].effective_from:
             raise here.at(key="effective_from").error(
@@ -224,15 +278,43 @@ def _parse_model(
                 f"({resolved[-1].effective_from.date()}); versions must be in date order"
             )
         resolved.append(version)
+    versions = _chain(resolved)
+    _check_ends(resolved, ends, here)
+    if ends[-1] is not None:  # the last version may end: later requests are unpriced
+        versions[-1] = _replace_to(versions[-1], ends[-1])
     return PricedModel(
         provider=provider,
         id=raw["id"],
         match=match,
         min_cacheable_tokens=min_cacheable,
-        versions=_chain(resolved),
+        versions=versions,
         source_file=where.file,
         user=user,
     )
+
+
+def _check_ends(
+    versions: list[PriceVersion], ends: list[dt.datetime | None], where: _Where
+) -> None:
+    """An explicit effective_to must meet the next version's effective_from: no gap (requests
+    that no price covers) and no overlap (two prices for one request)."""
+    for index, (version, end) in enumerate(zip(versions, ends, strict=True)):
+        if end is None:
+            continue
+        here = where.at(key=f"versions[{version.effective_from.date()}].effective_to")
+        if end <= version.effective_from:
+            raise here.error(f"{end.date()} is not after effective_from")
+        if index + 1 < len(versions):
+            following = versions[index + 1].effective_from
+            if end < following:
+                raise here.error(
+                    f"gap: no price from {end.date()} until the next version ({following.date()})"
+                )
+            if end > following:
+                raise here.error(
+                    f"overlap: ends {end.date()}, after the next version starts "
+                    f"({following.date()})"
+                )
 
 
 def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) -> PriceVersion:
@@ -255,6 +337,16 @@ def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) 
     storage = values.get("cache_storage_per_mtok_hour")
     if storage is not None:
         storage = _rate(storage, where.at(key="cache_storage_per_mtok_hour"))
+    tiers = _service_tiers(values.get("service_tiers"), where.at(key="service_tiers"))
+    batch_rates = values.get("batch_rates")
+    if batch_rates is not None:
+        if "batch" in tiers:
+            raise where.at(key="batch_rates").error("batch rates given twice (service_tiers.batch)")
+        explicit = _service_tiers({"batch": batch_rates}, where.at(key="batch_rates"))["batch"]
+        if "multiplier" in explicit or "input" not in explicit:
+            raise where.at(key="batch_rates").error("expected explicit rates, input at least")
+        tiers["batch"] = explicit
+    per_request = _rate(values.get("per_request"), where.at(key="per_request"))
     return PriceVersion(
         effective_from=start,
         effective_to=None,
@@ -265,9 +357,59 @@ def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) 
         regional_uplift=_multipliers(
             values.get("regional_uplift"), where.at(key="regional_uplift")
         ),
-        service_tiers=_service_tiers(values.get("service_tiers"), where.at(key="service_tiers")),
+        service_tiers=tiers,
         cache_storage_per_mtok_hour=storage,
+        per_request=per_request,
+        time_of_day=_windows(values.get("time_of_day"), where.at(key="time_of_day")),
     )
+
+
+def _windows(raw: Any, where: _Where) -> list[dict[str, Any]]:
+    """`time_of_day`: daily windows (a window may wrap midnight; from inclusive, to exclusive)
+    in an IANA time zone, each with a multiplier of every rate or explicit rates (off-peak or
+    peak pricing). Windows of one version share a time zone and must not overlap."""
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    windows = [_window(item, where.at(key=f"time_of_day[{n}]")) for n, item in enumerate(items)]
+    if len({w["timezone"] for w in windows}) > 1:
+        raise where.error("every window of a version must use the same timezone")
+    taken: set[int] = set()
+    for window in windows:
+        minutes = _minutes(window["from"], window["to"])
+        if taken & minutes:
+            raise where.error("windows overlap")
+        taken |= minutes
+    return windows
+
+
+def _window(raw: Any, where: _Where) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise where.error("expected {from, to, timezone, multiplier or rates}")
+    _unknown(raw, WINDOW_KEYS, where)
+    out: dict[str, Any] = {}
+    for key in ("from", "to"):
+        match = CLOCK.match(str(raw.get(key, "")))
+        if not match:
+            raise where.at(key=f"{where.key}.{key}").error("expected a time of day like 16:30")
+        out[key] = int(match[1]) * 60 + int(match[2])
+    if out["from"] == out["to"]:
+        raise where.error("from and to are the same time: an empty or whole-day window")
+    zone = raw.get("timezone", "UTC")
+    try:
+        zoneinfo.ZoneInfo(str(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise where.error(f"unknown time zone {zone!r}") from exc
+    rates = {k: _rate(raw.get(k), where.at(key=f"{where.key}.{k}")) for k in RATE_KEYS}
+    multiplier = _rate(raw.get("multiplier"), where.at(key=f"{where.key}.multiplier"))
+    explicit = {k: v for k, v in rates.items() if v is not None}
+    if (multiplier is None) == (not explicit):
+        raise where.error("give either a multiplier or explicit rates")
+    return {**out, "timezone": str(zone), "multiplier": multiplier, **rates}
+
+
+def _minutes(start: int, end: int) -> set[int]:
+    return set(range(start, end)) if start < end else set(range(start, 1440)) | set(range(end))
 
 
 def _parse_long_context(raw: Any, base: dict[str, float | None], where: _Where) -> dict[str, float]:

@@ -33,6 +33,7 @@ def envelope(report: Report) -> dict[str, Any]:
     return {
         "group_by": report.group_by,
         "currency": "USD",
+        "cost_basis": report.cost_basis,
         "since": report.filters.since,
         "until": report.filters.until,
         "totals": totals,
@@ -56,7 +57,7 @@ def render(report: Report, fmt: str) -> Any:
     title = f"Cost by {', '.join(report.group_by) or 'everything'}"
     if span:
         title += f" · {span}"
-    title += f" ({report.filters.tz})"
+    title += f" ({report.filters.tz}{', list prices' if report.cost_basis == 'list' else ''})"
     caption = "● the Pareto head: the fewest top rows that make up 80 % of cost."
     unpriced = report.totals.get("unpriced_requests") or 0
     if unpriced:

@@ -15,6 +15,9 @@ from costops.errors import DatabaseError
 from costops.store.migrations import migrate
 
 DEFAULT_DB = "costops.duckdb"
+# DuckDB's own cap; the process (Python, parser buffers) adds a few hundred MB on top, and a
+# multi-GB ingest stays under 2 GB of RSS with this (BENCHMARKS.md).
+MEMORY_LIMIT = "1536MB"
 
 
 def resolve_db_path(db: str | None) -> str:
@@ -41,7 +44,7 @@ def connect(path: str, *, create: bool = True, wait: float = 0.0) -> duckdb.Duck
     # Timestamps are stored as UTC; every bucketing converts explicitly with --tz.
     con.execute("SET TimeZone = 'UTC'")
     # Bounded memory whatever the input size: DuckDB spills to disk beyond this.
-    con.execute("SET memory_limit = ?", [os.environ.get("COSTOPS_MEMORY_LIMIT", "2GB")])
+    con.execute("SET memory_limit = ?", [os.environ.get("COSTOPS_MEMORY_LIMIT", MEMORY_LIMIT)])
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")  # never DuckDB's own bar in costops output
     try:

@@ -97,6 +97,7 @@ EXTRAS_SQL = """
     avg(CASE WHEN p.sim_cacheable THEN
         (CASE WHEN p.sim_ttl = '1h' THEN p.r_cache_write_1h ELSE p.r_cache_write_5m END
          - p.r_input) / NULLIF(p.r_input - p.r_cache_read, 0) END) AS break_even_reads,
+    sum(p.sim_storage_cost * p.sim_weight) AS storage_cost,
     sum(CASE WHEN NOT p.sim_has_prefix THEN 1 ELSE 0 END) AS no_prefix_requests,
     sum(CASE WHEN p.sim_has_prefix AND NOT p.sim_long_enough THEN 1 ELSE 0 END)
         AS below_minimum_requests
@@ -116,6 +117,7 @@ def simulate_caching(
         _best_of_both(con, flagged)
     else:
         price(con, scenario_sql(flagged, TTL_SECONDS[ttl], ttl), AFTER)
+        add_storage(con, AFTER, TTL_SECONDS[ttl])
     totals, rows = compare(con, dims, EXTRAS_SQL)
     ceiling = _ceiling(con, flagged, dims)
     for row in [totals, *rows]:
@@ -135,7 +137,9 @@ def simulate_caching(
         "min_cacheable_tokens": f"per model from the pricing tables ({DEFAULT_MIN_CACHEABLE} "
         "when a table has none)",
         "baseline": "the logged behaviour, cache use included",
-        "not_modelled": "cache storage fees; provider-side evictions before the TTL",
+        "storage": "billed where the pricing table has cache_storage_per_mtok_hour: each "
+        "entry from its write to its last hit plus the TTL (the ceiling leaves storage out)",
+        "not_modelled": "provider-side evictions before the TTL",
         "not_simulated": f"{totals['no_prefix_requests']:,} requests without a prefix identity, "
         f"{totals['below_minimum_requests']:,} with a prefix below the model's minimum",
         "hint": "requests without prefix_hash/prefix_tokens cannot be simulated: log a hash and "
@@ -144,10 +148,52 @@ def simulate_caching(
     return totals, rows, assumptions
 
 
+# Providers that bill cache storage (cache_storage_per_mtok_hour): each cache entry is held from
+# its write until its last hit plus the TTL; the write request carries the storage cost.
+STORAGE_SQL = """
+WITH chained AS (
+    SELECT request_id, sim_group, ts, prefix_tokens, model_key, price_effective_from,
+        sum(CASE WHEN sim_hit THEN 0 ELSE 1 END) OVER (
+            PARTITION BY sim_group ORDER BY ts, request_id ROWS UNBOUNDED PRECEDING) AS chain
+    FROM {table}
+    WHERE sim_cacheable
+      AND model_key IN (SELECT model_key FROM price_versions
+                        WHERE cache_storage_per_mtok_hour IS NOT NULL)
+),
+held AS (
+    SELECT arg_min(request_id, ts) AS request_id, any_value(model_key) AS model_key,
+        any_value(price_effective_from) AS price_effective_from,
+        max(prefix_tokens) AS prefix_tokens,
+        (epoch(max(ts)) - epoch(min(ts)) + {ttl_s}) / 3600.0 AS hours
+    FROM chained GROUP BY sim_group, chain
+)
+UPDATE {table} SET sim_storage_cost = s.storage,
+    cost = {table}.cost + s.storage
+FROM (
+    SELECT h.request_id, h.hours * h.prefix_tokens / 1e6 * v.cache_storage_per_mtok_hour AS storage
+    FROM held h JOIN price_versions v
+      ON v.model_key = h.model_key AND v.effective_from = h.price_effective_from
+    WHERE v.cache_storage_per_mtok_hour IS NOT NULL
+) s
+WHERE {table}.request_id = s.request_id
+"""
+
+
+def add_storage(con: duckdb.DuckDBPyConnection, table: str, ttl_seconds: float) -> None:
+    """Add cache storage to the simulated cost where the pricing table bills it."""
+    con.execute(f"ALTER TABLE {table} ADD COLUMN sim_storage_cost DOUBLE DEFAULT 0.0")
+    billed = con.execute(
+        "SELECT count(*) FROM price_versions WHERE cache_storage_per_mtok_hour IS NOT NULL"
+    ).fetchone()
+    if billed and billed[0]:
+        con.execute(STORAGE_SQL.format(table=table, ttl_s=float(ttl_seconds)))
+
+
 def _best_of_both(con: duckdb.DuckDBPyConnection, flagged: str) -> None:
     """Per prefix group, whichever TTL is cheaper."""
-    price(con, scenario_sql(flagged, TTL_SECONDS["5m"], "5m"), "_sim_5m")
-    price(con, scenario_sql(flagged, TTL_SECONDS["1h"], "1h"), "_sim_1h")
+    for ttl, table in (("5m", "_sim_5m"), ("1h", "_sim_1h")):
+        price(con, scenario_sql(flagged, TTL_SECONDS[ttl], ttl), table)
+        add_storage(con, table, TTL_SECONDS[ttl])
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {AFTER} AS
     WITH choice AS (

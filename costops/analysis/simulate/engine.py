@@ -9,8 +9,7 @@ import duckdb
 
 from costops.analysis.filters import Dimension, Filters, where_clause
 from costops.analysis.session import fetch_dicts
-from costops.rates.cost import RATE_COLUMNS as RATES
-from costops.rates.cost import priced_select
+from costops.rates.cost import RAW_RATE_COLUMNS, priced_select
 from costops.store.migrations import REQUEST_COLUMNS
 
 # Every scenario row carries a weight: 1 for a request that happens, a probability for one that
@@ -56,20 +55,10 @@ def load_input(con: duckdb.DuckDBPyConnection, filters: Filters, table: str = "_
     return table
 
 
-# The price version's raw rates: the effective rates (r_*) and costs are kept instead, which
-# makes a scenario table a third narrower and quicker to write.
-_RAW_RATE_COLUMNS = ", ".join(
-    [
-        *(f"{prefix}{rate}" for prefix in ("", "lc_", "tier_") for rate in RATES),
-        "tier_multiplier", "region_multiplier", "m_all", "m_batch", "m_batch_cache",
-    ]
-)  # fmt: skip
-
-
 def price(con: duckdb.DuckDBPyConnection, source: str, into: str) -> None:
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {into} AS "
-        f"SELECT * EXCLUDE ({_RAW_RATE_COLUMNS}) FROM ({priced_select(source)})"
+        f"SELECT * EXCLUDE ({RAW_RATE_COLUMNS}) FROM ({priced_select(source)})"
     )
 
 

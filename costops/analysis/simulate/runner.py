@@ -102,6 +102,11 @@ def _plan(
             continue
         totals, _, step_assumptions, step_warnings = _lever(con, step, current, [], options)
         warnings += step_warnings
+        if totals.get("storage_cost"):
+            warnings.append(
+                f"caching adds ${totals['storage_cost']:,.2f} of cache storage: counted in the "
+                "caching step, not carried into the later steps or the plan's total"
+            )
         assumptions[step] = step_assumptions
         steps.append({
             "step": step, "cost_before": totals["baseline_cost"],
