@@ -70,7 +70,6 @@ COVERAGE_COLUMNS = [
     Column("unpriced_tokens", "unpriced tokens", "tokens"),
     Column("first_seen", "first seen"),
     Column("last_seen", "last seen"),
-    Column("suggestion", "nearest table"),
 ]
 
 
@@ -146,7 +145,11 @@ def coverage(
     """Logged models and whether a table prices them (unpriced is NULL, never $0)."""
     with analysis_session(db_path(db), pricing) as con:
         rows = coverage_rows(con, load_tables(pricing))
-    emit(_render("Pricing coverage of logged models", COVERAGE_COLUMNS, rows, fmt), output)
+    shown = rows
+    if fmt in ("table", "markdown"):  # the suggestion goes where the table entry would be
+        shown = [{**r, "priced_as": f"none (nearest: {r['suggestion']})"} if r["suggestion"]
+                 else r for r in rows]  # fmt: skip
+    emit(_render("Pricing coverage of logged models", COVERAGE_COLUMNS, shown, fmt), output)
     unpriced = sum(r["unpriced_requests"] for r in rows)
     if fail_on_unpriced and unpriced:
         raise CheckFailed(f"{unpriced:,} requests have no price; add a table with --pricing DIR")

@@ -103,7 +103,8 @@ def _render(result: Reconciliation, fmt: str) -> Any:
         f"Reconciliation with logged costs ({totals['requests']:,} requests carry one; "
         f"tolerance {result.tolerance:.1%})"
     )
-    groups = rich_table(title, columns, result.rows, totals=totals)
+    label = {result.group_by[0]: "total"} if result.group_by else {}
+    groups = rich_table(title, columns, result.rows, totals={**totals, **label})
     if not result.top_requests:
         return groups
     top = rich_table("The most different requests", TOP_COLUMNS, result.top_requests)
