@@ -87,3 +87,23 @@ def test_genai_prices_import_keeps_dates_tiers_batch_and_time_windows(run, tmp_p
     assert chat["input"] == pytest.approx(0.135)
     assert chat["time_of_day"] == [{"from": "00:30", "to": "16:30", "timezone": "UTC",
                                     "input": 0.27, "cache_read": 0.07, "output": 1.1}]  # fmt: skip
+
+
+def test_names_the_tables_already_claim_become_versions_of_that_entry():
+    rates = {"litellm_provider": "gemini", "mode": "chat", "input_cost_per_token": 1e-06,
+             "output_cost_per_token": 2e-06}  # fmt: skip
+    data = {"gemini/gemini-2.5-pro": {**rates, "input_cost_per_token": 9e-06},
+            "gemini-2.5-pro": rates, "input_cost_per_request_model": {
+                **rates, "input_cost_per_request": 0.002}}  # fmt: skip
+    known = {"gemini-2.5-pro": "google/gemini-2.5-pro",
+             "gemini/gemini-2.5-pro": "google/gemini-2.5-pro"}  # fmt: skip
+    result = import_litellm(data, TODAY, set(), known)
+    models = yaml.safe_load(result.tables["google"])["models"]
+    # the name equal to the entry's id wins; the other name of the same entry is reported
+    assert models[0] == {
+        "id": "gemini-2.5-pro",
+        "versions": [{"effective_from": TODAY, "input": 1.0, "output": 2.0}],
+    }
+    assert result.skipped == {"another name of an entry already imported "
+                              "(google/gemini-2.5-pro)": 1}  # fmt: skip
+    assert models[1]["versions"][0]["per_request"] == 0.002

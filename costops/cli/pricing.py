@@ -222,7 +222,7 @@ def import_prices(
     today = dt.date.today()
     wanted = set(provider or [])
     if source == "litellm":
-        result = import_litellm(_json_price_list(file), today, wanted)
+        result = import_litellm(_json_price_list(file), today, wanted, _claimed_names())
     elif source == "genai-prices":
         try:
             from genai_prices import data
@@ -249,6 +249,16 @@ def import_prices(
         f"`costops pricing check --pricing {out}`",
         markup=False,
     )
+
+
+def _claimed_names() -> dict[str, str]:
+    """Logged names the packaged tables (and $COSTOPS_PRICING) claim with an exact pattern."""
+    return {
+        pattern.lower(): model.key
+        for model in load_tables().models
+        for pattern in (model.id, *model.match)
+        if not any(c in pattern for c in "*?")
+    }
 
 
 def _json_price_list(file: Path | None) -> dict[str, Any]:

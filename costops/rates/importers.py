@@ -44,10 +44,19 @@ class ImportResult:
     unmapped: Counter[str] = field(default_factory=Counter)  # price keys with no costops rule
 
 
-def import_litellm(data: dict[str, Any], today: dt.date, providers: set[str]) -> ImportResult:
+def import_litellm(
+    data: dict[str, Any],
+    today: dt.date,
+    providers: set[str],
+    known: dict[str, str] | None = None,
+) -> ImportResult:
+    """`known` maps names the existing tables already claim (exact patterns, lower case) to
+    their entry (provider/id): such a name's prices become a version of that entry, so the
+    import overlays it instead of competing with it for the same logged name."""
     by_provider: dict[str, list[dict[str, Any]]] = {}
+    claimed: set[str] = set()
     result = ImportResult({})
-    for name, entry in sorted(data.items()):
+    for name, entry in sorted(data.items(), key=lambda item: _claim_order(item[0], known or {})):
         if name == "sample_spec" or not isinstance(entry, dict):
             continue
         provider = str(entry.get("litellm_provider") or "unknown")
@@ -62,8 +71,16 @@ def import_litellm(data: dict[str, Any], today: dt.date, providers: set[str]) ->
         if version is None:
             result.skipped["no input/output price per token"] += 1
             continue
-        by_provider.setdefault(provider, []).append({"id": name, "match": [name],
-                                                     "versions": [version]})  # fmt: skip
+        model: dict[str, Any] = {"id": name, "match": [name], "versions": [version]}
+        existing = (known or {}).get(name.lower())
+        if existing:
+            if existing in claimed:
+                result.skipped[f"another name of an entry already imported ({existing})"] += 1
+                continue
+            claimed.add(existing)
+            provider, model_id = existing.split("/", 1)
+            model = {"id": model_id, "versions": [version]}
+        by_provider.setdefault(provider, []).append(model)
         result.models += 1
     for provider, models in by_provider.items():
         doc = {"provider": provider, "currency": "USD",
@@ -73,10 +90,18 @@ def import_litellm(data: dict[str, Any], today: dt.date, providers: set[str]) ->
     return result
 
 
+def _claim_order(name: str, known: dict[str, str]) -> tuple[int, str]:
+    """A name equal to the id of the entry that claims it goes first: its prices are the ones
+    kept for that entry."""
+    existing = known.get(name.lower(), "")
+    return (0 if existing.split("/", 1)[-1] == name.lower() else 1, name)
+
+
 def _version(entry: dict[str, Any], today: dt.date) -> tuple[dict[str, Any] | None, list[str]]:
     base: dict[str, float] = {}
     above: dict[int, dict[str, float]] = {}
     tiers: dict[str, dict[str, float]] = {}
+    extra: dict[str, float] = {}
     unmapped: list[str] = []
     for key, value in entry.items():
         if NOT_PRICES.match(key):
@@ -85,7 +110,9 @@ def _version(entry: dict[str, Any], today: dt.date) -> tuple[dict[str, Any] | No
             if "cost" in key:
                 unmapped.append(key)
             continue
-        if key in BASE_KEYS:
+        if key == "input_cost_per_request":
+            extra["per_request"] = float(value)
+        elif key in BASE_KEYS:
             base[BASE_KEYS[key]] = _per_million(value)
         elif (m := THRESHOLD.match(key)) and m["base"] in BASE_KEYS:
             above.setdefault(int(m["n"]) * 1000, {})[BASE_KEYS[m["base"]]] = _per_million(value)
@@ -95,7 +122,7 @@ def _version(entry: dict[str, Any], today: dt.date) -> tuple[dict[str, Any] | No
             unmapped.append(key)
     if "input" not in base or "output" not in base:
         return None, unmapped
-    version: dict[str, Any] = {"effective_from": today, **base}
+    version: dict[str, Any] = {"effective_from": today, **base, **extra}
     if above:
         threshold = min(above)
         tier = above[threshold]
