@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from costops.analysis.filters import Filters, dimension, where_clause
+from costops.analysis.filters import Filters, dimension, local_time, where_clause
 from costops.analysis.session import fetch_dicts
 from costops.errors import ConfigError
 
@@ -175,7 +175,7 @@ def _forecast(
     con, budget: Budget, where: str, params: list[object], tz: str
 ) -> list[dict[str, Any]]:
     """Month-to-date spend of the latest month, projected linearly to the month's end."""
-    local = f"timezone('{tz}', timezone('UTC', p.ts))"
+    local = local_time(tz)
     key = dimension(budget.by, tz).sql if budget.by else "'all'"
     sql = f"""
     WITH latest AS (SELECT max({local}) AS now FROM evaluated_requests p WHERE {where})

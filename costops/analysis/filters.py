@@ -15,10 +15,11 @@ COLUMN_DIMENSIONS = (
     "feature", "model", "provider", "customer", "prompt_template", "environment", "workspace",
     "task_id", "session_id", "status", "service_tier", "region",
 )  # fmt: skip
+# (Casts, not strftime: several times faster over millions of rows; the text is the same.)
 TIME_DIMENSIONS = {
-    "day": "strftime({lt}, '%Y-%m-%d')",
-    "week": "strftime(date_trunc('week', {lt}), '%Y-%m-%d')",
-    "month": "strftime({lt}, '%Y-%m')",
+    "day": "CAST(CAST({lt} AS DATE) AS VARCHAR)",
+    "week": "CAST(CAST(date_trunc('week', {lt}) AS DATE) AS VARCHAR)",
+    "month": "left(CAST(CAST({lt} AS DATE) AS VARCHAR), 7)",
 }
 ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 TIMEZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
@@ -49,13 +50,17 @@ def validate_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> str:
     return tz
 
 
+def local_time(tz: str) -> str:
+    """p.ts (stored in UTC) as wall-clock time in `tz`, a validated zone name."""
+    return "p.ts" if tz == "UTC" else f"timezone('{tz}', timezone('UTC', p.ts))"
+
+
 def dimension(name: str, tz: str) -> Dimension:
     """The one place a user-supplied dimension becomes SQL; anything unknown is refused."""
     if name in COLUMN_DIMENSIONS:
         return Dimension(name, f"p.{name}")
     if name in TIME_DIMENSIONS:
-        local = f"timezone('{tz}', timezone('UTC', p.ts))"
-        return Dimension(name, TIME_DIMENSIONS[name].format(lt=local))
+        return Dimension(name, TIME_DIMENSIONS[name].format(lt=local_time(tz)))
     if name.startswith("attr."):
         attribute = name[len("attr.") :]
         if ATTRIBUTE_NAME.match(attribute):
