@@ -151,3 +151,11 @@ def test_where_value_is_bound_not_pasted(run, report_db):
 def test_report_on_missing_database_is_exit_5(run, tmp_path):
     result = run("report", "--db", str(tmp_path / "nope.duckdb"))
     assert result.code == 5 and "run `costops ingest` first" in result.stderr
+
+
+def test_out_of_memory_is_one_line_and_exit_5(run, report_db, monkeypatch):
+    monkeypatch.setenv("COSTOPS_MEMORY_LIMIT", "1MB")
+    result = run("report", "--db", report_db)
+    assert result.code == 5
+    assert result.stderr.startswith("costops: error: out of memory within COSTOPS_MEMORY_LIMIT=1MB")
+    assert "Traceback" not in result.stderr

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
+import duckdb
 import typer
 
 from costops import __version__
@@ -18,8 +20,9 @@ from costops.cli import (
     simulate,
     tasks,
 )
-from costops.errors import CostopsError
+from costops.errors import CostopsError, ExitCode
 from costops.render.table import stderr
+from costops.store.db import MEMORY_LIMIT
 
 app = typer.Typer(
     name="costops",
@@ -57,3 +60,11 @@ def main() -> None:
     except CostopsError as exc:
         stderr.print(f"costops: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(int(exc.exit_code))
+    except duckdb.OutOfMemoryException:
+        limit = os.environ.get("COSTOPS_MEMORY_LIMIT", MEMORY_LIMIT)
+        stderr.print(
+            f"costops: error: out of memory within COSTOPS_MEMORY_LIMIT={limit}; raise it or "
+            "narrow the question with --since/--until/--where (nothing was changed)",
+            markup=False, soft_wrap=True,
+        )  # fmt: skip
+        sys.exit(int(ExitCode.DATABASE))

@@ -196,10 +196,12 @@ def _best_of_both(con: duckdb.DuckDBPyConnection, flagged: str) -> None:
         add_storage(con, table, TTL_SECONDS[ttl])
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {AFTER} AS
-    WITH choice AS (
-        SELECT s.sim_group, sum(s.cost * s.{WEIGHT}) <= sum(h.cost * h.{WEIGHT}) AS short_wins
-        FROM _sim_5m s JOIN _sim_1h h ON h.request_id = s.request_id AND h.sim_group = s.sim_group
-        GROUP BY s.sim_group
+    WITH short AS (SELECT sim_group, sum(cost * {WEIGHT}) AS cost FROM _sim_5m GROUP BY 1),
+    long AS (SELECT sim_group, sum(cost * {WEIGHT}) AS cost FROM _sim_1h GROUP BY 1),
+    -- per group sums, compared group by group (never a join of the two scenarios' requests)
+    choice AS (
+        SELECT s.sim_group, s.cost <= l.cost AS short_wins
+        FROM short s JOIN long l ON l.sim_group IS NOT DISTINCT FROM s.sim_group
     )
     SELECT s.* FROM _sim_5m s JOIN choice c ON c.sim_group = s.sim_group WHERE c.short_wins
     UNION ALL
