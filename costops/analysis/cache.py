@@ -48,7 +48,7 @@ def install_cached_views(con: duckdb.DuckDBPyConnection, pricing_fingerprint: st
 
 def _key(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> str:
     state = con.execute(STORE_STATE_SQL).fetchone()
-    parts = [pricing_fingerprint, PRICED_VIEW_SQL, *UNIT_VIEWS, repr(state)]
+    parts = [pricing_fingerprint, PRICED_VIEW_SQL, RAW_RATE_COLUMNS, *UNIT_VIEWS, repr(state)]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 

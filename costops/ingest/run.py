@@ -285,8 +285,9 @@ def ingest_source(
     on_progress: Callable[[int, int | None], None] | None = None,
     fast_path: bool = True,
 ) -> FileResult:
-    """Ingest one source in one transaction, chunk by chunk; --strict keeps nothing from a file
-    with bad lines. A file whose content was ingested before is skipped."""
+    """Ingest one source in one transaction: a clean canonical file in one pass (the fast
+    path), any other chunk by chunk; --strict keeps nothing from a file with bad lines. A file
+    whose content was ingested before is skipped."""
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: not supported yet (supported: {', '.join(FORMATS)})")
     if kind not in KINDS:
