@@ -262,8 +262,9 @@ NOTES = """
   the caching simulation orders each prefix group in time (a window over every request). Keeping
   only the columns each comparison reads, and comparing in one grouping-set pass over views
   instead of materialised tables, is the next step.
-- **Memory.** DuckDB's memory is capped (COSTOPS_MEMORY_LIMIT, default 1536MB) and it spills to disk
-  beyond that; the fast path streams the file through the JSON reader and gzip decompression.
+- **Memory.** DuckDB's memory is capped (COSTOPS_MEMORY_LIMIT, default 2GB, 1536MB for ingest)
+  and it spills to disk beyond that; the fast path streams the file through the JSON reader and
+  gzip decompression.
 """
 
 

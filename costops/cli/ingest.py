@@ -16,7 +16,7 @@ from costops.ingest.formats.detect import FORMATS
 from costops.ingest.run import FileResult, ingest_source
 from costops.ingest.sources import Source, expand
 from costops.render.table import stderr
-from costops.store.db import open_db
+from costops.store.db import INGEST_MEMORY_LIMIT, open_db
 
 
 def ingest(
@@ -71,7 +71,7 @@ def ingest(
     sources = expand(paths)
     path = db_path(db)
     results: list[FileResult] = []
-    with open_db(path, wait=wait) as con:
+    with open_db(path, wait=wait, memory_limit=INGEST_MEMORY_LIMIT) as con:
         for source in sources:
             results.append(
                 _ingest_one(con, source, fmt, kind, strict, timestamp, mappings, keep_text)

@@ -15,16 +15,19 @@ from costops.errors import DatabaseError
 from costops.store.migrations import migrate
 
 DEFAULT_DB = "costops.duckdb"
-# DuckDB's own cap; the process (Python, parser buffers) adds a few hundred MB on top, and a
-# multi-GB ingest stays under 2 GB of RSS with this (BENCHMARKS.md).
-MEMORY_LIMIT = "1536MB"
+# DuckDB's own cap (COSTOPS_MEMORY_LIMIT overrides both); the process adds a few hundred MB on
+# top. Ingest uses less, so a multi-GB file ingests under 2 GB of RSS (BENCHMARKS.md).
+MEMORY_LIMIT = "2GB"
+INGEST_MEMORY_LIMIT = "1536MB"
 
 
 def resolve_db_path(db: str | None) -> str:
     return db or os.environ.get("COSTOPS_DB") or DEFAULT_DB
 
 
-def connect(path: str, *, create: bool = True, wait: float = 0.0) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str, *, create: bool = True, wait: float = 0.0, memory_limit: str = MEMORY_LIMIT
+) -> duckdb.DuckDBPyConnection:
     """Open and migrate the database at `path`; with create=False a missing file is an error.
     While another process holds the file, retry for up to `wait` seconds, then exit 5."""
     if not create and not Path(path).exists():
@@ -44,7 +47,7 @@ def connect(path: str, *, create: bool = True, wait: float = 0.0) -> duckdb.Duck
     # Timestamps are stored as UTC; every bucketing converts explicitly with --tz.
     con.execute("SET TimeZone = 'UTC'")
     # Bounded memory whatever the input size: DuckDB spills to disk beyond this.
-    con.execute("SET memory_limit = ?", [os.environ.get("COSTOPS_MEMORY_LIMIT", MEMORY_LIMIT)])
+    con.execute("SET memory_limit = ?", [os.environ.get("COSTOPS_MEMORY_LIMIT", memory_limit)])
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")  # never DuckDB's own bar in costops output
     try:
@@ -57,9 +60,9 @@ def connect(path: str, *, create: bool = True, wait: float = 0.0) -> duckdb.Duck
 
 @contextmanager
 def open_db(
-    path: str, *, create: bool = True, wait: float = 0.0
+    path: str, *, create: bool = True, wait: float = 0.0, memory_limit: str = MEMORY_LIMIT
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect(path, create=create, wait=wait)
+    con = connect(path, create=create, wait=wait, memory_limit=memory_limit)
     try:
         yield con
     finally:

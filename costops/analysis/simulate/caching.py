@@ -145,6 +145,8 @@ def simulate_caching(
         "hint": "requests without prefix_hash/prefix_tokens cannot be simulated: log a hash and "
         "the token count of the stable prompt prefix (system prompt + tools)",
     }
+    for table in (flagged, "_sim_5m", "_sim_1h", "_sim_ceiling"):  # free memory for what follows
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     return totals, rows, assumptions
 
 

@@ -115,6 +115,8 @@ def _plan(
         })  # fmt: skip
         nxt = f"_sim_plan_{index}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {nxt} AS {select_requests(AFTER)}")
+        if current != source:  # the previous step's requests are no longer needed
+            con.execute(f"DROP TABLE {current}")
         current = nxt
     price(con, source, BEFORE)
     price(con, current, AFTER)
