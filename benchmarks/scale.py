@@ -15,8 +15,8 @@ from costops.store.db import connect
 
 COPY_SQL = """
 INSERT INTO {table}
-SELECT * REPLACE ({ids})
-FROM src.{table}, range(?) AS copies(k)
+SELECT t.* REPLACE ({ids})
+FROM src.{table} t, range(?) AS copies(k)
 """
 IDS = {
     "requests": "request_id || '#' || k AS request_id, task_id || '#' || k AS task_id",
