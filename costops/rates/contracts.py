@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from costops.errors import PricingError
+from costops.rates.dates import utc_datetime
 
 TERM_KEYS = frozenset({"provider", "model", "effective_from", "effective_to", "discount"})
 FAR_FUTURE = dt.datetime(9999, 1, 1)
@@ -89,11 +90,10 @@ def _term(raw: Any, name: str, file: str, index: int) -> ContractTerm:
 
 
 def _date(value: Any, where: str) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day)
-    raise PricingError(f"{where}: expected a date like 2026-03-01")
+    try:
+        return utc_datetime(value)
+    except ValueError as exc:
+        raise PricingError(f"{where}: {exc}") from exc
 
 
 def discount_rows(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -15,6 +16,7 @@ import yaml
 
 from costops.errors import PricingError
 from costops.rates.contracts import ContractTerm, is_contract, parse_contract
+from costops.rates.dates import utc_datetime
 
 RATE_KEYS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")
 LONG_CONTEXT_KEYS = frozenset({"above_input_tokens", *RATE_KEYS})
@@ -165,24 +167,8 @@ def _chain(versions: list[PriceVersion]) -> list[PriceVersion]:
     out = []
     for index, version in enumerate(versions):
         nxt = versions[index + 1].effective_from if index + 1 < len(versions) else None
-        out.append(_replace_to(version, nxt))
+        out.append(dataclasses.replace(version, effective_to=nxt))
     return out
-
-
-def _replace_to(version: PriceVersion, effective_to: dt.datetime | None) -> PriceVersion:
-    return PriceVersion(
-        effective_from=version.effective_from,
-        effective_to=effective_to,
-        rates=version.rates,
-        long_context=version.long_context,
-        batch_multiplier=version.batch_multiplier,
-        batch_stacks_with_cache=version.batch_stacks_with_cache,
-        regional_uplift=version.regional_uplift,
-        service_tiers=version.service_tiers,
-        cache_storage_per_mtok_hour=version.cache_storage_per_mtok_hour,
-        per_request=version.per_request,
-        time_of_day=version.time_of_day,
-    )
 
 
 class _Where:
@@ -281,7 +267,7 @@ def _parse_model(
     versions = _chain(resolved)
     _check_ends(resolved, ends, here)
     if ends[-1] is not None:  # the last version may end: later requests are unpriced
-        versions[-1] = _replace_to(versions[-1], ends[-1])
+        versions[-1] = dataclasses.replace(versions[-1], effective_to=ends[-1])
     return PricedModel(
         provider=provider,
         id=raw["id"],
@@ -474,20 +460,10 @@ def _rate(value: Any, where: _Where) -> float | None:
 
 
 def _parse_date(value: Any, where: _Where) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, dt.date):
-        parsed = dt.datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise where.error(f"expected a date like 2026-03-13, got {value!r}") from exc
-    else:
-        raise where.error("required: the UTC date the version takes effect, like 2026-03-13")
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
+    try:
+        return utc_datetime(value)
+    except ValueError as exc:
+        raise where.error(str(exc)) from exc
 
 
 def _unknown(mapping: dict[str, Any], allowed: frozenset[str], where: _Where) -> None:
