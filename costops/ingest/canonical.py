@@ -177,17 +177,16 @@ EVAL_CHECKS: list[tuple[str, str]] = [
     *_timestamp_checks("timestamp", required=False),
 ]
 
-EVAL_COLUMNS_SQL = ",\n    ".join(
-    [
-        f"{_string('request_id')} AS request_id",
-        f"{_string('task_id')} AS task_id",
-        f"COALESCE({_string('evaluator')}, 'default') AS evaluator",
-        f"CASE WHEN {_type('passed')} = 'BOOLEAN' THEN {_f('passed')}::BOOLEAN END AS passed",
-        f"TRY_CAST({_f('score')} AS DOUBLE) AS score",
-        f"({_timestamp('timestamp')}) AS ts",
-        f"{_string('model')} AS model",
-    ]
-)
+EVAL_COLUMNS = {
+    "request_id": _string("request_id"),
+    "task_id": _string("task_id"),
+    "evaluator": f"COALESCE({_string('evaluator')}, 'default')",
+    "passed": f"CASE WHEN {_type('passed')} = 'BOOLEAN' THEN {_f('passed')}::BOOLEAN END",
+    "score": f"TRY_CAST({_f('score')} AS DOUBLE)",
+    "ts": f"({_timestamp('timestamp')})",
+    "model": _string("model"),
+}
+EVAL_COLUMNS_SQL = ",\n    ".join(f"{expr} AS {name}" for name, expr in EVAL_COLUMNS.items())
 EVAL_REASON_SQL = _reason(EVAL_CHECKS)
 
 # Each line's JSON is parsed once, by json_transform into a struct of raw JSON fragments.

@@ -34,10 +34,9 @@ PROGRESS_EVERY_S = 0.25
 _COLUMNS = "{" + ", ".join(f"'{name}': 'JSON'" for name in FIELDS) + "}"
 _STRUCT = "struct_pack(" + ", ".join(f'"{name}" := "{name}"' for name in FIELDS) + ")"
 _OTHER_FORMAT = " OR ".join(f'f."{key}" IS NOT NULL' for key in OTHER_FORMAT_KEYS)
+# The eval columns a request does not have (request_id, task_id, ts and model are shared).
 _EVAL_ONLY_COLUMNS = ",\n    ".join(
-    column
-    for column in canonical.EVAL_COLUMNS_SQL.split(",\n    ")
-    if column.endswith((" AS evaluator", " AS passed", " AS score"))
+    f"{canonical.EVAL_COLUMNS[name]} AS {name}" for name in ("evaluator", "passed", "score")
 )
 
 STAGE_SQL = f"""
@@ -88,7 +87,7 @@ SELECT rowid + 1 AS line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS parse_error,
 FROM _fast WHERE format = 'costops';
 CREATE OR REPLACE TEMP VIEW _fast_ev AS
 SELECT rowid + 1 AS line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS parse_error,
-    request_id, task_id, evaluator, passed, score, ts, model, reason
+    {", ".join(canonical.EVAL_COLUMNS)}, reason
 FROM _fast WHERE format = 'eval'
 """
 

@@ -68,8 +68,8 @@ class ChunkReader:
         self.source = source
         self.chunk_bytes = chunk_bytes
         self.sha256 = hashlib.sha256()
-        self.bytes_read = 0
         self.lines_done = 0  # lines handed out so far
+        self.gzipped = False  # known once the source has been opened
 
     def fingerprint(self) -> tuple[str, int]:
         """The hash of the (decompressed) content, read ahead so a known file can be skipped,
@@ -84,11 +84,6 @@ class ChunkReader:
                 last = block[-1:]
         return digest.hexdigest(), lines + (last != b"\n")
 
-    @property
-    def gzipped(self) -> bool:
-        with self._open() as stream:
-            return isinstance(stream, gzip.GzipFile)
-
     def chunks(self) -> Iterator[Chunk]:
         with self._open() as stream:
             carry = b""
@@ -98,7 +93,6 @@ class ChunkReader:
                 if not block:
                     break
                 self.sha256.update(block)
-                self.bytes_read += len(block)
                 data = carry + block
                 cut = data.rfind(b"\n")
                 if cut < 0:
@@ -124,7 +118,10 @@ class ChunkReader:
             except OSError as exc:
                 raise InputDataError(f"{self.source.name}: cannot read: {exc.strerror}") from exc
         peek = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
-        if peek == GZIP_MAGIC or (self.source.path and self.source.path.suffix == ".gz"):
+        self.gzipped = peek == GZIP_MAGIC or bool(
+            self.source.path and self.source.path.suffix == ".gz"
+        )
+        if self.gzipped:
             return _GzipChecked(raw, self.source.name)
         return raw
 
