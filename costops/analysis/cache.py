@@ -24,9 +24,10 @@ CACHED = (
     ("unit_status", "_cache_unit_status"),
     ("evaluated_requests", "_cache_evaluated_requests"),
 )
+# priced_requests reads evaluated_requests, so pointing that view at other costs moves both.
 PRICED_FROM_CACHE_SQL = """
 CREATE OR REPLACE TEMP VIEW priced_requests AS
-SELECT * EXCLUDE (unit_evaluated, unit_success) FROM _cache_evaluated_requests
+SELECT * EXCLUDE (unit_evaluated, unit_success) FROM evaluated_requests
 """
 STORE_STATE_SQL = """
 SELECT (SELECT max(run_id) FROM ingest_runs WHERE finished_at IS NOT NULL),
@@ -85,8 +86,4 @@ def use_list_prices(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP VIEW evaluated_requests AS "
         "SELECT * REPLACE (list_cost AS cost) FROM _cache_evaluated_requests"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW priced_requests AS "
-        "SELECT * EXCLUDE (unit_evaluated, unit_success) FROM evaluated_requests"
     )

@@ -8,7 +8,6 @@ from typing import Any
 import duckdb
 
 from costops.analysis.session import fetch_dicts
-from costops.rates.tables import PricingTables
 
 COVERAGE_SQL = """
 SELECT provider, model, model_key AS priced_as,
@@ -26,10 +25,11 @@ ORDER BY unpriced_requests DESC, requests DESC, provider, model
 """
 
 
-def coverage_rows(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> list[dict[str, Any]]:
-    """One row per logged (provider, model); an unpriced one carries the nearest table entry."""
+def coverage_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """One row per logged (provider, model); an unpriced one carries the nearest table entry
+    (by name, over the few distinct names: no loop over requests)."""
     rows = fetch_dicts(con, COVERAGE_SQL)
-    names = {m.id.lower(): m.key for m in tables.models}
+    names = dict(con.execute("SELECT lower(model_id), model_key FROM price_models").fetchall())
     for row in rows:
         row["suggestion"] = None
         if row["status"] == "no table":

@@ -33,6 +33,24 @@ class Dimension:
 
 
 @dataclass(frozen=True)
+class Grouping:
+    """SQL pieces to group a query over `p` by dimensions (all empty without dimensions)."""
+
+    keys: str  # 'expr AS "name", ' for each dimension, to start a SELECT list
+    group_by: str  # 'GROUP BY "name", …'
+    order: str  # ', "name", …' to end an ORDER BY
+
+
+def grouping(dims: list[Dimension]) -> Grouping:
+    names = ", ".join(f'"{d.name}"' for d in dims)
+    return Grouping(
+        keys="".join(f'{d.sql} AS "{d.name}", ' for d in dims),
+        group_by=f"GROUP BY {names}" if dims else "",
+        order="".join(f', "{d.name}"' for d in dims),
+    )
+
+
+@dataclass(frozen=True)
 class Filters:
     since: str | None = None
     until: str | None = None

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from costops.analysis.filters import Dimension, Filters, where_clause
+from costops.analysis.filters import Dimension, Filters, grouping, where_clause
 from costops.analysis.session import fetch_dicts
 from costops.rates.cost import priced_select
 
@@ -79,7 +79,7 @@ WITH g AS (
         sum(CASE WHEN differs THEN 1 ELSE 0 END) AS differing_requests,
         sum(CASE WHEN cost IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
         mode(cause) AS likely_cause
-    FROM _reconciled p {group}
+    FROM _reconciled p {group_by}
 )
 SELECT *, difference / NULLIF(logged_cost, 0) AS difference_pct FROM g
 ORDER BY abs(COALESCE(difference, 0)) DESC, differing_requests DESC {order}
@@ -121,9 +121,5 @@ def reconcile(
 
 
 def _groups_sql(dims: list[Dimension]) -> str:
-    names = ", ".join(f'"{d.name}"' for d in dims)
-    return GROUPS_SQL.format(
-        keys="".join(f'{d.sql} AS "{d.name}", ' for d in dims),
-        group=f"GROUP BY {names}" if dims else "",
-        order="".join(f', "{d.name}"' for d in dims),
-    )
+    g = grouping(dims)
+    return GROUPS_SQL.format(keys=g.keys, group_by=g.group_by, order=g.order)

@@ -144,7 +144,7 @@ def coverage(
 ) -> None:
     """Logged models and whether a table prices them (unpriced is NULL, never $0)."""
     with analysis_session(db_path(db), pricing) as con:
-        rows = coverage_rows(con, load_tables(pricing))
+        rows = coverage_rows(con)
     shown = rows
     if fmt in ("table", "markdown"):  # the suggestion goes where the table entry would be
         shown = [{**r, "priced_as": f"none (nearest: {r['suggestion']})"} if r["suggestion"]

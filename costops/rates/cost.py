@@ -17,6 +17,7 @@ import duckdb
 
 from costops.errors import PricingError
 from costops.rates.contracts import discount_rows
+from costops.rates.tables import RATE_KEYS as RATE_COLUMNS
 from costops.rates.tables import PricingTables
 
 # Logged model name → pricing table entry. Glob patterns become LIKE patterns; the most
@@ -96,8 +97,8 @@ versioned AS (
     LEFT JOIN price_windows w
       ON w.model_key = v.model_key AND w.effective_from = v.effective_from
      AND CASE WHEN w.from_minute < w.to_minute
-              THEN w.local_minute(m.ts) >= w.from_minute AND w.local_minute(m.ts) < w.to_minute
-              ELSE w.local_minute(m.ts) >= w.from_minute OR w.local_minute(m.ts) < w.to_minute
+              THEN {local_minute} >= w.from_minute AND {local_minute} < w.to_minute
+              ELSE {local_minute} >= w.from_minute OR {local_minute} < w.to_minute
          END
     LEFT JOIN price_discounts d
       ON d.model_key = m.model_key AND m.ts >= d.effective_from AND m.ts < d.effective_to
@@ -172,7 +173,7 @@ LOCAL_MINUTE_SQL = (
     "(hour(timezone(w.timezone, timezone('UTC', m.ts))) * 60 "
     "+ minute(timezone(w.timezone, timezone('UTC', m.ts))))"
 )
-PRICED_SELECT_SQL = PRICED_SELECT_SQL.replace("w.local_minute(m.ts)", LOCAL_MINUTE_SQL)
+PRICED_SELECT_SQL = PRICED_SELECT_SQL.replace("{local_minute}", LOCAL_MINUTE_SQL)
 
 
 def priced_select(source: str) -> str:
@@ -183,7 +184,6 @@ def priced_select(source: str) -> str:
 
 PRICED_VIEW_SQL = "CREATE OR REPLACE TEMP VIEW priced_requests AS " + priced_select("requests")
 
-RATE_COLUMNS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")
 
 # The rates behind a request's effective rates (r_*), multipliers and costs: what a stored or
 # scenario table of priced requests leaves out (`SELECT * EXCLUDE (...)`) to stay narrow.
@@ -215,10 +215,6 @@ def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> st
         for pattern in model.match:
             like, literal_len = glob_to_like(pattern)
             patterns.append((model.key, like, literal_len))
-    for name, key in sorted(tables.aliases.items()):
-        patterns.append((key, glob_to_like(name.replace("*", "").replace("?", ""))[0],
-                         ALIAS_LITERAL_LEN))  # fmt: skip
-    for model in tables.models:
         for v in model.versions:
             lc = v.long_context or {}
             versions.append(
@@ -250,6 +246,9 @@ def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> st
             for w in v.time_of_day:
                 windows.append((model.key, v.effective_from, w["from"], w["to"], w["timezone"],
                                 w["multiplier"], *(w[k] for k in RATE_COLUMNS)))  # fmt: skip
+    for name, key in sorted(tables.aliases.items()):
+        patterns.append((key, glob_to_like(name.replace("*", "").replace("?", ""))[0],
+                         ALIAS_LITERAL_LEN))  # fmt: skip
     _insert(con, "price_models", models)
     _insert(con, "price_patterns", patterns)
     _insert(con, "price_versions", versions)

@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from costops.analysis.filters import Dimension, Filters, where_clause
+from costops.analysis.filters import Dimension, Filters, grouping, where_clause
 from costops.analysis.session import fetch_dicts
 from costops.rates.cost import RAW_RATE_COLUMNS, priced_select
 from costops.store.migrations import REQUEST_COLUMNS
@@ -77,8 +77,8 @@ def compare(
 
 def _compare_sql(dims: list[Dimension], extras: str, before_extras: str) -> str:
     names = [d.name for d in dims]
-    keys = "".join(f'{d.sql} AS "{d.name}", ' for d in dims)
-    group = f"GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
+    g = grouping(dims)
+    keys, group = g.keys, g.group_by
     tail = f", {extras}" if extras else ""
     before_tail = f", {before_extras}" if before_extras else ""
     join = " AND ".join(f'b."{n}" IS NOT DISTINCT FROM a."{n}"' for n in names) or "TRUE"
@@ -86,7 +86,7 @@ def _compare_sql(dims: list[Dimension], extras: str, before_extras: str) -> str:
     quoted = ", ".join(f'"{n}"' for n in names)
     rest_a = f"a.* EXCLUDE ({quoted})" if names else "a.*"
     rest_b = f"b.* EXCLUDE ({quoted})" if names else "b.*"
-    order = "".join(f', "{n}"' for n in names)
+    order = g.order
     return f"""
     WITH b AS (SELECT {keys}sum(p.cost * p.{WEIGHT}) AS baseline_cost{before_tail}
                FROM {BEFORE} p {group}),
