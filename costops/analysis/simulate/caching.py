@@ -75,7 +75,8 @@ def scenario_sql(flagged: str, ttl_seconds: float | None, ttl: str) -> str:
     }
     extra = (
         f"sim_cacheable, {hit} AS sim_hit, sim_has_prefix, sim_long_enough, "
-        f"actual_cache_read, actual_cache_use, '{ttl}' AS sim_ttl, {GROUP_KEY} AS sim_group"
+        f"actual_cache_read, actual_cache_use, '{ttl}' AS sim_ttl, {GROUP_KEY} AS sim_group, "
+        "CAST(0 AS DOUBLE) AS sim_storage_cost"
     )
     return "(" + select_requests(flagged, overrides, extra) + ")"
 
@@ -182,13 +183,9 @@ WHERE {table}.request_id = s.request_id
 
 
 def add_storage(con: duckdb.DuckDBPyConnection, table: str, ttl_seconds: float) -> None:
-    """Add cache storage to the simulated cost where the pricing table bills it."""
-    con.execute(f"ALTER TABLE {table} ADD COLUMN sim_storage_cost DOUBLE DEFAULT 0.0")
-    billed = con.execute(
-        "SELECT count(*) FROM price_versions WHERE cache_storage_per_mtok_hour IS NOT NULL"
-    ).fetchone()
-    if billed and billed[0]:
-        con.execute(STORAGE_SQL.format(table=table, ttl_s=float(ttl_seconds)))
+    """Add cache storage to the simulated cost where the pricing table bills it (a no-op
+    update when no model does)."""
+    con.execute(STORAGE_SQL.format(table=table, ttl_s=float(ttl_seconds)))
 
 
 def _best_of_both(con: duckdb.DuckDBPyConnection, flagged: str) -> None:
