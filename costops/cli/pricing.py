@@ -4,8 +4,6 @@ gaps, what a table change would do to the stored requests' cost, and importers."
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,8 +22,14 @@ from costops.cli.common import (
     db_path,
     emit,
 )
-from costops.errors import CheckFailed, InputDataError, PricingError, UsageError
-from costops.rates.importers import import_genai_prices, import_litellm
+from costops.errors import CheckFailed, PricingError, UsageError
+from costops.rates.importers import (
+    claimed_names,
+    import_genai_prices,
+    import_litellm,
+    read_litellm,
+    write_tables,
+)
 from costops.rates.inspect import check, history_rows, list_rows, resolve_model
 from costops.rates.tables import load_tables
 from costops.render.columns import Column
@@ -222,7 +226,7 @@ def import_prices(
     today = dt.date.today()
     wanted = set(provider or [])
     if source == "litellm":
-        result = import_litellm(_json_price_list(file), today, wanted, _claimed_names())
+        result = import_litellm(read_litellm(file), today, wanted, claimed_names(load_tables()))
     elif source == "genai-prices":
         try:
             from genai_prices import data
@@ -235,10 +239,7 @@ def import_prices(
         result = import_genai_prices(data.providers, today, start, wanted)
     else:
         raise UsageError(f"{source}: unknown importer (supported: litellm, genai-prices)")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in sorted(result.tables.items()):
-        target = out / f"{source}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.yaml"
-        target.write_text(text, encoding="utf-8")
+    for target in write_tables(result, out, source):
         stderr.print(f"wrote {target}", markup=False)
     for why, count in result.skipped.most_common():
         stderr.print(f"skipped {count:,} entries: {why}", markup=False)
@@ -249,25 +250,3 @@ def import_prices(
         f"`costops pricing check --pricing {out}`",
         markup=False,
     )
-
-
-def _claimed_names() -> dict[str, str]:
-    """Logged names the packaged tables (and $COSTOPS_PRICING) claim with an exact pattern."""
-    return {
-        pattern.lower(): model.key
-        for model in load_tables().models
-        for pattern in (model.id, *model.match)
-        if not any(c in pattern for c in "*?")
-    }
-
-
-def _json_price_list(file: Path | None) -> dict[str, Any]:
-    if file is None:
-        raise UsageError("litellm: give the path of model_prices_and_context_window.json")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputDataError(f"{file}: not a readable JSON price list: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InputDataError(f"{file}: expected a JSON object of model -> prices")
-    return data

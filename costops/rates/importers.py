@@ -8,12 +8,18 @@ date: a price list says what holds now, not since when.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
+
+from costops.errors import InputDataError, UsageError
+from costops.rates.tables import PricingTables
 
 PER_MILLION = 1_000_000
 CHAT_MODES = (None, "chat", "responses", "completion")
@@ -82,12 +88,16 @@ def import_litellm(
             model = {"id": model_id, "versions": [version]}
         by_provider.setdefault(provider, []).append(model)
         result.models += 1
+    source = f"LiteLLM model_prices_and_context_window.json, imported {today}"
     for provider, models in by_provider.items():
-        doc = {"provider": provider, "currency": "USD",
-               "source": f"LiteLLM model_prices_and_context_window.json, imported {today}",
-               "models": models}  # fmt: skip
-        result.tables[provider] = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+        result.tables[provider] = _table(provider, source, models)
     return result
+
+
+def _table(provider: str, source: str, models: list[dict[str, Any]]) -> str:
+    """One provider's pricing file, as YAML."""
+    doc = {"provider": provider, "currency": "USD", "source": source, "models": models}
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
 def _claim_order(name: str, known: dict[str, str]) -> tuple[int, str]:
@@ -162,7 +172,7 @@ GENAI_KEYS = {
     "cache_write_mtok": "cache_write_5m",
     "cache_write_1h_mtok": "cache_write_1h",
 }
-GENAI_TIERS = {"speed": "service tier"}  # price variant key → how it is imported
+GENAI_TIER_KEYS = frozenset({"speed"})  # price variant keys imported as service tiers
 
 
 def import_genai_prices(
@@ -186,14 +196,17 @@ def import_genai_prices(
             result.models += 1
         if models:
             source = f"genai-prices package data, imported {today}"
-            doc = {"provider": provider.id, "currency": "USD", "source": source, "models": models}
-            result.tables[provider.id] = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+            result.tables[provider.id] = _table(provider.id, source, models)
     return result
 
 
 def _genai_model(model: Any, since: dt.date) -> tuple[dict[str, Any] | None, list[str]]:
     unmapped: list[str] = []
-    conditional = model.prices if isinstance(model.prices, list) else [_Unconstrained(model.prices)]
+    conditional = (
+        model.prices
+        if isinstance(model.prices, list)
+        else [SimpleNamespace(prices=model.prices, constraint=None)]
+    )
     versions: list[dict[str, Any]] = []
     windows: list[Any] = []
     for price in conditional:
@@ -215,11 +228,6 @@ def _genai_model(model: Any, since: dt.date) -> tuple[dict[str, Any] | None, lis
     for variant in model.price_variants or []:
         unmapped += _add_variant(versions, variant)
     return {"id": model.id, "match": _globs(model.match, model.id), "versions": versions}, unmapped
-
-
-class _Unconstrained:
-    def __init__(self, prices: Any):
-        self.prices, self.constraint = prices, None
 
 
 def _genai_rates(price: Any) -> tuple[dict[str, Any], list[str]]:
@@ -253,10 +261,15 @@ def _genai_rates(price: Any) -> tuple[dict[str, Any], list[str]]:
     return rates, unmapped
 
 
+def _explicit_rates(price: Any) -> tuple[dict[str, float], list[str]]:
+    """A partial genai-prices price (a variant or a window) as explicit costops rates."""
+    rates, unmapped = _genai_rates(price)
+    return {k: v for k, v in rates.items() if k in GENAI_KEYS.values()}, unmapped
+
+
 def _add_window(version: dict[str, Any], price: Any) -> list[str]:
     """A genai-prices time-of-day price: a daily window (UTC) with its own explicit rates."""
-    rates, unmapped = _genai_rates(price.prices)
-    explicit = {k: v for k, v in rates.items() if k in GENAI_KEYS.values()}
+    explicit, unmapped = _explicit_rates(price.prices)
     start, end = price.constraint.start_time, price.constraint.end_time
     window = {"from": start.strftime("%H:%M"), "to": end.strftime("%H:%M"), "timezone": "UTC"}
     version.setdefault("time_of_day", []).append({**window, **explicit})
@@ -264,10 +277,11 @@ def _add_window(version: dict[str, Any], price: Any) -> list[str]:
 
 
 def _add_variant(versions: list[dict[str, Any]], variant: Any) -> list[str]:
-    rates, unmapped = _genai_rates(variant.prices)
-    explicit = {k: v for k, v in rates.items() if k in GENAI_KEYS.values()}
+    explicit, unmapped = _explicit_rates(variant.prices)
     if not explicit:
         return unmapped
+    if variant.when == {"processing": "batch"} and "input" not in explicit:
+        return [*unmapped, "batch variant without an input rate"]
     start = getattr(variant.constraint, "start_date", None)
     if start is not None and start not in [v["effective_from"] for v in versions]:
         # the variant starts within a version: split that version at its start
@@ -278,9 +292,9 @@ def _add_variant(versions: list[dict[str, Any]], variant: Any) -> list[str]:
     targets = [v for v in versions if start is None or v["effective_from"] >= start]
     if variant.when == {"processing": "batch"}:
         for version in targets:
-            version["batch_rates"] = explicit if "input" in explicit else None
-        return unmapped if "input" in explicit else [*unmapped, "batch variant without input"]
-    if len(variant.when) == 1 and next(iter(variant.when)) in GENAI_TIERS:
+            version["batch_rates"] = explicit
+        return unmapped
+    if len(variant.when) == 1 and next(iter(variant.when)) in GENAI_TIER_KEYS:
         tier = next(iter(variant.when.values()))
         for version in targets:
             version.setdefault("service_tiers", {})[tier] = explicit
@@ -301,3 +315,37 @@ def _globs(match: Any, model_id: str) -> list[str]:
                 out.append(glob.format(value))
         stack += getattr(clause, "or_", None) or []
     return list(dict.fromkeys(out)) or [model_id]
+
+
+def read_litellm(file: Path | None) -> dict[str, Any]:
+    """LiteLLM's price map from a file; a missing or malformed file is an input error."""
+    if file is None:
+        raise UsageError("litellm: give the path of model_prices_and_context_window.json")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"{file}: not a readable JSON price list: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InputDataError(f"{file}: expected a JSON object of model -> prices")
+    return data
+
+
+def claimed_names(tables: PricingTables) -> dict[str, str]:
+    """Logged names the tables claim with an exact pattern (or their id) → the entry's key."""
+    return {
+        pattern.lower(): model.key
+        for model in tables.models
+        for pattern in (model.id, *model.match)
+        if not any(c in pattern for c in "*?")
+    }
+
+
+def write_tables(result: ImportResult, out: Path, source: str) -> list[Path]:
+    """One YAML file per provider in `out`, named after the importer and the provider."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in sorted(result.tables.items()):
+        target = out / f"{source}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.yaml"
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written
