@@ -54,6 +54,12 @@ models:
         batch_rates: {input: 1.20, output: 6.00}
 """
 
+CONTRACT = """\
+contract: rules-agreement
+terms:
+  - {provider: rules, model: fee, effective_from: 2026-03-11, discount: 0.10}
+"""
+
 # (request, model, UTC time, extra fields, expected USD)
 CASES = [
     # 2.00 + 0.80 = 2.80 at list; half inside 16:30-00:30 UTC
@@ -74,6 +80,8 @@ CASES = [
      {"input_tokens": 300_000, "cache_read_tokens": 100_000, "output_tokens": 10_000}, 1.275),
     ("l2", "lc272", "2026-03-10T12:00:00Z", {"input_tokens": 272_000, "output_tokens": 0}, 0.68),
     ("f1", "fee", "2026-03-10T12:00:00Z", {}, 1.105),  # 1.00 + 0.10 + a $0.005 fee
+    # CONTRACT: 10 % off fee from 2026-03-11, on the tokens and the fee: 1.105 x 0.90
+    ("f2", "fee", "2026-03-12T12:00:00Z", {}, 0.9945),
     # explicit batch rates replace the discount: 1.20 + 0.60
     ("b1", "batchy", "2026-03-10T12:00:00Z", {"batch": True}, 1.80),
     ("b2", "batchy", "2026-03-10T12:00:00Z", {}, 4.50),  # not batch: 3.00 + 1.50
@@ -86,6 +94,7 @@ CASES = [
 def test_rules_hand_computed(run, db, tmp_path):
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "rules.yaml").write_text(TABLE)
+    (tmp_path / "rules" / "contract.yaml").write_text(CONTRACT)
     logs = tmp_path / "rules.jsonl"
     logs.write_text("".join(
         json.dumps({"request_id": rid, "timestamp": ts, "provider": "rules", "model": model,
