@@ -12,6 +12,7 @@ import duckdb
 from costops.errors import UsageError
 from costops.ingest import canonical, fast
 from costops.ingest.formats import batch_inputs, otlp
+from costops.ingest.formats.cloud import hinted_reason
 from costops.ingest.formats.detect import (
     BATCH_INPUT,
     CANONICAL_CASE_SQL,
@@ -124,8 +125,9 @@ WITH parsed AS (
         END AS f
     FROM _canon
 ),
-typed AS (SELECT line_no, raw, parse_error, format, f, {canonical.REQUEST_COLUMNS_SQL} FROM parsed)
-SELECT *, COALESCE(parse_error, {canonical.REQUEST_REASON_SQL}) AS reason FROM typed
+typed AS (SELECT line_no, raw, parse_error, format, f, {canonical.REQUEST_COLUMNS_SQL} FROM parsed),
+checked AS (SELECT *, COALESCE(parse_error, {canonical.REQUEST_REASON_SQL}) AS why FROM typed)
+SELECT * EXCLUDE (why), {hinted_reason("why")} AS reason FROM checked
 """
 
 STAGE_EVALS_SQL = f"""
@@ -319,7 +321,7 @@ def ingest_source(
         else:
             for chunk in reader.chunks():
                 con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])
-                _stage(con, kind, fmt, default_ts, mappings or {})
+                _stage(con, kind, fmt, default_ts, default_time, mappings or {})
                 _tally(con, result)
                 if strict and result.quarantined:
                     con.execute("ROLLBACK")
@@ -353,12 +355,13 @@ def _stage(
     kind: str,
     fmt: str,
     default_ts: str,
+    given_ts: str | None,
     mappings: dict[str, tuple[str, ...]],
 ) -> None:
     con.execute(CLASSIFY_SQL, {"kind": kind, "format": fmt})
     con.execute(otlp.SPANS_SQL)
     con.execute(otlp.TRACE_CONTEXT_SQL)
-    con.execute(canon_sql(mappings), {"default_ts": default_ts})
+    con.execute(canon_sql(mappings), {"default_ts": default_ts, "given_ts": given_ts})
     con.execute(STAGE_REQUESTS_SQL)
     con.execute(STAGE_EVALS_SQL)
     con.execute(best_requests_sql("_req"))

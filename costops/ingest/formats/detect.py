@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from costops.ingest.formats.cloud import (
+    BEDROCK_DETECT_SQL,
+    GEMINI_CHUNK_SQL,
+    GEMINI_DETECT_SQL,
+    bedrock_fields,
+    gemini_fields,
+)
+from costops.ingest.formats.cloud import RESPONSE_SQL as CLOUD_RESPONSE_SQL
 from costops.ingest.formats.gateways import (
     USAGE_SQL,
     claude_code_fields,
@@ -13,7 +21,7 @@ from costops.ingest.formats.sql import canonical_object
 
 FORMATS = (
     "auto", "costops", "openai", "anthropic", "litellm", "otlp", "openai-batch",
-    "anthropic-batch", "langfuse", "claude-code",
+    "anthropic-batch", "langfuse", "claude-code", "gemini", "bedrock",
 )  # fmt: skip
 
 # Lines that carry no usage of their own: counted as skipped, not quarantined.
@@ -46,6 +54,9 @@ DETECT_SQL = f"""CASE
     WHEN (raw->>'$.response.object') IN ('chat.completion', 'response') THEN 'openai'
     WHEN (raw->>'$.type') = 'message' AND {_has("usage")} THEN 'anthropic'
     WHEN (raw->>'$.response.type') = 'message' THEN 'anthropic'
+    WHEN {GEMINI_DETECT_SQL} THEN 'gemini'
+    WHEN {BEDROCK_DETECT_SQL} THEN 'bedrock'
+    WHEN {GEMINI_CHUNK_SQL} THEN '{SKIP}'
     WHEN ({_has("passed")} OR {_has("score")}) AND NOT {_has("input_tokens")}
         AND NOT {_has("output_tokens")} AND NOT {_has("usage")} THEN 'eval'
     WHEN {_has("model")} AND ({_has("input_tokens")} OR {_has("output_tokens")}) THEN 'costops'
@@ -61,11 +72,15 @@ _ADAPTERS = {
     "litellm": litellm_fields(),
     "langfuse": langfuse_fields(),
     "claude-code": claude_code_fields(),
+    "gemini": gemini_fields(),
+    "bedrock": bedrock_fields(),
 }
 
 RESPONSE_CASE_SQL = (
     "CASE format "
-    + " ".join(f"WHEN '{fmt}' THEN {expr}" for fmt, expr in RESPONSE_SQL.items())
+    + " ".join(
+        f"WHEN '{fmt}' THEN {expr}" for fmt, expr in {**RESPONSE_SQL, **CLOUD_RESPONSE_SQL}.items()
+    )
     + " ELSE j END"
 )
 
