@@ -122,11 +122,12 @@ def test_an_alias_prices_a_deployment_name_and_ties_are_errors(run, tmp_path):
     missing = run("report", "--db", db, *pricing)
     assert missing.code == 4 and "no table entry acme/nope" in missing.stderr
     (aliases / "aliases.yaml").unlink()
-    for provider in ("one", "two"):
-        (aliases / f"{provider}.yaml").write_text(
-            f"provider: {provider}\nmodels:\n  - id: prod-gpt-deploy\n    versions:\n"
-            "      - {effective_from: 2026-01-01, input: 1, output: 1}\n"
+    # two entries of the request's own provider claiming the name equally: an error
+    for entry in ("one", "two"):
+        (aliases / f"{entry}.yaml").write_text(
+            f"provider: azure\nmodels:\n  - id: {entry}\n    match: [prod-gpt-deploy]\n"
+            "    versions:\n      - {effective_from: 2026-01-01, input: 1, output: 1}\n"
         )
     tie = run("report", "--db", db, *pricing)
     assert tie.code == 4
-    assert "matches one/prod-gpt-deploy and two/prod-gpt-deploy equally" in tie.stderr
+    assert "matches azure/one and azure/two equally" in tie.stderr

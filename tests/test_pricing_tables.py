@@ -99,8 +99,13 @@ def test_pricing_check_passes_on_packaged_tables(run):
 
 
 def test_pricing_check_finds_a_pattern_claimed_twice(run, tmp_path):
+    """Two entries of one provider claiming a name is an error; another provider pricing the
+    same name is not (258 model ids exist under more than one provider)."""
     clash = GOOD_MODEL.replace('match: ["acme-x"]', 'match: ["acme-small"]')
     (tmp_path / "clash.yaml").write_text(clash.replace("provider: acme", "provider: other"))
+    result = run("pricing", "check", "--pricing", FIXTURE_PRICING, "--pricing", str(tmp_path))
+    assert result.code == 0, result.stderr
+    (tmp_path / "clash.yaml").write_text(clash)
     result = run("pricing", "check", "--pricing", FIXTURE_PRICING, "--pricing", str(tmp_path))
     assert result.code == 4 and "pattern 'acme-small' also matches" in result.stderr
 

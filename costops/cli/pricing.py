@@ -114,7 +114,7 @@ def show(
         raise UsageError(
             f"{model}: no pricing table matches this model; see `costops pricing list`"
         )
-    title = f"{found.key} — matches {', '.join(found.match)} ({found.source_file})"
+    title = f"{found.key} — matches {', '.join(map(str, found.match))} ({found.source_file})"
     emit(_render(title, SHOW_COLUMNS, history_rows(found), fmt), output)
 
 
@@ -230,8 +230,11 @@ def import_prices(
     elif source == "genai-prices":
         try:
             from genai_prices import data
-        except ImportError as exc:
-            raise UsageError("genai-prices is not installed: pip install genai-prices") from exc
+        except ImportError as exc:  # an optional extra: the rest of costops runs without it
+            raise UsageError(
+                "pricing import genai-prices needs the genai-prices package: "
+                "pip install 'costops[prices]'"
+            ) from exc
         try:
             start = dt.date.fromisoformat(since)
         except ValueError as exc:

@@ -15,49 +15,15 @@ from typing import Any
 
 import duckdb
 
-from costops.errors import PricingError
 from costops.rates.contracts import discount_rows
+from costops.rates.match import MATCH_TABLES_SQL, map_models, matching_rows
 from costops.rates.tables import RATE_KEYS as RATE_COLUMNS
 from costops.rates.tables import PricingTables
 
-# Logged model name → pricing table entry. Glob patterns become LIKE patterns; the most
-# specific pattern (longest literal part; a user's alias beats any pattern) wins, a same-provider
-# table before another provider's, and a user's table before the packaged one. Two entries that
-# tie are an error naming both (see AMBIGUOUS_SQL).
-MODEL_MAP_SQL = """
-CREATE OR REPLACE TEMP TABLE model_candidates AS
-WITH names AS (
-    SELECT DISTINCT provider, model FROM requests
-    UNION
-    SELECT DISTINCT NULL AS provider, model FROM evals WHERE model IS NOT NULL
-    UNION
-    SELECT DISTINCT provider, model FROM extra_models
-)
-SELECT n.provider, n.model, p.model_key,
-       rank() OVER (
-           PARTITION BY n.provider, n.model
-           ORDER BY CASE WHEN lower(n.provider) = pm.provider THEN 0 ELSE 1 END,
-                    p.literal_len DESC, pm.user_rank
-       ) AS pick
-FROM names n
-JOIN price_patterns p ON lower(n.model) LIKE p.pattern ESCAPE '\\'
-JOIN price_models pm ON pm.model_key = p.model_key;
-CREATE OR REPLACE TEMP TABLE model_map AS
-SELECT provider, model, min(model_key) AS model_key FROM model_candidates WHERE pick = 1
-GROUP BY provider, model
-"""
-
-AMBIGUOUS_SQL = """
-SELECT provider, model, list(DISTINCT model_key ORDER BY model_key)
-FROM model_candidates WHERE pick = 1
-GROUP BY provider, model HAVING count(DISTINCT model_key) > 1
-ORDER BY model LIMIT 1
-"""
-ALIAS_LITERAL_LEN = 1_000_000  # an alias names the logged model exactly: it beats any pattern
-
 PRICED_SELECT_SQL = """
 WITH matched AS (
-    SELECT r.*, mm.model_key,
+    SELECT r.*, COALESCE(nv.model_key, mm.model_key) AS model_key,
+           nv.effective_from AS version_from,
            COALESCE(r.task_id, r.request_id) AS unit_id,
            r.input_tokens - r.cache_read_tokens - r.cache_write_5m_tokens
                - r.cache_write_1h_tokens AS uncached_input_tokens,
@@ -65,14 +31,19 @@ WITH matched AS (
     FROM {source} r
     LEFT JOIN model_map mm
       ON mm.model = r.model AND mm.provider IS NOT DISTINCT FROM r.provider
+    LEFT JOIN name_versions nv
+      ON nv.model = r.model AND nv.provider IS NOT DISTINCT FROM r.provider
+     AND r.ts >= nv.valid_from AND (nv.valid_to IS NULL OR r.ts < nv.valid_to)
 ),
 versioned AS (
     SELECT m.*,
            v.effective_from AS price_effective_from,
-           v.lc_threshold IS NOT NULL AND m.input_tokens > v.lc_threshold AS long_context,
+           c.above_input_tokens IS NOT NULL AS long_context,
            v.input, v.output, v.cache_read, v.cache_write_5m, v.cache_write_1h, v.reasoning,
-           v.lc_input, v.lc_output, v.lc_cache_read, v.lc_cache_write_5m, v.lc_cache_write_1h,
-           v.lc_reasoning, v.batch_multiplier, v.batch_stacks_with_cache, v.per_request,
+           c.input AS lc_input, c.output AS lc_output, c.cache_read AS lc_cache_read,
+           c.cache_write_5m AS lc_cache_write_5m, c.cache_write_1h AS lc_cache_write_1h,
+           c.reasoning AS lc_reasoning,
+           v.batch_multiplier, v.batch_stacks_with_cache, v.per_request,
            w.multiplier AS window_multiplier, w.input AS window_input,
            w.output AS window_output, w.cache_read AS window_cache_read,
            w.cache_write_5m AS window_cache_write_5m, w.cache_write_1h AS window_cache_write_1h,
@@ -85,9 +56,12 @@ versioned AS (
            COALESCE(d.discount, 0.0) AS contract_discount, d.contract
     FROM matched m
     LEFT JOIN price_versions v
-      ON v.model_key = m.model_key
-     AND m.ts >= v.effective_from
-     AND (v.effective_to IS NULL OR m.ts < v.effective_to)
+      ON v.model_key = m.model_key AND v.effective_from = m.version_from
+    -- the long-context tier the request's input crosses (the highest one): whole request
+    LEFT JOIN price_context_tiers c
+      ON c.model_key = v.model_key AND c.effective_from = v.effective_from
+     AND m.input_tokens > c.above_input_tokens
+     AND (c.next_above IS NULL OR m.input_tokens <= c.next_above)
     LEFT JOIN price_tiers t
       ON t.model_key = v.model_key AND t.effective_from = v.effective_from
      AND t.tier = CASE WHEN m.is_batch THEN 'batch' ELSE lower(m.service_tier) END
@@ -200,37 +174,37 @@ RAW_RATE_COLUMNS = ", ".join(
 def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> str:
     """Load the pricing tables into temp tables and create model_map and priced_requests.
     Returns a fingerprint of the rates loaded, which changes whenever any price does."""
+    fingerprint = load_price_tables(con, tables)
+    map_models(con)
+    con.execute(PRICED_VIEW_SQL)
+    return fingerprint
+
+
+def load_price_tables(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> str:
+    """The pricing tables as temp tables (price_models, price_versions, patterns, …)."""
     _create_price_tables(con)
-    models, patterns, versions, tiers, regions, windows = [], [], [], [], [], []
+    models, versions, context_tiers, tiers, regions, windows = [], [], [], [], [], []
     for model in tables.models:
-        models.append(
-            (
-                model.key,
-                model.provider.lower(),
-                model.id,
-                0 if model.user else 1,
-                model.min_cacheable_tokens,
-            )
-        )
-        for pattern in model.match:
-            like, literal_len = glob_to_like(pattern)
-            patterns.append((model.key, like, literal_len))
+        models.append((model.key, model.provider.lower(), model.id, 0 if model.user else 1,
+                       model.min_cacheable_tokens, model.position))  # fmt: skip
         for v in model.versions:
-            lc = v.long_context or {}
             versions.append(
                 (
                     model.key,
                     v.effective_from,
                     v.effective_to,
                     *(v.rates[k] for k in RATE_COLUMNS),
-                    lc.get("above_input_tokens"),
-                    *(lc.get(k) for k in RATE_COLUMNS),
                     v.batch_multiplier,
                     v.batch_stacks_with_cache,
                     v.cache_storage_per_mtok_hour,
                     v.per_request,
                 )
             )
+            thresholds = [int(t["above_input_tokens"]) for t in v.long_context or []]
+            for index, tier in enumerate(v.long_context or []):
+                following = thresholds[index + 1] if index + 1 < len(thresholds) else None
+                context_tiers.append((model.key, v.effective_from, thresholds[index], following,
+                                      *(tier.get(k) for k in RATE_COLUMNS)))  # fmt: skip
             for tier, spec in v.service_tiers.items():
                 tiers.append(
                     (
@@ -246,80 +220,47 @@ def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> st
             for w in v.time_of_day:
                 windows.append((model.key, v.effective_from, w["from"], w["to"], w["timezone"],
                                 w["multiplier"], *(w[k] for k in RATE_COLUMNS)))  # fmt: skip
-    for name, key in sorted(tables.aliases.items()):
-        patterns.append((key, glob_to_like(name.replace("*", "").replace("?", ""))[0],
-                         ALIAS_LITERAL_LEN))  # fmt: skip
-    _insert(con, "price_models", models)
-    _insert(con, "price_patterns", patterns)
-    _insert(con, "price_versions", versions)
-    _insert(con, "price_tiers", tiers)
-    _insert(con, "price_regions", regions)
-    _insert(con, "price_windows", windows)
+    matching = matching_rows(tables)
     identities = [(m.key, m.provider, m.id) for m in tables.models]
     discounts = discount_rows(identities, tables.contracts)
-    _insert(con, "price_discounts", discounts)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE extra_models (provider VARCHAR, model VARCHAR NOT NULL)"
-    )
-    _map_models(con)
-    con.execute(PRICED_VIEW_SQL)
-    loaded = repr((models, patterns, versions, tiers, regions, windows, discounts))
-    return hashlib.sha256(loaded.encode()).hexdigest()
+    loaded = {
+        "price_models": models,
+        "price_versions": versions,
+        "price_context_tiers": context_tiers,
+        "price_tiers": tiers,
+        "price_regions": regions,
+        "price_windows": windows,
+        "price_discounts": discounts,
+        **matching,
+    }
+    for table, rows in loaded.items():
+        _insert(con, table, rows)
+    return hashlib.sha256(repr(sorted(loaded.items())).encode()).hexdigest()
 
 
 def add_model_names(con: duckdb.DuckDBPyConnection, names: list[tuple[str | None, str]]) -> None:
     """Make model names that no stored request uses (a cascade's candidate) priceable."""
     _insert(con, "extra_models", names)
-    _map_models(con)
-
-
-def _map_models(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(MODEL_MAP_SQL)
-    tie = con.execute(AMBIGUOUS_SQL).fetchone()
-    if tie:
-        provider, model, keys = tie
-        raise PricingError(
-            f"model {model!r}"
-            + (f" (provider {provider})" if provider else "")
-            + f" matches {' and '.join(keys)} equally; add an alias (aliases: in a --pricing "
-            "table) or a more specific match pattern"
-        )
-
-
-def glob_to_like(pattern: str) -> tuple[str, int]:
-    """A case-insensitive glob (`*`, `?`) as a LIKE pattern, and its literal length."""
-    out = []
-    literal = 0
-    for char in pattern.lower():
-        if char == "*":
-            out.append("%")
-        elif char == "?":
-            out.append("_")
-        elif char in "%_\\":
-            out.append("\\" + char)
-            literal += 1
-        else:
-            out.append(char)
-            literal += 1
-    return "".join(out), literal
+    map_models(con)
 
 
 def _create_price_tables(con: duckdb.DuckDBPyConnection) -> None:
     rates = ", ".join(f"{k} DOUBLE" for k in RATE_COLUMNS)
-    lc_rates = ", ".join(f"lc_{k} DOUBLE" for k in RATE_COLUMNS)
+    con.execute(MATCH_TABLES_SQL)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE price_models (model_key VARCHAR, provider VARCHAR, "
-        "model_id VARCHAR, user_rank INTEGER, min_cacheable_tokens BIGINT)"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE price_patterns "
-        "(model_key VARCHAR, pattern VARCHAR, literal_len INTEGER)"
+        "model_id VARCHAR, user_rank INTEGER, min_cacheable_tokens BIGINT, position INTEGER)"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE price_versions (model_key VARCHAR, "
-        f"effective_from TIMESTAMP, effective_to TIMESTAMP, {rates}, lc_threshold BIGINT, "
-        f"{lc_rates}, batch_multiplier DOUBLE, batch_stacks_with_cache BOOLEAN, "
+        f"effective_from TIMESTAMP, effective_to TIMESTAMP, {rates}, "
+        "batch_multiplier DOUBLE, batch_stacks_with_cache BOOLEAN, "
         "cache_storage_per_mtok_hour DOUBLE, per_request DOUBLE)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE price_context_tiers (model_key VARCHAR, "
+        "effective_from TIMESTAMP, above_input_tokens BIGINT, next_above BIGINT, "
+        f"{rates})"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE price_tiers (model_key VARCHAR, effective_from TIMESTAMP, "
@@ -339,7 +280,12 @@ def _create_price_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+INSERT_CHUNK = 500  # rows per INSERT statement: one bound statement instead of one per row
+
+
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    if rows:
-        marks = ", ".join("?" for _ in rows[0])
-        con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+    width = len(rows[0]) if rows else 0
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        marks = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(chunk))
+        con.execute(f"INSERT INTO {table} VALUES {marks}", [v for row in chunk for v in row])

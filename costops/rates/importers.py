@@ -332,12 +332,12 @@ def read_litellm(file: Path | None) -> dict[str, Any]:
 
 def claimed_names(tables: PricingTables) -> dict[str, str]:
     """Logged names the tables claim with an exact pattern (or their id) → the entry's key."""
-    return {
-        pattern.lower(): model.key
-        for model in tables.models
-        for pattern in (model.id, *model.match)
-        if not any(c in pattern for c in "*?")
-    }
+    names = {model.id.lower(): model.key for model in tables.models}
+    for model in tables.models:
+        for pattern in model.match:
+            if pattern.exact:
+                names.setdefault(pattern.pattern.lower(), model.key)
+    return names
 
 
 def write_tables(result: ImportResult, out: Path, source: str) -> list[Path]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
-from costops.rates.cost import glob_to_like
+import duckdb
+
+from costops.rates.cost import load_price_tables
+from costops.rates.match import resolve
 from costops.rates.tables import PricedModel, PricingTables
 
 
@@ -21,7 +23,7 @@ def list_rows(tables: PricingTables) -> list[dict[str, Any]]:
     rows = []
     for model in sorted(tables.models, key=lambda m: (m.provider, m.id)):
         latest = model.versions[-1]
-        lc = latest.long_context or {}
+        lc = (latest.long_context or [{}])[0]
         rows.append({
             "provider": model.provider,
             "model": model.id,
@@ -36,25 +38,27 @@ def list_rows(tables: PricingTables) -> list[dict[str, Any]]:
     return rows
 
 
-def resolve_model(tables: PricingTables, name: str) -> PricedModel | None:
-    """By table id (`claude-sonnet-4-5`, `anthropic/claude-sonnet-4-5`) or as a logged name."""
-    exact = tables.find(name)
+def resolve_model(
+    tables: PricingTables, name: str, provider: str | None = None
+) -> PricedModel | None:
+    """By table id (`claude-sonnet-4-5`, `anthropic/claude-sonnet-4-5`) or as a logged name,
+    matched exactly as the pricing join matches it (costops.rates.match)."""
+    exact = [m for m in tables.find(name) if provider is None or m.provider == provider]
     if exact:
         return exact[0]
-    best: tuple[int, PricedModel] | None = None
-    for model in tables.models:
-        for pattern in model.match:
-            if fnmatch.fnmatchcase(name.lower(), pattern.lower()):
-                literal = glob_to_like(pattern)[1]
-                if best is None or literal > best[0]:
-                    best = (literal, model)
-    return best[1] if best else None
+    con = duckdb.connect()
+    try:
+        load_price_tables(con, tables)
+        key = resolve(con, name, provider)
+    finally:
+        con.close()
+    return next((m for m in tables.models if m.key == key), None)
 
 
 def history_rows(model: PricedModel) -> list[dict[str, Any]]:
     rows = []
     for v in model.versions:
-        lc = v.long_context or {}
+        lc = (v.long_context or [{}])[0]
         rows.append({
             "effective_from": v.effective_from.isoformat(sep=" "),
             "effective_to": v.effective_to.isoformat(sep=" ") if v.effective_to else None,
@@ -74,14 +78,14 @@ def history_rows(model: PricedModel) -> list[dict[str, Any]]:
 def check(tables: PricingTables) -> list[Finding]:
     """Problems beyond what loading already refuses (loading raises on invalid files)."""
     findings: list[Finding] = []
-    owners: dict[str, str] = {}
+    owners: dict[tuple[str, str], str] = {}  # (provider, pattern) → the entry that claims it
     for model in tables.models:
         where = f"{model.source_file}: model {model.id}"
         for pattern in model.match:
-            key = pattern.lower()
+            key = (model.provider.lower(), str(pattern).lower())
             if key in owners and owners[key] != model.key:
                 findings.append(
-                    Finding("error", where, f"pattern {pattern!r} also matches {owners[key]}")
+                    Finding("error", where, f"pattern '{pattern}' also matches {owners[key]}")
                 )
             owners.setdefault(key, model.key)
         for v in model.versions:
@@ -96,7 +100,7 @@ def check(tables: PricingTables) -> list[Finding]:
                         "warning", when, "no cache_write_1h rate: 1-hour writes priced as input"
                     )
                 )
-            if v.long_context and v.long_context["input"] < (v.rates["input"] or 0):
+            if v.long_context and v.long_context[0]["input"] < (v.rates["input"] or 0):
                 findings.append(
                     Finding("warning", when, "long_context input rate is below the base rate")
                 )

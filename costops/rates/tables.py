@@ -38,8 +38,40 @@ WINDOW_KEYS = frozenset({"from", "to", "timezone", "multiplier", *RATE_KEYS})
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MODEL_KEYS = frozenset({"id", "match", "min_cacheable_tokens", "versions"})
 DATE_KEYS = frozenset({"effective_from", "effective_to"})
-FILE_KEYS = frozenset({"provider", "currency", "source", "defaults", "models"})
+FILE_KEYS = frozenset(
+    {"provider", "currency", "source", "defaults", "models", "fallback_providers", "model_match"}
+)
+PATTERN_KEYS = frozenset({"glob", "regex", "unless"})
 TIER_KEYS = frozenset({"multiplier", *RATE_KEYS})
+
+
+@dataclass(frozen=True)
+class MatchPattern:
+    """One way a logged name (lower case) meets an entry: a glob (`*`, `?`; no wildcard means
+    the exact name) or a regular expression searched in the name; `unless` is a regular
+    expression that, found in the name, rules the pattern out."""
+
+    kind: str  # glob | regex
+    pattern: str
+    unless: str | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.kind == "glob" and not any(c in self.pattern for c in "*?")
+
+    def __str__(self) -> str:
+        text = self.pattern if self.kind == "glob" else f"/{self.pattern}/"
+        return text + (f" unless /{self.unless}/" if self.unless else "")
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """File-level facts about a provider: whose tables price its names when its own table has
+    none (Azure serves OpenAI's models), and which logged names belong to it when a request
+    names no provider (`claude*` → anthropic)."""
+
+    fallback_providers: tuple[str, ...] = ()
+    model_match: tuple[MatchPattern, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,7 +81,8 @@ class PriceVersion:
     effective_from: dt.datetime
     effective_to: dt.datetime | None
     rates: dict[str, float | None]
-    long_context: dict[str, float] | None
+    # tiers by input size, ascending: above a tier's threshold its rates price the whole request
+    long_context: list[dict[str, float]] | None
     batch_multiplier: float | None
     batch_stacks_with_cache: bool
     regional_uplift: dict[str, float]
@@ -64,11 +97,12 @@ class PriceVersion:
 class PricedModel:
     provider: str
     id: str
-    match: list[str]
+    match: list[MatchPattern]
     min_cacheable_tokens: int | None
     versions: list[PriceVersion]
     source_file: str
     user: bool = False
+    position: int = 0  # order in its file: the earlier of two equally specific patterns wins
 
     @property
     def key(self) -> str:
@@ -83,6 +117,7 @@ class PricingTables:
     warnings: list[str] = field(default_factory=list)
     contracts: list[ContractTerm] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)  # logged name (lower) → model key
+    providers: dict[str, ProviderInfo] = field(default_factory=dict)
 
     def find(self, name: str) -> list[PricedModel]:
         lowered = name.lower()
@@ -108,6 +143,7 @@ def load_tables(user_dirs: list[str] | None = None) -> PricingTables:
     contracts: list[ContractTerm] = []
     aliases: dict[str, tuple[str, str]] = {}  # logged name → (model key, file)
     files: list[str] = []
+    providers: dict[str, ProviderInfo] = {}
     digest = hashlib.sha256()
     for directory, user in dirs:
         for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
@@ -124,12 +160,16 @@ def load_tables(user_dirs: list[str] | None = None) -> PricingTables:
             for model in parse_models(doc, str(path), user=user):
                 previous = merged.get(model.key)
                 merged[model.key] = _overlay(previous, model) if previous else model
+            info = parse_provider_info(doc, str(path))
+            name = str(doc["provider"]).lower()
+            if info != ProviderInfo() or name not in providers:
+                providers[name] = info
     for name, (key, file) in aliases.items():
         if key not in merged:
             raise PricingError(f"{file}: alias {name}: no table entry {key} (provider/id)")
     return PricingTables(
         list(merged.values()), files, digest.hexdigest(), contracts=contracts,
-        aliases={name: key for name, (key, _) in aliases.items()},
+        aliases={name: key for name, (key, _) in aliases.items()}, providers=providers,
     )  # fmt: skip
 
 
@@ -159,6 +199,7 @@ def _overlay(base: PricedModel, top: PricedModel) -> PricedModel:
         versions=versions,
         source_file=top.source_file,
         user=True,
+        position=base.position,
     )
 
 
@@ -189,9 +230,13 @@ class _Where:
         return PricingError(": ".join(parts) + f": {problem}")
 
 
+# libyaml's loader where PyYAML has it: the packaged tables hold thousands of models
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(text: str, file: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
@@ -220,7 +265,10 @@ def parse_models(doc: Any, file: str, *, user: bool = False) -> list[PricedModel
     models = doc.get("models")
     if not isinstance(models, list) or not models:
         raise where.at(key="models").error("expected a non-empty list of models")
-    parsed = [_parse_model(m, provider, defaults, where, user) for m in models]
+    parsed = [
+        _parse_model(m, provider, defaults, where, user, position)
+        for position, m in enumerate(models)
+    ]
     seen: set[str] = set()
     for model in parsed:
         if model.id in seen:
@@ -229,16 +277,49 @@ def parse_models(doc: Any, file: str, *, user: bool = False) -> list[PricedModel
     return parsed
 
 
+def parse_provider_info(doc: dict[str, Any], file: str) -> ProviderInfo:
+    where = _Where(file)
+    fallbacks = doc.get("fallback_providers") or []
+    if not isinstance(fallbacks, list) or not all(isinstance(p, str) and p for p in fallbacks):
+        raise where.at(key="fallback_providers").error("expected a list of provider names")
+    model_match = _patterns(doc.get("model_match") or [], where.at(key="model_match"))
+    return ProviderInfo(tuple(p.lower() for p in fallbacks), tuple(model_match))
+
+
+def _patterns(raw: Any, where: _Where) -> list[MatchPattern]:
+    """`match:` items: a glob string, or {glob | regex, unless}."""
+    if not isinstance(raw, list):
+        raise where.error("expected a list of glob patterns or {regex: ...} mappings")
+    out = []
+    for item in raw:
+        if isinstance(item, str) and item:
+            out.append(MatchPattern("glob", item))
+            continue
+        if not isinstance(item, dict) or len({"glob", "regex"} & set(item)) != 1:
+            raise where.error(f"expected a glob or {{glob|regex: ..., unless: ...}}, got {item!r}")
+        _unknown(item, PATTERN_KEYS, where)
+        kind = "glob" if "glob" in item else "regex"
+        unless = item.get("unless")
+        for value in (item[kind], *([unless] if unless is not None else [])):
+            if not isinstance(value, str) or not value:
+                raise where.error(f"expected a non-empty string, got {value!r}")
+        for expression in [item[kind]] * (kind == "regex") + [unless] * (unless is not None):
+            try:
+                re.compile(expression)
+            except re.error as exc:
+                raise where.error(f"invalid regular expression {expression!r}: {exc}") from exc
+        out.append(MatchPattern(kind, item[kind], unless))
+    return out
+
+
 def _parse_model(
-    raw: Any, provider: str, defaults: dict[str, Any], where: _Where, user: bool
+    raw: Any, provider: str, defaults: dict[str, Any], where: _Where, user: bool, position: int
 ) -> PricedModel:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise where.error("every model needs an `id`")
     here = where.at(model=raw["id"])
     _unknown(raw, MODEL_KEYS, here)
-    match = raw.get("match") or [raw["id"]]
-    if not isinstance(match, list) or not all(isinstance(p, str) and p for p in match):
-        raise here.at(key="match").error("expected a list of glob patterns")
+    match = _patterns(raw.get("match") or [raw["id"]], here.at(key="match"))
     min_cacheable = raw.get("min_cacheable_tokens")
     if min_cacheable is not None and (not _is_int(min_cacheable) or min_cacheable < 0):
         raise here.at(key="min_cacheable_tokens").error("expected a non-negative integer")
@@ -276,6 +357,7 @@ def _parse_model(
         versions=versions,
         source_file=where.file,
         user=user,
+        position=position,
     )
 
 
@@ -311,9 +393,15 @@ def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) 
         if rates[key] is None:
             raise where.at(key=key).error("required (USD per million tokens)")
     long_context = values.get("long_context")
-    lc: dict[str, float] | None = None
+    lc: list[dict[str, float]] | None = None
     if long_context is not None:
-        lc = _parse_long_context(long_context, rates, where.at(key="long_context"))
+        tiers = long_context if isinstance(long_context, list) else [long_context]
+        lc = [_parse_long_context(t, rates, where.at(key="long_context")) for t in tiers]
+        thresholds = [t["above_input_tokens"] for t in lc]
+        if not lc or thresholds != sorted(set(thresholds)):
+            raise where.at(key="long_context").error(
+                "expected tiers in ascending order of above_input_tokens"
+            )
     batch_multiplier = values.get("batch_multiplier")
     if batch_multiplier is not None:
         batch_multiplier = _rate(batch_multiplier, where.at(key="batch_multiplier"))
@@ -329,8 +417,10 @@ def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) 
         if "batch" in tiers:
             raise where.at(key="batch_rates").error("batch rates given twice (service_tiers.batch)")
         explicit = _service_tiers({"batch": batch_rates}, where.at(key="batch_rates"))["batch"]
-        if "multiplier" in explicit or "input" not in explicit:
-            raise where.at(key="batch_rates").error("expected explicit rates, input at least")
+        if "multiplier" in explicit:
+            raise where.at(key="batch_rates").error(
+                "expected explicit rates (a rate not given is the version's own)"
+            )
         tiers["batch"] = explicit
     per_request = _rate(values.get("per_request"), where.at(key="per_request"))
     return PriceVersion(
