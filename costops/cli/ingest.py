@@ -35,8 +35,8 @@ def ingest(
         str | None,
         typer.Option(
             "--timestamp",
-            help="Time for records that carry none (batch results); "
-            "default: the file's modification time.",
+            help="Time for records that carry none: batch results (default: the file's "
+            "modification time), bare Gemini / Bedrock responses (default: none, quarantined).",
         ),
     ] = None,
     mapping: Annotated[
