@@ -16,6 +16,10 @@ TOKEN_FIELDS = (
     "output_tokens", "reasoning_tokens",
 )  # fmt: skip
 OPTIONAL_INT_FIELDS = ("prefix_tokens", "max_tokens", "latency_ms")
+# Request settings and measurements, not counts: an unusable value (max_tokens -1 for "unset",
+# "null", a negative latency from skewed clocks) becomes NULL and the request is kept (SPEC §4).
+SETTING_FIELDS = ("max_tokens", "latency_ms")
+COUNT_FIELDS = (*TOKEN_FIELDS, *(f for f in OPTIONAL_INT_FIELDS if f not in SETTING_FIELDS))
 REQUIRED_TOKEN_FIELDS = ("input_tokens", "output_tokens")
 INTEGER_TYPES = "('UBIGINT', 'BIGINT')"
 EARLIEST, LATEST = "2000-01-01", "2100-01-01"
@@ -40,6 +44,16 @@ def _string(field: str) -> str:
 
 def _integer(field: str) -> str:
     return f"CASE WHEN {_type(field)} IN {INTEGER_TYPES} THEN TRY_CAST({_f(field)} AS BIGINT) END"
+
+
+def _setting(field: str) -> str:
+    """A non-negative integer, also written as a string of digits; anything else is NULL."""
+    digits = f"regexp_full_match({_string(field)}, '[0-9]{{1,18}}')"
+    return (
+        f"CASE WHEN {_type(field)} IN {INTEGER_TYPES} AND TRY_CAST({_f(field)} AS BIGINT) >= 0 "
+        f"THEN TRY_CAST({_f(field)} AS BIGINT) "
+        f"WHEN {_type(field)} = 'VARCHAR' AND {digits} THEN CAST({_string(field)} AS BIGINT) END"
+    )
 
 
 def _shown(field: str) -> str:
@@ -103,7 +117,7 @@ def _reason(checks: list[tuple[str, str]]) -> str:
 REQUEST_CHECKS: list[tuple[str, str]] = [
     (f"{_string('model')} IS NULL", "'missing model'"),
     *_timestamp_checks("timestamp", required=True),
-    *[check for f in (*TOKEN_FIELDS, *OPTIONAL_INT_FIELDS) for check in _integer_checks(f)],
+    *[check for f in COUNT_FIELDS for check in _integer_checks(f)],
     *[(f"NOT {_present(f)}", f"'missing {f}'") for f in REQUIRED_TOKEN_FIELDS],
     (
         f"{_present('batch')} AND {_type('batch')} <> 'BOOLEAN'",
@@ -129,7 +143,8 @@ REQUEST_CHECKS: list[tuple[str, str]] = [
 # Stage 1: typed columns (NULL where a value is missing or malformed).
 REQUEST_COLUMNS_SQL = ",\n    ".join(
     [f"{_string(f)} AS {f}" for f in STRING_FIELDS]
-    + [f"{_integer(f)} AS {f}" for f in (*TOKEN_FIELDS, *OPTIONAL_INT_FIELDS)]
+    + [f"{_integer(f)} AS {f}" for f in COUNT_FIELDS]
+    + [f"{_setting(f)} AS {f}" for f in SETTING_FIELDS]
     + [
         f"({_timestamp('timestamp')}) AS ts",
         f"CASE WHEN {_type('batch')} = 'BOOLEAN' THEN {_f('batch')}::BOOLEAN END AS batch",
@@ -149,7 +164,7 @@ FAST_OK_SQL = " AND ".join([
     "model IS NOT NULL",
     f"ts >= TIMESTAMP '{EARLIEST}' AND ts < TIMESTAMP '{LATEST}'",
     "input_tokens >= 0 AND output_tokens >= 0",
-    *[f"({_f(f)} IS NULL OR {f} >= 0)" for f in (*TOKEN_FIELDS, *OPTIONAL_INT_FIELDS)],
+    *[f"({_f(f)} IS NULL OR {f} >= 0)" for f in COUNT_FIELDS],
     f"({_f('batch')} IS NULL OR batch IS NOT NULL)",
     f"({_f('logged_cost')} IS NULL OR {_type('logged_cost')} IN ('UBIGINT', 'BIGINT', 'DOUBLE'))",
     f"({_f('attributes')} IS NULL OR attributes IS NOT NULL)",
