@@ -11,6 +11,8 @@ from costops.ingest.formats.cloud import (
 )
 from costops.ingest.formats.cloud import RESPONSE_SQL as CLOUD_RESPONSE_SQL
 from costops.ingest.formats.gateways import (
+    CLAUDE_CODE_BOOKKEEPING_SQL,
+    LANGFUSE_NO_USAGE_SQL,
     USAGE_SQL,
     claude_code_fields,
     langfuse_fields,
@@ -47,6 +49,8 @@ DETECT_SQL = f"""CASE
     WHEN {_has("sessionId")} AND (raw->>'$.type') = 'assistant'
         AND (raw->'$.message.usage') IS NOT NULL THEN 'claude-code'
     WHEN {_has("sessionId")} AND {_has("uuid")} THEN '{SKIP}'
+    WHEN {CLAUDE_CODE_BOOKKEEPING_SQL} THEN '{SKIP}'
+    WHEN {LANGFUSE_NO_USAGE_SQL} THEN '{SKIP}'
     WHEN (raw->>'$.type') = 'GENERATION' OR {_has("usageDetails")} THEN 'langfuse'
     WHEN {_has("spend")} AND {_has("startTime")} THEN 'litellm'
     WHEN {_has("response_cost")} AND {_has("startTime")} THEN 'litellm'

@@ -74,31 +74,64 @@ def litellm_fields() -> dict[str, str]:
     }  # fmt: skip
 
 
-# Langfuse splits usage so that its keys sum to the total: `input` excludes cached tokens, which
-# appear under their own keys (input_cached_tokens, cache_read_input_tokens, …).
+# Langfuse splits usage so that its keys sum to the total: `input` excludes the cached, written
+# and audio tokens and `output` the reasoning and audio tokens, which appear under their own keys
+# (its OpenAI mapping: input_cached_tokens, output_reasoning_tokens; its LangChain handler:
+# input_cache_read, output_reasoning; Anthropic's own names). Keys that Langfuse's OTLP endpoint
+# keeps as OpenInference sent them (`prompt_details.cache_read`, `completion_details.reasoning`)
+# are parts of `input` / `output`, not added to them.
 _LF_READ = ("input_cached_tokens", "input_cache_read", "cache_read_input_tokens")
 _LF_WRITE = ("cache_creation_input_tokens", "input_cache_creation")
 _LF_REASONING = ("output_reasoning_tokens", "output_reasoning")
+_LF_AUDIO_IN = ("input_audio_tokens", "input_audio")
+_LF_AUDIO_OUT = ("output_audio_tokens", "output_audio")
+_LF_READ_INSIDE = ('"prompt_details.cache_read"',)
+_LF_WRITE_INSIDE = ('"prompt_details.cache_write"',)
+_LF_REASONING_INSIDE = ('"completion_details.reasoning"',)
+
+# Observation types that are not model calls unless they carry usage (agent steps, tools, …).
+_LF_OTHER_TYPES = (
+    "SPAN", "EVENT", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EVALUATOR", "EMBEDDING", "GUARDRAIL",
+)  # fmt: skip
+
+
+def _no_positive_count(path: str) -> str:
+    values = f"json_extract(raw, '{path}.*')"
+    return f"COALESCE(list_max(list_transform({values}, lambda x: TRY_CAST(x AS BIGINT))), 0) <= 0"
+
+
+# For detection (over `raw` and its top-level `keys`): a Langfuse observation that is not a
+# GENERATION and has no usage — a span of the trace, not a request: skipped, not quarantined.
+LANGFUSE_NO_USAGE_SQL = (
+    f"((raw->>'$.type') IN {_LF_OTHER_TYPES!r} AND list_contains(keys, 'traceId') "
+    f"AND {_no_positive_count('$.usageDetails')} AND {_no_positive_count('$.usage_details')} "
+    f"AND {_no_positive_count('$.usage')} "
+    "AND COALESCE(TRY_CAST(raw->'$.promptTokens' AS BIGINT), 0) <= 0 "
+    "AND COALESCE(TRY_CAST(raw->'$.completionTokens' AS BIGINT), 0) <= 0)"
+)
 
 
 def langfuse_fields() -> dict[str, str]:
-    def usage(key: str) -> str:
-        return first(i(f"$.usageDetails.{key}"), i(f"$.usage_details.{key}"))
+    def usage(*keys: str) -> str:
+        return total(*(first(i(f"$.usageDetails.{k}"), i(f"$.usage_details.{k}")) for k in keys))
 
-    read = total(*(usage(k) for k in _LF_READ))
-    written = total(*(usage(k) for k in _LF_WRITE))
-    reasoning = total(*(usage(k) for k in _LF_REASONING))
+    read = total(usage(*_LF_READ), usage(*_LF_READ_INSIDE))
+    written = total(usage(*_LF_WRITE), usage(*_LF_WRITE_INSIDE))
+    reasoning = total(usage(*_LF_REASONING), usage(*_LF_REASONING_INSIDE))
     plain_in = first(usage("input"), i("$.usage.input"), i("$.promptTokens"))
     plain_out = first(usage("output"), i("$.usage.output"), i("$.completionTokens"))
+    inputs = total(plain_in, usage(*_LF_READ, *_LF_WRITE, *_LF_AUDIO_IN))
+    outputs = total(plain_out, usage(*_LF_REASONING, *_LF_AUDIO_OUT))
+    # Langfuse prices a usage key that is absent as 0: input-only usage is 0 output, and back.
     return {
         "request_id": s("$.id"),
         "timestamp": v("$.startTime"),
         "provider": s("$.metadata.provider"),
         "model": first(s("$.model"), s("$.providedModelName")),
-        "input_tokens": total(plain_in, read, written),
+        "input_tokens": first(inputs, f"CASE WHEN {outputs} IS NOT NULL THEN 0 END"),
         "cache_read_tokens": read,
         "cache_write_5m_tokens": written,
-        "output_tokens": total(plain_out, reasoning),
+        "output_tokens": first(outputs, f"CASE WHEN {inputs} IS NOT NULL THEN 0 END"),
         "reasoning_tokens": reasoning,
         "status": f"CASE WHEN {s('$.level')} = 'ERROR' THEN 'error' ELSE 'ok' END",
         "latency_ms": latency_ms("$.startTime", "$.endTime"),
@@ -111,6 +144,26 @@ def langfuse_fields() -> dict[str, str]:
             "environment": [s("$.environment")],
         }),
     }  # fmt: skip
+
+
+# For detection: the bookkeeping lines every Claude Code transcript carries besides its messages
+# (no sessionId + uuid, no usage), each keyed on its exact shape so that a line of another log
+# that merely shares a `type` value is still unrecognised.
+_CLAUDE_CODE_BOOKKEEPING = {
+    "file-history-snapshot": ("messageId", "snapshot"),
+    "summary": ("summary", "leafUuid"),
+    "queue-operation": ("operation", "sessionId"),
+}
+
+
+def _shape(kind: str, keys: tuple[str, ...]) -> str:
+    has_keys = " AND ".join(f"list_contains(keys, '{key}')" for key in keys)
+    return f"((raw->>'$.type') = '{kind}' AND {has_keys})"
+
+
+CLAUDE_CODE_BOOKKEEPING_SQL = (
+    "(" + " OR ".join(_shape(kind, keys) for kind, keys in _CLAUDE_CODE_BOOKKEEPING.items()) + ")"
+)
 
 
 def claude_code_fields() -> dict[str, str]:
