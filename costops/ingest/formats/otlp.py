@@ -122,8 +122,11 @@ def _canonical() -> str:
     })  # fmt: skip
 
 
+# A span with usage, or a model operation on a named model; the rest (workflow, agent and tool
+# spans, or a chat span with neither model nor usage) is context, not a request.
 IS_MODEL_CALL = (
-    f"(m['gen_ai.operation.name'] IN {MODEL_OPERATIONS!r} "
+    f"((m['gen_ai.operation.name'] IN {MODEL_OPERATIONS!r} AND COALESCE("
+    "m['gen_ai.response.model'], m['gen_ai.request.model']) IS NOT NULL) "
     "OR m['gen_ai.usage.input_tokens'] IS NOT NULL OR m['gen_ai.usage.prompt_tokens'] IS NOT NULL "
     "OR m['gen_ai.usage.output_tokens'] IS NOT NULL)"
 )
