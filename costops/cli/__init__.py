@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import duckdb
 import typer
@@ -48,6 +49,27 @@ app.command("reconcile")(reconcile.reconcile_command)
 def version() -> None:
     """Print the costops version."""
     print(__version__)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the costops version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    """Options before the command: `costops --version` as well as `costops version`."""
 
 
 def main() -> None:
