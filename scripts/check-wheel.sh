@@ -26,7 +26,7 @@ fi
 wheel=("$work"/dist/*.whl)
 
 "$python" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet "${wheel[0]}" >"$work/out" 2>&1 \
+"$work/venv/bin/python" -m pip install --quiet --no-compile "${wheel[0]}" >"$work/out" 2>&1 \
   || fail "pip install ${wheel[0]##*/} failed" "$work/out"
 costops="$work/venv/bin/costops"
 
