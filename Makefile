@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_DB := demo.duckdb
 N ?= 1000000
 
-.PHONY: install test lint format demo readme bench scale browser screenshot sample clean
+.PHONY: install test check-wheel lint format demo readme bench scale browser screenshot sample prices clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
+
+# The built wheel, installed into a fresh venv outside the checkout, runs the demo (.ci/run).
+check-wheel: $(STAMP)
+	bash scripts/check-wheel.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check costops tests sample_logs scripts benchmarks
@@ -65,6 +69,12 @@ screenshot: demo browser
 		--disable-component-update --disable-sync --user-data-dir=$$(mktemp -d) --hide-scrollbars \
 		--window-size=1400,1900 --virtual-time-budget=10000 \
 		--screenshot=docs/dashboard.png file://$$(pwd)/dashboard.html
+
+# The packaged pricing tables from the installed genai-prices data + scripts/prices/overrides.yaml
+# (review the diff of costops/pricing_data/ before committing).
+prices: $(STAMP)
+	$(PY) scripts/make_prices.py
+	$(VENV)/bin/costops pricing check
 
 # Regenerate the committed sample (deterministic: same seed, same bytes).
 sample: $(STAMP)

@@ -75,12 +75,12 @@ def test_genai_prices_import_keeps_dates_tiers_batch_and_time_windows(run, tmp_p
     # the long-context surcharge for the whole request ended on 2026-03-13
     # ... and its batch rates are dated from 2026-10-14 in genai-prices: a version of their own
     assert [v["effective_from"] for v in sonnet] == [
-        dt.date(2024, 1, 1), dt.date(2026, 3, 13), dt.date(2026, 10, 14)]  # fmt: skip
+        dt.date(2020, 1, 1), dt.date(2026, 3, 13), dt.date(2026, 10, 14)]  # fmt: skip
     assert "batch_rates" not in sonnet[1] and sonnet[2]["batch_rates"]["input"] == 1.5
-    assert sonnet[0]["long_context"]["above_input_tokens"] == 200_000
-    assert sonnet[0]["long_context"]["input"] == 6.0 and sonnet[1]["long_context"] is None
-    haiku = next(m for m in anthropic if m["id"] == "claude-haiku-4-5")["versions"][-1]
-    assert haiku["batch_rates"]["input"] == pytest.approx(haiku["input"] / 2)
+    assert sonnet[0]["long_context"][0]["above_input_tokens"] == 200_000
+    assert sonnet[0]["long_context"][0]["input"] == 6.0 and sonnet[1]["long_context"] is None
+    haiku = next(m for m in anthropic if m["id"] == "claude-haiku-4-5")["versions"]
+    assert haiku[-1]["batch_rates"]["input"] == pytest.approx(haiku[0]["input"] / 2)
     deepseek = yaml.safe_load((out / "genai-prices-deepseek.yaml").read_text())["models"]
     chat = next(m for m in deepseek if m["id"] == "deepseek-chat")["versions"][-1]
     # genai-prices: $0.27 per million input tokens from 00:30 to 16:30 UTC, $0.135 otherwise
@@ -95,8 +95,8 @@ def test_names_the_tables_already_claim_become_versions_of_that_entry():
     data = {"gemini/gemini-2.5-pro": {**rates, "input_cost_per_token": 9e-06},
             "gemini-2.5-pro": rates, "input_cost_per_request_model": {
                 **rates, "input_cost_per_request": 0.002}}  # fmt: skip
-    known = {"gemini-2.5-pro": "google/gemini-2.5-pro",
-             "gemini/gemini-2.5-pro": "google/gemini-2.5-pro"}  # fmt: skip
+    known = {("google", "gemini-2.5-pro"): "google/gemini-2.5-pro",
+             ("google", "gemini/gemini-2.5-pro"): "google/gemini-2.5-pro"}  # fmt: skip
     result = import_litellm(data, TODAY, set(), known)
     models = yaml.safe_load(result.tables["google"])["models"]
     # the name equal to the entry's id wins; the other name of the same entry is reported

@@ -82,7 +82,10 @@ def main() -> None:
     except CostopsError as exc:
         stderr.print(f"costops: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(int(exc.exit_code))
-    except duckdb.OutOfMemoryException:
+    except (duckdb.OutOfMemoryException, duckdb.TransactionException) as exc:
+        # a commit that cannot allocate a block is out of memory too (DuckDB raises it so)
+        if not isinstance(exc, duckdb.OutOfMemoryException) and "allocate" not in str(exc):
+            raise
         limit = os.environ.get("COSTOPS_MEMORY_LIMIT", MEMORY_LIMIT)
         stderr.print(
             f"costops: error: out of memory within COSTOPS_MEMORY_LIMIT={limit}; raise it or "

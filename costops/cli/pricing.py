@@ -211,19 +211,24 @@ def import_prices(
         typer.Argument(help="litellm: its model_prices_and_context_window.json."),
     ] = None,
     out: Annotated[
-        Path, typer.Option("--out", help="Directory for the YAML files (use it with --pricing).")
+        Path,
+        typer.Option(
+            "-o", "--output", help="Directory for the YAML files (use it with --pricing)."
+        ),
     ] = Path("pricing-import"),
+    out_alias: Annotated[Path | None, typer.Option("--out", hidden=True)] = None,
     provider: Annotated[
         list[str] | None, typer.Option("--provider", help="Only this provider (repeatable).")
     ] = None,
     since: Annotated[
         str, typer.Option("--since", help="genai-prices: from when its undated prices apply.")
-    ] = "2024-01-01",
+    ] = "2020-01-01",
 ) -> None:
     """Convert another price list into costops YAML for review: LiteLLM's price map (dated
     today) or the installed genai-prices package's data (with its own dates). Every price key
     without a costops rule is reported, never dropped silently."""
     today = dt.date.today()
+    out = out_alias or out
     wanted = set(provider or [])
     if source == "litellm":
         result = import_litellm(read_litellm(file), today, wanted, claimed_names(load_tables()))

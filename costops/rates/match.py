@@ -4,9 +4,9 @@ A name is looked up as logged and, when it carries a `prefix/`, without it (`ope
 `models/gemini-2.5-pro`). Candidates are ranked, best first:
 1. the provider: the request's own provider's table (logged provider names are mapped onto the
    tables' ids: `bedrock` → `aws`, `vertex_ai` → `google`, …), then the providers its file names
-   as `fallback_providers` in order, then a provider whose `model_match` claims the name
-   (`claude*` → anthropic), then — only when the request names no provider that has a table —
-   any provider (a guess, shown by `pricing coverage`);
+   as `fallback_providers` in order; only when the request names no provider that has a table
+   (none, or one no table knows), a provider whose `model_match` claims the name (`claude*` →
+   anthropic), then any provider (both guesses, shown by `pricing coverage`);
 2. the name as logged before the name without its prefix;
 3. an exact name before a pattern, a longer literal pattern before a shorter one;
 4. a user's table before the packaged one, then the order of the entries in their file.
@@ -84,8 +84,9 @@ ranked AS (
            pm.user_rank, pm.position, pm.provider AS table_provider,
            CASE WHEN h.alias OR pm.provider = h.lookup_provider THEN 0
                 WHEN f.position IS NOT NULL THEN 1 + f.position
+                WHEN own.provider IS NOT NULL THEN NULL
                 WHEN c.provider IS NOT NULL THEN {guess}
-                WHEN own.provider IS NULL THEN {guess} + 1 END AS provider_rank
+                ELSE {guess} + 1 END AS provider_rank
     FROM hits h
     JOIN price_models pm ON pm.model_key = h.model_key
     LEFT JOIN price_fallbacks f ON f.provider = h.lookup_provider AND f.fallback = pm.provider

@@ -236,7 +236,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def load_yaml(text: str, file: str) -> Any:
     try:
-        return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
