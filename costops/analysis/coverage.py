@@ -25,12 +25,25 @@ ORDER BY unpriced_requests DESC, requests DESC, provider, model
 """
 
 
+# How a logged name met its entry: an exact name, a pattern (which could be wrong: check it), or
+# another provider's table when the request names no provider that has one (a guess).
+MATCH_KIND_SQL = """
+SELECT mm.provider, mm.model,
+       CASE WHEN mm.guess THEN 'guess: another provider'
+            WHEN mm.exact OR lower(mm.model) = lower(pm.model_id) THEN 'exact'
+            ELSE 'pattern' END
+FROM model_map mm JOIN price_models pm ON pm.model_key = mm.model_key
+"""
+
+
 def coverage_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """One row per logged (provider, model); an unpriced one carries the nearest table entry
     (by name, over the few distinct names: no loop over requests)."""
     rows = fetch_dicts(con, COVERAGE_SQL)
     names = dict(con.execute("SELECT lower(model_id), model_key FROM price_models").fetchall())
+    how = {(p, m): match for p, m, match in con.execute(MATCH_KIND_SQL).fetchall()}
     for row in rows:
+        row["match"] = how.get((row["provider"], row["model"]))
         row["suggestion"] = None
         if row["status"] == "no table":
             close = difflib.get_close_matches(str(row["model"]).lower(), names, n=1, cutoff=0.6)

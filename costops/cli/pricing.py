@@ -4,6 +4,7 @@ gaps, what a table change would do to the stored requests' cost, and importers."
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +69,7 @@ COVERAGE_COLUMNS = [
     Column("provider", "provider"),
     Column("model", "logged model"),
     Column("priced_as", "priced as"),
+    Column("match", "match"),
     Column("status", "status"),
     Column("requests", "requests", "int"),
     Column("unpriced_requests", "unpriced", "int"),
@@ -119,12 +121,24 @@ def show(
 
 
 @app.command("check")
-def check_tables(pricing: PricingOption = None) -> None:
+def check_tables(
+    pricing: PricingOption = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every warning, not a count of each.")
+    ] = False,
+) -> None:
     """Validate the tables: schema, version order, pattern clashes, missing cache rates."""
     tables = load_tables(pricing)
     findings = check(tables)
+    warnings: Counter[str] = Counter()
     for finding in findings:
-        stderr.print(f"{finding.level}: {finding.where}: {finding.message}", markup=False)
+        if finding.level == "error" or verbose:
+            stderr.print(f"{finding.level}: {finding.where}: {finding.message}", markup=False)
+        else:
+            warnings[finding.message] += 1
+    for message, count in warnings.most_common():
+        stderr.print(f"warning: {message} ({count:,} versions; --verbose lists them)",
+                     markup=False)  # fmt: skip
     errors = sum(f.level == "error" for f in findings)
     versions = sum(len(m.versions) for m in tables.models)
     stderr.print(

@@ -242,9 +242,7 @@ def map_models(con: duckdb.DuckDBPyConnection, names_sql: str = STORE_NAMES_SQL)
         )
 
 
-def resolve(
-    con: duckdb.DuckDBPyConnection, name: str, provider: str | None = None
-) -> str | None:
+def resolve(con: duckdb.DuckDBPyConnection, name: str, provider: str | None = None) -> str | None:
     """The entry (provider/id) a logged name is priced with, by the rules above, on a
     connection with the price tables loaded (costops.rates.cost.load_price_tables)."""
     con.execute("INSERT INTO extra_models VALUES (?, ?)", [provider, name])

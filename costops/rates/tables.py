@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import pickle
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -150,20 +151,17 @@ def load_tables(user_dirs: list[str] | None = None) -> PricingTables:
             text = path.read_text(encoding="utf-8")
             digest.update(path.name.encode() + b"\0" + text.encode())
             files.append(str(path))
-            doc = load_yaml(text, str(path))
-            if is_contract(doc):
-                contracts += parse_contract(doc, str(path))
-                continue
-            if isinstance(doc, dict) and "aliases" in doc:
-                aliases.update(_parse_aliases(doc, str(path)))
-                continue
-            for model in parse_models(doc, str(path), user=user):
-                previous = merged.get(model.key)
-                merged[model.key] = _overlay(previous, model) if previous else model
-            info = parse_provider_info(doc, str(path))
-            name = str(doc["provider"]).lower()
-            if info != ProviderInfo() or name not in providers:
-                providers[name] = info
+            parsed = _parse_cached(text, str(path), user)
+            if parsed.contracts is not None:
+                contracts += parsed.contracts
+            elif parsed.aliases is not None:
+                aliases.update(parsed.aliases)
+            else:
+                for model in parsed.models:
+                    previous = merged.get(model.key)
+                    merged[model.key] = _overlay(previous, model) if previous else model
+                if parsed.info != ProviderInfo() or parsed.provider not in providers:
+                    providers[parsed.provider] = parsed.info
     for name, (key, file) in aliases.items():
         if key not in merged:
             raise PricingError(f"{file}: alias {name}: no table entry {key} (provider/id)")
@@ -171,6 +169,65 @@ def load_tables(user_dirs: list[str] | None = None) -> PricingTables:
         list(merged.values()), files, digest.hexdigest(), contracts=contracts,
         aliases={name: key for name, (key, _) in aliases.items()}, providers=providers,
     )  # fmt: skip
+
+
+@dataclass
+class _ParsedFile:
+    """One pricing file, parsed and validated: a contract, an aliases file or a table."""
+
+    contracts: list[ContractTerm] | None = None
+    aliases: dict[str, tuple[str, str]] | None = None
+    models: list[PricedModel] = field(default_factory=list)
+    provider: str = ""
+    info: ProviderInfo = field(default_factory=ProviderInfo)
+
+
+def _parse_file(text: str, file: str, user: bool) -> _ParsedFile:
+    doc = load_yaml(text, file)
+    if is_contract(doc):
+        return _ParsedFile(contracts=parse_contract(doc, file))
+    if isinstance(doc, dict) and "aliases" in doc:
+        return _ParsedFile(aliases=_parse_aliases(doc, file))
+    models = parse_models(doc, file, user=user)
+    return _ParsedFile(models=models, provider=str(doc["provider"]).lower(),
+                       info=parse_provider_info(doc, file))  # fmt: skip
+
+
+def _parse_cached(text: str, file: str, user: bool) -> _ParsedFile:
+    """_parse_file, kept in the user's cache directory by the file's content and this code: the
+    packaged tables hold thousands of models and YAML costs seconds to read; a cache entry
+    that cannot be read is parsed again, one that cannot be written is skipped."""
+    key = hashlib.sha256(
+        b"\0".join([_CODE_HASH.encode(), file.encode(), str(user).encode(), text.encode()])
+    ).hexdigest()
+    target = _cache_dir() / f"{key}.pickle"
+    try:
+        with target.open("rb") as handle:
+            cached = pickle.load(handle)
+        if isinstance(cached, _ParsedFile):
+            return cached
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError):
+        pass
+    parsed = _parse_file(text, file, user)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_bytes(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(temp, target)
+    except OSError:
+        pass
+    return parsed
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "costops" / "pricing"
+
+
+# what the parse depends on besides the file: this module and the contracts parser
+_CODE_HASH = hashlib.sha256(
+    Path(__file__).read_bytes() + (Path(__file__).parent / "contracts.py").read_bytes()
+).hexdigest()
 
 
 def _parse_aliases(doc: dict[str, Any], file: str) -> dict[str, tuple[str, str]]:
@@ -395,8 +452,8 @@ def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) 
     long_context = values.get("long_context")
     lc: list[dict[str, float]] | None = None
     if long_context is not None:
-        tiers = long_context if isinstance(long_context, list) else [long_context]
-        lc = [_parse_long_context(t, rates, where.at(key="long_context")) for t in tiers]
+        raw_tiers = long_context if isinstance(long_context, list) else [long_context]
+        lc = [_parse_long_context(t, rates, where.at(key="long_context")) for t in raw_tiers]
         thresholds = [t["above_input_tokens"] for t in lc]
         if not lc or thresholds != sorted(set(thresholds)):
             raise where.at(key="long_context").error(

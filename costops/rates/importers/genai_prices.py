@@ -41,7 +41,14 @@ TOKEN_KEYS = {
 SPECIFIC = {"cache_write_5m_mtok": 1, "cache_write_1h_mtok": 1}
 VERSION_EXTRAS = ("long_context", "time_of_day", "batch_rates", "service_tiers", "per_request")
 TIER_CONTEXT_KEYS = ("service_tier", "speed")
-BATCHABLE = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")  # variant context keys that are service tiers
+BATCHABLE = (
+    "input",
+    "output",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "reasoning",
+)  # variant context keys that are service tiers
 
 
 def import_genai_prices(
@@ -121,9 +128,7 @@ def _state_on(
     state = _rates(base, unmapped)
     if "input" not in state:
         return None
-    windows = [
-        c for i, c in enumerate(conditional) if _is_time(c.constraint) and i > base_index
-    ]
+    windows = [c for i, c in enumerate(conditional) if _is_time(c.constraint) and i > base_index]
     if windows:
         state["time_of_day"] = [_window(c, unmapped) for c in windows]
     batch: dict[str, float] = {}

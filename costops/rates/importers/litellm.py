@@ -160,5 +160,3 @@ def read_litellm(file: Path | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputDataError(f"{file}: expected a JSON object of model -> prices")
     return data
-
-

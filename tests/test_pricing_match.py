@@ -1,0 +1,121 @@
+"""Which table entry prices a logged (provider, model) name, and from when (costops.rates.match).
+
+Hand-read prices (genai-prices 0.2.3, USD per million tokens): openai gpt-4o-2024-05-13 $5 input
+/ $15 output, gpt-4o $2.50 / $10; so 1M input + 1M output costs $20 on the dated snapshot and
+$12.50 on gpt-4o. A dated snapshot must never take the broader entry's price.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def _ingest(run, tmp_path: Path, rows: list[dict]) -> str:
+    source = tmp_path / "requests.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "request_id": f"r{i}",
+                "task_id": f"t{i}",
+                "input_tokens": 1_000_000,
+                "output_tokens": 1_000_000,
+                **row,
+            }
+        )
+        for i, row in enumerate(rows)
+    ]
+    source.write_text("\n".join(lines) + "\n")
+    db = str(tmp_path / "match.duckdb")
+    assert run("ingest", str(source), "--db", db).code == 0
+    return db
+
+
+def _costs(run, db: str, *pricing: str) -> dict[str, float | None]:
+    result = run("report", "--by", "task_id", "--db", db, "--format", "json", *pricing)
+    assert result.code == 0, result.stderr
+    return {row["task_id"]: row["cost"] for row in result.json()["rows"]}
+
+
+def test_dated_snapshot_and_provider_names(run, tmp_path):
+    db = _ingest(run, tmp_path, [
+        {"timestamp": "2025-06-01T00:00:00Z", "provider": "openai", "model": "gpt-4o-2024-05-13"},
+        {"timestamp": "2025-06-01T00:00:00Z", "provider": "openai", "model": "gpt-4o"},
+        # LiteLLM's prefixed name and no provider: the prefix names the provider
+        {"timestamp": "2025-06-01T00:00:00Z", "model": "openai/gpt-4o-2024-05-13"},
+        # a provider no table knows: OpenAI's model_match claims gpt-*
+        {"timestamp": "2025-06-01T00:00:00Z", "provider": "my-proxy", "model": "gpt-4o"},
+        # github-copilot lists gpt-4o without a price: unpriced, not OpenAI's price
+        {"timestamp": "2025-06-01T00:00:00Z", "provider": "github-copilot", "model": "gpt-4o"},
+    ])  # fmt: skip
+    costs = _costs(run, db)
+    assert costs["t0"] == pytest.approx(20.0)
+    assert costs["t1"] == pytest.approx(12.5)
+    assert costs["t2"] == pytest.approx(20.0)
+    assert costs["t3"] == pytest.approx(12.5)
+    assert costs["t4"] is None
+
+
+def test_logged_provider_names_map_onto_table_ids(run, tmp_path):
+    """bedrock → aws, xai → x-ai: the same id under another provider is another price.
+    x-ai grok-3 (genai-prices): $3 / $15 → 1M + 1M = $18."""
+    db = _ingest(run, tmp_path, [
+        {"timestamp": "2025-06-01T00:00:00Z", "provider": "xai", "model": "grok-3"},
+        {"timestamp": "2025-06-01T00:00:00Z", "provider": "x-ai", "model": "grok-3"},
+    ])  # fmt: skip
+    costs = _costs(run, db)
+    assert costs["t0"] == pytest.approx(18.0) and costs["t1"] == pytest.approx(18.0)
+
+
+def test_a_user_table_dated_d_leaves_the_packaged_price_before_d(run, tmp_path):
+    """A user entry of another id claiming gpt-4o exactly from 2026-06-01 at $1 / $1: a request
+    on 2026-07-01 costs $2; one on 2025-06-01 still costs the packaged $12.50 (SPEC §1)."""
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "openai.yaml").write_text(
+        "provider: openai\nmodels:\n  - id: gpt-4o-negotiated\n    match: [gpt-4o]\n"
+        "    versions:\n      - {effective_from: 2026-06-01, input: 1, output: 1}\n"
+    )
+    db = _ingest(run, tmp_path, [
+        {"timestamp": "2025-06-01T00:00:00Z", "provider": "openai", "model": "gpt-4o"},
+        {"timestamp": "2026-07-01T00:00:00Z", "provider": "openai", "model": "gpt-4o"},
+    ])  # fmt: skip
+    costs = _costs(run, db, "--pricing", str(user))
+    assert costs["t0"] == pytest.approx(12.5)
+    assert costs["t1"] == pytest.approx(2.0)
+
+
+def test_regex_patterns_with_unless_and_long_context_tiers(run, tmp_path):
+    """A regex pattern with an `unless`, and two long-context tiers: $1 up to 1,000 input
+    tokens, $2 above 1,000, $3 above 5,000 (whole request, output alike)."""
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "acme.yaml").write_text(
+        "provider: acme\nmodels:\n  - id: acme-pro\n"
+        "    match: [{regex: '^acme-pro(-\\d+)?$', unless: '-999$'}]\n"
+        "    versions:\n      - effective_from: 2026-01-01\n        input: 1\n        output: 1\n"
+        "        long_context:\n          - {above_input_tokens: 1000, input: 2, output: 2}\n"
+        "          - {above_input_tokens: 5000, input: 3, output: 3}\n"
+    )
+    when = "2026-03-01T00:00:00Z"
+    db = _ingest(run, tmp_path, [
+        {"timestamp": when, "provider": "acme", "model": "acme-pro-2", "input_tokens": 1000},
+        {"timestamp": when, "provider": "acme", "model": "acme-pro", "input_tokens": 1001},
+        {"timestamp": when, "provider": "acme", "model": "ACME-PRO-3", "input_tokens": 5001},
+        {"timestamp": when, "provider": "acme", "model": "acme-pro-999", "input_tokens": 10},
+    ])  # fmt: skip
+    costs = _costs(run, db, "--pricing", str(user))
+    assert costs["t0"] == pytest.approx((1000 + 1_000_000) * 1 / 1e6)
+    assert costs["t1"] == pytest.approx((1001 + 1_000_000) * 2 / 1e6)
+    assert costs["t2"] == pytest.approx((5001 + 1_000_000) * 3 / 1e6)
+    assert costs["t3"] is None
+    show = run("pricing", "show", "acme-pro-7", "--pricing", str(user))
+    assert show.code == 0 and "acme/acme-pro" in show.stdout
+
+
+def test_pricing_show_resolves_as_the_join_does(run):
+    result = run("pricing", "show", "gpt-4o-2024-05-13", "--format", "json")
+    assert result.code == 0, result.stderr
+    assert result.json()["rows"][-1]["input"] == 5.0
