@@ -10,10 +10,10 @@ provider in genai-prices' data, logged under the provider's id and the model's i
 - a batch request for each model with a batch variant (`price_context={"processing": "batch"}`),
   a request per service-tier variant (`{"service_tier": T}`), and for time-of-day prices one at
   20:00 UTC (inside DeepSeek's off-peak window) besides 12:00.
-Money is compared to 1e-9 relative. The exceptions are named with their reason and stay under 2 %
-of the cases (measured: 44 cases where genai-prices cannot find its own id, and 142 with a tiered
-rate inside a batch or service-tier variant, which costops' variant rates cannot express yet: 2.0 %
-of 9,424). A model genai-prices lists without a token price is $0 there and unpriced here.
+Money is compared to 1e-9 relative. Exceptions must be named with their reason and stay under
+2 % of the cases; on genai-prices 0.2.3 there are none. A model genai-prices lists without a
+token price (audio, image, per-page, or no published rate) is $0 there and unpriced here (NULL,
+never $0: SPEC §5), which is the same answer; an id genai-prices cannot find is unpriced too.
 """
 
 from __future__ import annotations

@@ -119,3 +119,34 @@ def test_pricing_show_resolves_as_the_join_does(run):
     result = run("pricing", "show", "gpt-4o-2024-05-13", "--format", "json")
     assert result.code == 0, result.stderr
     assert result.json()["rows"][-1]["input"] == 5.0
+
+
+def test_batch_and_service_tier_rates_with_their_own_tiers(run, tmp_path):
+    """genai-prices tiers some batch and priority prices. Table: $1/$1, above 1,000 input $2/$2;
+    batch $0.5/$0.5, above 1,000 input $1 input only (output: the version's tier rate, $2);
+    priority $3 flat (no tiers of its own: above 1,000 the priority rate still wins).
+    Requests of 1M output tokens:
+      batch, 1,000 input:  (1,000 + 1M) x 0.5 / 1e6          = 0.5005
+      batch, 2,000 input:  2,000 x 1 / 1e6 + 1M x 2 / 1e6    = 2.002
+      priority, 2,000:     (2,000 + 1M) x 3 / 1e6            = 3.006"""
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "acme.yaml").write_text(
+        "provider: acme\nmodels:\n  - id: acme-t\n    versions:\n"
+        "      - effective_from: 2026-01-01\n        input: 1\n        output: 1\n"
+        "        long_context: [{above_input_tokens: 1000, input: 2, output: 2}]\n"
+        "        batch_rates:\n          input: 0.5\n          output: 0.5\n"
+        "          long_context: [{above_input_tokens: 1000, input: 1}]\n"
+        "        service_tiers: {priority: {input: 3, output: 3}}\n"
+    )
+    when = "2026-03-01T00:00:00Z"
+    base = {"timestamp": when, "provider": "acme", "model": "acme-t"}
+    db = _ingest(run, tmp_path, [
+        {**base, "input_tokens": 1000, "batch": True},
+        {**base, "input_tokens": 2000, "batch": True},
+        {**base, "input_tokens": 2000, "service_tier": "priority"},
+    ])  # fmt: skip
+    costs = _costs(run, db, "--pricing", str(user))
+    assert costs["t0"] == pytest.approx(0.5005)
+    assert costs["t1"] == pytest.approx(2.002)
+    assert costs["t2"] == pytest.approx(3.006)

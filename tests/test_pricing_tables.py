@@ -185,3 +185,19 @@ def test_logged_names_resolve_to_the_right_table(run, db, tmp_path):
     with analysis_session(db) as con:
         resolved = dict(con.execute("SELECT request_id, model_key FROM priced_requests").fetchall())
     assert resolved == LOGGED_NAMES
+
+
+def test_a_damaged_table_cache_is_parsed_again(tmp_path, monkeypatch):
+    """Parsed tables are cached by content in the user's cache directory; an entry that cannot
+    be read (a crash mid-write elsewhere, a damaged disk) is ignored and rewritten."""
+    from costops.rates.tables import load_tables
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = load_tables()
+    entries = list((tmp_path / "cache" / "costops" / "pricing").glob("*.pickle"))
+    assert len(entries) == len(first.files)
+    for entry in entries:
+        entry.write_bytes(b"not a pickle")
+    again = load_tables()
+    assert [m.key for m in again.models] == [m.key for m in first.models]
+    assert all(entry.read_bytes() != b"not a pickle" for entry in entries)

@@ -29,7 +29,7 @@ ORDER BY unpriced_requests DESC, requests DESC, provider, model
 # another provider's table when the request names no provider that has one (a guess).
 MATCH_KIND_SQL = """
 SELECT mm.provider, mm.model,
-       CASE WHEN mm.guess THEN 'guess: another provider'
+       CASE WHEN mm.guess THEN 'guess'
             WHEN mm.exact OR lower(mm.model) = lower(pm.model_id) THEN 'exact'
             ELSE 'pattern' END
 FROM model_map mm JOIN price_models pm ON pm.model_key = mm.model_key

@@ -94,12 +94,20 @@ def _render(title: str, columns: list[Column], rows: list[dict[str, Any]], fmt: 
 
 @app.command("list")
 def list_models(
-    fmt: FormatOption = "table", output: OutputOption = None, pricing: PricingOption = None
+    provider: Annotated[
+        list[str] | None, typer.Option("--provider", help="Only this provider (repeatable).")
+    ] = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    pricing: PricingOption = None,
 ) -> None:
     """Every priced model with its current rates (USD per million tokens)."""
-    tables = load_tables(pricing)
-    title = f"{len(tables.models)} priced models (USD per million tokens, current version)"
-    emit(_render(title, LIST_COLUMNS, list_rows(tables), fmt), output)
+    rows = list_rows(load_tables(pricing))
+    if provider:
+        wanted = {p.lower() for p in provider}
+        rows = [r for r in rows if r["provider"].lower() in wanted]
+    title = f"{len(rows)} priced models (USD per million tokens, current version)"
+    emit(_render(title, LIST_COLUMNS, rows, fmt), output)
 
 
 @app.command("show")

@@ -65,6 +65,8 @@ versioned AS (
     LEFT JOIN price_tiers t
       ON t.model_key = v.model_key AND t.effective_from = v.effective_from
      AND t.tier = CASE WHEN m.is_batch THEN 'batch' ELSE lower(m.service_tier) END
+     AND m.input_tokens > COALESCE(t.above_input_tokens, -1)
+     AND (t.next_above IS NULL OR m.input_tokens <= t.next_above)
     LEFT JOIN price_regions g
       ON g.model_key = v.model_key AND g.effective_from = v.effective_from
      AND g.region = lower(m.region)
@@ -206,15 +208,15 @@ def load_price_tables(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> 
                 context_tiers.append((model.key, v.effective_from, thresholds[index], following,
                                       *(lc_tier.get(k) for k in RATE_COLUMNS)))  # fmt: skip
             for tier, spec in v.service_tiers.items():
-                tiers.append(
-                    (
-                        model.key,
-                        v.effective_from,
-                        tier,
-                        spec.get("multiplier"),
-                        *(spec.get(k) for k in RATE_COLUMNS),
-                    )
-                )
+                # the tier's base rates up to its first threshold, then each of its own tiers
+                steps: list[dict[str, float | None]] = [{**spec, "above_input_tokens": None}]
+                steps += [dict(step) for step in v.tier_context.get(tier, [])]
+                for index, step in enumerate(steps):
+                    next_step = steps[index + 1] if index + 1 < len(steps) else {}
+                    tiers.append((model.key, v.effective_from, tier, step.get("multiplier"),
+                                   *(step.get(k) for k in RATE_COLUMNS),
+                                   step["above_input_tokens"],
+                                   next_step.get("above_input_tokens")))  # fmt: skip
             for region, multiplier in v.regional_uplift.items():
                 regions.append((model.key, v.effective_from, region, multiplier))
             for w in v.time_of_day:
@@ -264,7 +266,8 @@ def _create_price_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE price_tiers (model_key VARCHAR, effective_from TIMESTAMP, "
-        f"tier VARCHAR, multiplier DOUBLE, {rates})"
+        f"tier VARCHAR, multiplier DOUBLE, {rates}, above_input_tokens BIGINT, "
+        "next_above BIGINT)"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE price_regions (model_key VARCHAR, "

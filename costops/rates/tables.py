@@ -43,7 +43,7 @@ FILE_KEYS = frozenset(
     {"provider", "currency", "source", "defaults", "models", "fallback_providers", "model_match"}
 )
 PATTERN_KEYS = frozenset({"glob", "regex", "unless"})
-TIER_KEYS = frozenset({"multiplier", *RATE_KEYS})
+TIER_KEYS = frozenset({"multiplier", "long_context", *RATE_KEYS})
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ class PriceVersion:
     service_tiers: dict[str, dict[str, float]]
     cache_storage_per_mtok_hour: float | None
     per_request: float | None = None  # a flat fee per request, USD
+    # a service tier's (or batch's) own rates above input thresholds, ascending
+    tier_context: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     # daily windows: from/to (minutes of the day), timezone, and a multiplier or explicit rates
     time_of_day: list[dict[str, Any]] = field(default_factory=list)
 
@@ -468,17 +470,18 @@ def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) 
     storage = values.get("cache_storage_per_mtok_hour")
     if storage is not None:
         storage = _rate(storage, where.at(key="cache_storage_per_mtok_hour"))
-    tiers = _service_tiers(values.get("service_tiers"), where.at(key="service_tiers"))
+    tiers, contexts = _service_tiers(values.get("service_tiers"), where.at(key="service_tiers"))
     batch_rates = values.get("batch_rates")
     if batch_rates is not None:
         if "batch" in tiers:
             raise where.at(key="batch_rates").error("batch rates given twice (service_tiers.batch)")
-        explicit = _service_tiers({"batch": batch_rates}, where.at(key="batch_rates"))["batch"]
-        if "multiplier" in explicit:
+        explicit, context = _service_tiers({"batch": batch_rates}, where.at(key="batch_rates"))
+        if "multiplier" in explicit["batch"]:
             raise where.at(key="batch_rates").error(
                 "expected explicit rates (a rate not given is the version's own)"
             )
-        tiers["batch"] = explicit
+        tiers["batch"] = explicit["batch"]
+        contexts.update(context)
     per_request = _rate(values.get("per_request"), where.at(key="per_request"))
     return PriceVersion(
         effective_from=start,
@@ -493,6 +496,7 @@ def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) 
         service_tiers=tiers,
         cache_storage_per_mtok_hour=storage,
         per_request=per_request,
+        tier_context=contexts,
         time_of_day=_windows(values.get("time_of_day"), where.at(key="time_of_day")),
     )
 
@@ -580,19 +584,51 @@ def _multipliers(raw: Any, where: _Where) -> dict[str, float]:
     return out
 
 
-def _service_tiers(raw: Any, where: _Where) -> dict[str, dict[str, float]]:
+def _service_tiers(
+    raw: Any, where: _Where
+) -> tuple[dict[str, dict[str, float]], dict[str, list[dict[str, float]]]]:
+    """Tier → {multiplier} or explicit rates; and tier → its own rates above input thresholds
+    (`long_context:` inside the tier, a list like the version's; a rate a tier does not give is
+    the version's own for that request)."""
     if raw is None:
-        return {}
+        return {}, {}
     if not isinstance(raw, dict):
         raise where.error("expected a mapping of tier -> {multiplier} or explicit rates")
     out: dict[str, dict[str, float]] = {}
+    contexts: dict[str, list[dict[str, float]]] = {}
     for tier, spec in raw.items():
         here = where.at(key=f"service_tiers.{tier}")
         if not isinstance(spec, dict) or not spec:
             raise here.error("expected {multiplier: X} or explicit rates")
         _unknown(spec, TIER_KEYS, here)
-        values = {k: _rate(v, here.at(key=f"service_tiers.{tier}.{k}")) for k, v in spec.items()}
+        rates = {k: v for k, v in spec.items() if k != "long_context"}
+        values = {k: _rate(v, here.at(key=f"service_tiers.{tier}.{k}")) for k, v in rates.items()}
         out[str(tier).lower()] = {k: v for k, v in values.items() if v is not None}
+        if spec.get("long_context") is not None:
+            contexts[str(tier).lower()] = _tier_context(
+                spec["long_context"], here.at(key=f"service_tiers.{tier}.long_context")
+            )
+    return out, contexts
+
+
+def _tier_context(raw: Any, where: _Where) -> list[dict[str, float]]:
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise where.error("expected tiers {above_input_tokens: N, rates...}")
+        _unknown(item, LONG_CONTEXT_KEYS, where)
+        threshold = item.get("above_input_tokens")
+        if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold <= 0:
+            raise where.error("above_input_tokens: expected a positive integer")
+        rates = {k: _rate(item.get(k), where.at(key=f"{where.key}.{k}")) for k in RATE_KEYS}
+        tier = {k: v for k, v in rates.items() if v is not None}
+        if not tier:
+            raise where.error("a tier needs at least one rate")
+        out.append({"above_input_tokens": float(threshold), **tier})
+    thresholds = [t["above_input_tokens"] for t in out]
+    if not out or thresholds != sorted(set(thresholds)):
+        raise where.error("expected tiers in ascending order of above_input_tokens")
     return out
 
 

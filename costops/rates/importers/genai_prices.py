@@ -8,7 +8,8 @@ What genai-prices says, said in costops' table form, so that a request is priced
   the first version starts at `since` (genai-prices uses its first price before any date);
 - tiered prices become `long_context` tiers (every rate given at each tier, untiered ones at
   their base rate), time-of-day prices `time_of_day` windows with their explicit rates, batch
-  variants `batch_rates`, service-tier/speed variants `service_tiers`;
+  variants `batch_rates`, service-tier/speed variants `service_tiers` (a tiered variant rate:
+  a `long_context` list inside them);
 - `cache_write_mtok` prices every cache write unless a 1-hour rate is given, so it becomes both
   `cache_write_5m` and `cache_write_1h`; a model with an input but no output price bills output
   at 0 (an embedding model), as genai-prices does;
@@ -131,8 +132,8 @@ def _state_on(
     windows = [c for i, c in enumerate(conditional) if _is_time(c.constraint) and i > base_index]
     if windows:
         state["time_of_day"] = [_window(c, unmapped) for c in windows]
-    batch: dict[str, float] = {}
-    tiers: dict[str, dict[str, float]] = {}
+    batch: dict[str, Any] = {}
+    tiers: dict[str, dict[str, Any]] = {}
     for variant in variants:
         constraint = variant.constraint
         if _is_time(constraint):
@@ -143,7 +144,7 @@ def _state_on(
         explicit = _explicit(variant.prices, unmapped)
         if not explicit and variant.when == {"processing": "batch"}:
             # an empty batch variant: batch is billed at the standard rates (no discount)
-            explicit = {k: v for k, v in state.items() if k in BATCHABLE}
+            explicit = {k: v for k, v in state.items() if k in (*BATCHABLE, "long_context")}
         if not explicit:
             continue
         if variant.when == {"processing": "batch"}:
@@ -217,14 +218,17 @@ def _tiers(
     return out
 
 
-def _explicit(price: Any, unmapped: Counter[str]) -> dict[str, float]:
-    """A partial price (a variant or a window) as explicit rates; tiers are not expressible."""
+def _explicit(price: Any, unmapped: Counter[str], tiers: bool = True) -> dict[str, Any]:
+    """A partial price (a variant, or a window: no tiers there) as explicit rates."""
     rates = _rates(price, unmapped)
-    if "long_context" in rates:
-        unmapped["tiered rates in a price variant or window (base rate used)"] += 1
     if "output" in rates and "output_mtok" not in vars(price):
         rates.pop("output")  # a partial price: output 0 is only for a whole model price
-    return {k: v for k, v in rates.items() if k not in ("long_context", "per_request")}
+        for tier in rates.get("long_context") or []:
+            tier.pop("output", None)
+    if "long_context" in rates and not tiers:
+        unmapped["tiered rates in a time-of-day window (base rate used)"] += 1
+        rates.pop("long_context")
+    return {k: v for k, v in rates.items() if k != "per_request"}
 
 
 def _window(conditional: Any, unmapped: Counter[str]) -> dict[str, Any]:
@@ -237,7 +241,7 @@ def _window(conditional: Any, unmapped: Counter[str]) -> dict[str, Any]:
         "from": start.strftime("%H:%M"),
         "to": end.strftime("%H:%M"),
         "timezone": zone,
-        **_explicit(conditional.prices, unmapped),
+        **_explicit(conditional.prices, unmapped, tiers=False),
     }
 
 
