@@ -107,3 +107,25 @@ def test_names_the_tables_already_claim_become_versions_of_that_entry():
     assert result.skipped == {"another name of an entry already imported "
                               "(google/gemini-2.5-pro)": 1}  # fmt: skip
     assert models[1]["versions"][0]["per_request"] == 0.002
+
+
+def test_import_takes_output_like_every_command_and_writes_whole_files(run, tmp_path, monkeypatch):
+    """`-o/--output DIR` (and the old `--out`); a file is written to a temp file and renamed,
+    so an import interrupted while writing leaves no table behind, truncated or not."""
+    from costops.rates.importers import common
+
+    for flag in ("-o", "--output", "--out"):
+        out = tmp_path / flag.strip("-")
+        result = run("pricing", "import", "litellm", str(PRICES), flag, str(out))
+        assert result.code == 0, result.stderr
+        assert sorted(p.name for p in out.iterdir()) == [
+            "litellm-anthropic.yaml", "litellm-google.yaml", "litellm-openai.yaml"]  # fmt: skip
+
+    def interrupted(source, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(common.os, "replace", interrupted)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        common.write_tables(common.ImportResult({"acme": "provider: acme\n"}), out, "x")
+    assert list(out.iterdir()) == []

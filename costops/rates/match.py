@@ -1,7 +1,8 @@
 """The one place a logged (provider, model) name meets a pricing table entry.
 
 A name is looked up as logged and, when it carries a `prefix/`, without it (`openai/gpt-4o`,
-`models/gemini-2.5-pro`). Candidates are ranked, best first:
+`models/gemini-2.5-pro`), under the prefix's provider when the request names none a table knows
+(`litellm`). Candidates are ranked, best first:
 1. the provider: the request's own provider's table (logged provider names are mapped onto the
    tables' ids: `bedrock` → `aws`, `vertex_ai` → `google`, …), then the providers its file names
    as `fallback_providers` in order; only when the request names no provider that has a table
@@ -54,12 +55,16 @@ lookups AS (
            lower(n.model) AS lookup_name, 0 AS name_rank
     FROM names n LEFT JOIN provider_aliases pa ON pa.logged = lower(n.provider)
     UNION ALL
+    -- the prefix names the provider unless the request names one a table knows (a gateway
+    -- such as `litellm` does not: `openai/gpt-4o` logged by it is OpenAI's)
     SELECT n.provider, n.model,
-           COALESCE(pa.provider, lower(n.provider), pb.provider,
-                    lower(split_part(n.model, '/', 1))) AS lookup_provider,
+           COALESCE(own.provider, pb.provider, lower(split_part(n.model, '/', 1)))
+               AS lookup_provider,
            lower(substr(n.model, strpos(n.model, '/') + 1)) AS lookup_name, 1 AS name_rank
     FROM names n
     LEFT JOIN provider_aliases pa ON pa.logged = lower(n.provider)
+    LEFT JOIN (SELECT DISTINCT provider FROM price_models) own
+      ON own.provider = COALESCE(pa.provider, lower(n.provider))
     LEFT JOIN provider_aliases pb ON pb.logged = lower(split_part(n.model, '/', 1))
     WHERE strpos(n.model, '/') > 0
 ),
