@@ -249,13 +249,15 @@ def test_claude_code_bookkeeping_lines_are_skipped_and_counted(run, db, tmp_path
         {"parentUuid": "a-1", "sessionId": SESSION, "type": "system", "subtype": "stop_hook",
          "uuid": "s-1", "timestamp": "2026-05-04T09:00:01.000Z", "level": "info"},
     )  # fmt: skip
-    result = run("ingest", path, "--db", db)
-    assert result.code == 0, result.stderr
-    assert _quarantined(db) == []
-    assert {k: v[:5] for k, v in _stored(db).items()} == {
-        "msg_01InvoiceBot": (9204, 9000, 200, 77, 0)
-    }
-    assert "5 skipped (no usage)" in result.stderr
+    for forced in ((), ("--format", "claude-code")):  # forcing the format skips them too
+        (tmp_path / "cc.duckdb").unlink(missing_ok=True)
+        result = run("ingest", path, "--db", str(tmp_path / "cc.duckdb"), *forced)
+        assert result.code == 0, result.stderr
+        assert _quarantined(str(tmp_path / "cc.duckdb")) == []
+        assert {k: v[:5] for k, v in _stored(str(tmp_path / "cc.duckdb")).items()} == {
+            "msg_01InvoiceBot": (9204, 9000, 200, 77, 0)
+        }
+        assert "5 skipped (no usage)" in result.stderr
 
 
 def test_lookalikes_of_claude_code_bookkeeping_are_still_unrecognised(run, db, tmp_path):

@@ -67,7 +67,9 @@ detected AS (
     SELECT *,
         CASE WHEN top_type <> 'OBJECT' OR top_type IS NULL THEN 'costops'
              WHEN $kind = 'evals' THEN 'eval'
-             WHEN $format <> 'auto' THEN $format
+             -- a forced format still skips the non-request lines real logs carry
+             WHEN $format <> 'auto' THEN
+                 CASE WHEN ({DETECT_SQL}) = '{SKIP}' THEN '{SKIP}' ELSE $format END
              ELSE {DETECT_SQL}
         END AS detected
     FROM framed
