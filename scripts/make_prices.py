@@ -76,9 +76,14 @@ def merge(doc: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
             raise SystemExit(f"overrides: {model_id} is not in genai-prices' data; move it to "
                              "extra_models")  # fmt: skip
         patterns = model.get("match") or [model_id]
+        # genai-prices' exclusions (`gemini-2.5-pro*` unless `-tts`) hold for the curated
+        # spellings of the same name too (`models/gemini-2.5-pro*`)
+        unless = {p["unless"] for p in patterns if isinstance(p, dict) and "unless" in p}
         for pattern in extra.get("match") or []:
             if exact.get(pattern.lower(), model_id) == model_id and pattern not in patterns:
-                patterns.append(pattern)
+                wild = any(c in pattern for c in "*?")
+                patterns.append({"glob": pattern, "unless": next(iter(unless))}
+                                if wild and len(unless) == 1 else pattern)  # fmt: skip
         model["match"] = patterns
         if "min_cacheable_tokens" in extra:
             model["min_cacheable_tokens"] = extra["min_cacheable_tokens"]

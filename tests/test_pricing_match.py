@@ -150,3 +150,83 @@ def test_batch_and_service_tier_rates_with_their_own_tiers(run, tmp_path):
     assert costs["t0"] == pytest.approx(0.5005)
     assert costs["t1"] == pytest.approx(2.002)
     assert costs["t2"] == pytest.approx(3.006)
+
+
+def test_an_exact_name_behind_a_prefix_beats_a_broader_pattern(run, tmp_path):
+    """genai-prices prices gemini-2.5-pro-tts at $1 / $20 (1M + 1M = $21), not as
+    gemini-2.5-pro (1M input is above its 200k tier: $2.50 / $15 = $17.50); the `models/` and
+    `vertex_ai/` spellings too."""
+    when = "2026-03-01T00:00:00Z"
+    db = _ingest(run, tmp_path, [
+        {"timestamp": when, "provider": "google", "model": "gemini-2.5-pro-tts"},
+        {"timestamp": when, "provider": "google", "model": "models/gemini-2.5-pro-tts"},
+        {"timestamp": when, "provider": "vertex_ai", "model": "vertex_ai/gemini-2.5-pro-tts"},
+        {"timestamp": when, "provider": "google", "model": "models/gemini-2.5-pro"},
+    ])  # fmt: skip
+    costs = _costs(run, db)
+    assert [costs[f"t{i}"] for i in range(3)] == [pytest.approx(21.0)] * 3
+    assert costs["t3"] == pytest.approx(17.5)
+
+
+def _user_sonnet(tmp_path: Path, version: str) -> str:
+    user = tmp_path / "user"
+    user.mkdir(exist_ok=True)
+    (user / "anthropic.yaml").write_text(
+        f"provider: anthropic\nmodels:\n  - id: claude-sonnet-4-6\n    versions:\n"
+        f"      - {{{version}, input: 1, output: 1}}\n"
+    )
+    return str(user)
+
+
+def test_a_user_version_wins_exactly_on_the_dates_it_covers(run, tmp_path):
+    """The same entry (anthropic/claude-sonnet-4-6; packaged, 1M + 1M costs $28.50 at the
+    200k long-context rates $6 / $22.50 until 2026-03-13, $18 at $3 / $15 after) with a user
+    version at $1 / $1 ($2): from 2026-01-01 to 2026-02-01 it serves, and the packaged price
+    again after its end; open-ended, it serves after the packaged later versions too."""
+    db = _ingest(run, tmp_path, [
+        {"timestamp": "2025-12-15T00:00:00Z", "provider": "anthropic",
+         "model": "claude-sonnet-4-6"},
+        {"timestamp": "2026-01-15T00:00:00Z", "provider": "anthropic",
+         "model": "claude-sonnet-4-6"},
+        {"timestamp": "2026-02-15T00:00:00Z", "provider": "anthropic",
+         "model": "claude-sonnet-4-6"},
+        {"timestamp": "2026-11-15T00:00:00Z", "provider": "anthropic",
+         "model": "claude-sonnet-4-6"},
+    ])  # fmt: skip
+    ended = _user_sonnet(tmp_path, "effective_from: 2026-01-01, effective_to: 2026-02-01")
+    costs = _costs(run, db, "--pricing", ended)
+    assert [costs[f"t{i}"] for i in range(4)] == pytest.approx([28.5, 2.0, 28.5, 18.0])
+    open_ended = _user_sonnet(tmp_path, "effective_from: 2026-01-01")
+    costs = _costs(run, db, "--pricing", open_ended)
+    assert [costs[f"t{i}"] for i in range(4)] == pytest.approx([28.5, 2.0, 2.0, 2.0])
+
+
+def test_a_broader_pattern_never_fills_in_after_a_specific_entry_ends(run, tmp_path):
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "acme.yaml").write_text(
+        "provider: acme\nmodels:\n"
+        "  - id: acme-large-0601\n    versions:\n"
+        "      - {effective_from: 2025-01-01, effective_to: 2026-02-01, input: 10, output: 10}\n"
+        "  - id: acme-large\n    match: ['acme-large*']\n    versions:\n"
+        "      - {effective_from: 2025-01-01, input: 1, output: 1}\n"
+    )
+    db = _ingest(run, tmp_path, [
+        {"timestamp": "2026-01-15T00:00:00Z", "provider": "acme", "model": "acme-large-0601"},
+        {"timestamp": "2026-02-15T00:00:00Z", "provider": "acme", "model": "acme-large-0601"},
+    ])  # fmt: skip
+    costs = _costs(run, db, "--pricing", str(user))
+    assert costs["t0"] == pytest.approx(20.0) and costs["t1"] is None
+
+
+def test_a_pattern_duckdb_cannot_run_is_a_table_error(run, tmp_path):
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "acme.yaml").write_text(
+        "provider: acme\nmodels:\n  - id: acme-x\n    match: [{regex: '^foo(?!bar)'}]\n"
+        "    versions:\n      - {effective_from: 2025-01-01, input: 1, output: 1}\n"
+    )
+    result = run("pricing", "check", "--pricing", str(user))
+    assert result.code == 4
+    assert "is not RE2" in result.stderr and "unless" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -8,13 +8,16 @@ A name is looked up as logged and, when it carries a `prefix/`, without it (`ope
    as `fallback_providers` in order; only when the request names no provider that has a table
    (none, or one no table knows), a provider whose `model_match` claims the name (`claude*` →
    anthropic), then any provider (both guesses, shown by `pricing coverage`);
-2. the name as logged before the name without its prefix;
-3. an exact name before a pattern, a longer literal pattern before a shorter one;
+2. an alias, then an exact name before a pattern;
+3. the name as logged before the name without its prefix; a longer literal pattern before a
+   shorter one;
 4. a user's table before the packaged one, then the order of the entries in their file.
 Two entries of one provider that tie are an error naming both; a tie between providers (a
-guess) goes to the first provider by name. Over time, among the candidates of the best
-provider, the best one with a price version in force at the request's time prices it: a user's
-table dated from D leaves the packaged price in force before D.
+guess) goes to the first provider by name. Over time, among the candidates as specific as the
+best (same provider rank, exactness, form and literal length: a user's entry and the packaged
+one for the same name), the best one with a price version in force at the request's time prices
+it: a user's table dated from D leaves the packaged price in force before D, and a broader
+pattern never fills in after a specific entry's last version ends.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ claims AS (
      AND (c.unless IS NULL OR NOT regexp_matches(l.lookup_name, c.unless))
 ),
 ranked AS (
-    SELECT h.provider, h.model, h.model_key, h.name_rank, h.exact, h.literal_len,
+    SELECT h.provider, h.model, h.model_key, h.name_rank, h.exact, h.literal_len, h.alias,
            pm.user_rank, pm.position, pm.provider AS table_provider,
            CASE WHEN h.alias OR pm.provider = h.lookup_provider THEN 0
                 WHEN f.position IS NOT NULL THEN 1 + f.position
@@ -101,14 +104,19 @@ ranked AS (
 SELECT *,
        rank() OVER (
            PARTITION BY provider, model
-           ORDER BY provider_rank, name_rank, exact DESC, literal_len DESC, user_rank, position
+           ORDER BY provider_rank, alias DESC, exact DESC, name_rank, literal_len DESC,
+                    user_rank, position
        ) AS pick,
        row_number() OVER (
            PARTITION BY provider, model
-           ORDER BY provider_rank, name_rank, exact DESC, literal_len DESC, user_rank, position,
-                    table_provider, model_key
+           ORDER BY provider_rank, alias DESC, exact DESC, name_rank, literal_len DESC,
+                    user_rank, position, table_provider, model_key
        ) AS preference,
-       min(provider_rank) OVER (PARTITION BY provider, model) AS best_provider_rank
+       -- 1 for the candidates as specific as the best: only they share a name over time
+       dense_rank() OVER (
+           PARTITION BY provider, model
+           ORDER BY provider_rank, alias DESC, exact DESC, name_rank, literal_len DESC
+       ) AS specificity
 FROM ranked WHERE provider_rank IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE model_map AS
@@ -120,7 +128,7 @@ CREATE OR REPLACE TEMP TABLE name_versions AS
 WITH spans AS (
     SELECT c.provider, c.model, c.model_key, c.preference, v.effective_from, v.effective_to
     FROM model_candidates c JOIN price_versions v ON v.model_key = c.model_key
-    WHERE c.provider_rank = c.best_provider_rank
+    WHERE c.specificity = 1
 ),
 bounds AS (
     SELECT provider, model, effective_from AS bound FROM spans

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import yaml
 
 from costops.errors import PricingError
@@ -208,7 +209,8 @@ def _parse_cached(text: str, file: str, user: bool) -> _ParsedFile:
             cached = pickle.load(handle)
         if isinstance(cached, _ParsedFile):
             return cached
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError):
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, ValueError,
+            TypeError, IndexError):  # fmt: skip
         pass
     parsed = _parse_file(text, file, user)
     try:
@@ -226,10 +228,11 @@ def _cache_dir() -> Path:
     return Path(base) / "costops" / "pricing"
 
 
-# what the parse depends on besides the file: this module and the contracts parser
+# what the parse depends on besides the file: this module, the contracts and dates parsers
 _CODE_HASH = hashlib.sha256(
-    Path(__file__).read_bytes() + (Path(__file__).parent / "contracts.py").read_bytes()
-).hexdigest()
+    b"".join((Path(__file__).parent / name).read_bytes()
+             for name in ("tables.py", "contracts.py", "dates.py"))
+).hexdigest()  # fmt: skip
 
 
 def _parse_aliases(doc: dict[str, Any], file: str) -> dict[str, tuple[str, str]]:
@@ -246,10 +249,15 @@ def _parse_aliases(doc: dict[str, Any], file: str) -> dict[str, tuple[str, str]]
 
 
 def _overlay(base: PricedModel, top: PricedModel) -> PricedModel:
-    """A user's table wins over the packaged one for the same model and effective date."""
-    by_date = {v.effective_from: v for v in base.versions}
-    by_date.update({v.effective_from: v for v in top.versions})
-    versions = _chain([by_date[d] for d in sorted(by_date)])
+    """The later table (a user's) wins for the same model over every date one of its versions
+    covers (from its effective_from to the next one's, or its own effective_to); on other dates
+    the earlier table's versions still serve, cut to those dates."""
+    covered = [(v.effective_from, v.effective_to) for v in top.versions]
+    pieces = list(top.versions)
+    for version in base.versions:
+        for start, end in _uncovered(version.effective_from, version.effective_to, covered):
+            pieces.append(dataclasses.replace(version, effective_from=start, effective_to=end))
+    versions = sorted(pieces, key=lambda v: v.effective_from)
     return PricedModel(
         provider=top.provider,
         id=top.id,
@@ -260,6 +268,26 @@ def _overlay(base: PricedModel, top: PricedModel) -> PricedModel:
         user=True,
         position=base.position,
     )
+
+
+Span = tuple[dt.datetime, dt.datetime | None]  # [from, to); to None: open-ended
+
+
+def _uncovered(start: dt.datetime, end: dt.datetime | None, covered: list[Span]) -> list[Span]:
+    """The parts of [start, end) outside every covered span."""
+    parts: list[Span] = [(start, end)]
+    for c_start, c_end in covered:
+        kept: list[Span] = []
+        for p_start, p_end in parts:
+            if p_end is None or p_end > c_start:  # the part reaches into the covered span
+                if p_start < c_start:
+                    kept.append((p_start, c_start))
+                if c_end is not None and (p_end is None or p_end > c_end):
+                    kept.append((max(p_start, c_end), p_end))
+            else:
+                kept.append((p_start, p_end))
+        parts = kept
+    return parts
 
 
 def _chain(versions: list[PriceVersion]) -> list[PriceVersion]:
@@ -363,12 +391,22 @@ def _patterns(raw: Any, where: _Where) -> list[MatchPattern]:
             if not isinstance(value, str) or not value:
                 raise where.error(f"expected a non-empty string, got {value!r}")
         for expression in [item[kind]] * (kind == "regex") + [unless] * (unless is not None):
-            try:
-                re.compile(expression)
-            except re.error as exc:
-                raise where.error(f"invalid regular expression {expression!r}: {exc}") from exc
+            _check_regex(expression, where)
         out.append(MatchPattern(kind, item[kind], unless))
     return out
+
+
+def _check_regex(expression: str, where: _Where) -> None:
+    """Patterns are matched by DuckDB, whose RE2 has no lookaround or backreferences: a pattern
+    it cannot run is a table error here, not a failed report later."""
+    try:
+        duckdb.execute("SELECT regexp_matches('', ?)", [expression]).fetchall()
+    except duckdb.Error as exc:
+        problem = str(exc).splitlines()[0].split(": ", 1)[-1]
+        raise where.error(
+            f"regular expression {expression!r} is not RE2 ({problem}); no lookaround: "
+            "write `^(?!X)` as `unless: X`"
+        ) from exc
 
 
 def _parse_model(
