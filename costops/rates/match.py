@@ -71,21 +71,32 @@ lookups AS (
     LEFT JOIN provider_aliases pb ON pb.logged = lower(split_part(n.model, '/', 1))
     WHERE strpos(n.model, '/') > 0
 ),
+distinct_names AS (SELECT DISTINCT lookup_name FROM lookups),
+-- which pattern fits which name: globs in one LIKE join, each regular expression on its own
+-- (a pattern that is a constant is compiled once, one per row costs seconds on many names)
+fits AS (
+    SELECT n.lookup_name, p.pattern, p.unless, false AS regex
+    FROM distinct_names n
+    JOIN (SELECT DISTINCT pattern, unless FROM price_patterns WHERE NOT regex
+          UNION SELECT DISTINCT pattern, unless FROM provider_claims WHERE NOT regex) p
+      ON n.lookup_name LIKE p.pattern ESCAPE '\\'
+    {regex_fits}
+),
 hits AS (
     SELECT l.*, p.model_key, p.exact, p.literal_len, p.alias
     FROM lookups l
+    JOIN fits f ON f.lookup_name = l.lookup_name
     JOIN price_patterns p
-      ON CASE WHEN p.regex THEN regexp_matches(l.lookup_name, p.pattern)
-              ELSE l.lookup_name LIKE p.pattern ESCAPE '\\' END
-     AND (p.unless IS NULL OR NOT regexp_matches(l.lookup_name, p.unless))
+      ON p.pattern = f.pattern AND p.regex = f.regex
+     AND p.unless IS NOT DISTINCT FROM f.unless
+    WHERE f.unless IS NULL OR NOT regexp_matches(l.lookup_name, f.unless)
 ),
 claims AS (
-    SELECT DISTINCT l.lookup_name, c.provider
-    FROM (SELECT DISTINCT lookup_name FROM lookups) l
+    SELECT DISTINCT f.lookup_name, c.provider
+    FROM fits f
     JOIN provider_claims c
-      ON CASE WHEN c.regex THEN regexp_matches(l.lookup_name, c.pattern)
-              ELSE l.lookup_name LIKE c.pattern ESCAPE '\\' END
-     AND (c.unless IS NULL OR NOT regexp_matches(l.lookup_name, c.unless))
+      ON c.pattern = f.pattern AND c.regex = f.regex AND c.unless IS NOT DISTINCT FROM f.unless
+    WHERE f.unless IS NULL OR NOT regexp_matches(f.lookup_name, f.unless)
 ),
 ranked AS (
     SELECT h.provider, h.model, h.model_key, h.name_rank, h.exact, h.literal_len, h.alias,
@@ -240,10 +251,25 @@ CREATE OR REPLACE TEMP TABLE extra_models (provider VARCHAR, model VARCHAR NOT N
 """
 
 
+REGEX_FIT_SQL = """
+    UNION ALL SELECT lookup_name, ?, ?, true FROM distinct_names
+    WHERE regexp_matches(lookup_name, ?)"""
+
+
 def map_models(con: duckdb.DuckDBPyConnection, names_sql: str = STORE_NAMES_SQL) -> None:
     """(Re)build model_candidates, model_map and name_versions; a tie within one provider is
     a pricing error (exit 4) naming both entries."""
-    con.execute(MODEL_MAP_SQL.replace("{names}", names_sql))
+    regexes = con.execute(
+        "SELECT DISTINCT pattern, unless FROM price_patterns WHERE regex UNION "
+        "SELECT DISTINCT pattern, unless FROM provider_claims WHERE regex ORDER BY 1, 2"
+    ).fetchall()
+    sql = MODEL_MAP_SQL.replace("{names}", names_sql)
+    sql = sql.replace("{regex_fits}", REGEX_FIT_SQL * len(regexes))
+    statements = [statement for statement in sql.split(";") if statement.strip()]
+    params = [value for pattern, unless in regexes for value in (pattern, unless, pattern)]
+    con.execute(statements[0], params)
+    for statement in statements[1:]:
+        con.execute(statement)
     tie = con.execute(AMBIGUOUS_SQL).fetchone()
     if tie:
         provider, model, keys = tie
