@@ -230,3 +230,19 @@ def test_a_pattern_duckdb_cannot_run_is_a_table_error(run, tmp_path):
     assert result.code == 4
     assert "is not RE2" in result.stderr and "unless" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_later_pricing_directory_wins_over_an_earlier_one(run, tmp_path):
+    """Two --pricing directories claiming gpt-4o for openai with different entries: the later
+    one ($1 / $1 → $2) wins; one directory claiming it twice is the error."""
+    for name, rate in (("team", 3), ("mine", 1)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "openai.yaml").write_text(
+            f"provider: openai\nmodels:\n  - id: gpt-4o-{name}\n    match: [gpt-4o]\n"
+            f"    versions:\n      - {{effective_from: 2025-01-01, input: {rate}, output: {rate}}}\n"
+        )
+    db = _ingest(run, tmp_path, [
+        {"timestamp": "2025-06-01T00:00:00Z", "provider": "openai", "model": "gpt-4o"},
+    ])  # fmt: skip
+    dirs = ("--pricing", str(tmp_path / "team"), "--pricing", str(tmp_path / "mine"))
+    assert _costs(run, db, *dirs)["t0"] == pytest.approx(2.0)

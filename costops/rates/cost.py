@@ -187,7 +187,7 @@ def load_price_tables(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> 
     _create_price_tables(con)
     models, versions, context_tiers, tiers, regions, windows = [], [], [], [], [], []
     for model in tables.models:
-        models.append((model.key, model.provider.lower(), model.id, 0 if model.user else 1,
+        models.append((model.key, model.provider.lower(), model.id, -model.layer,
                        model.min_cacheable_tokens, model.position))  # fmt: skip
         for v in model.versions:
             versions.append(
@@ -210,7 +210,8 @@ def load_price_tables(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> 
             for tier, spec in v.service_tiers.items():
                 # the tier's base rates up to its first threshold, then each of its own tiers
                 steps: list[dict[str, float | None]] = [{**spec, "above_input_tokens": None}]
-                steps += [dict(step) for step in v.tier_context.get(tier, [])]
+                tier_multiplier = {"multiplier": spec.get("multiplier")}
+                steps += [{**tier_multiplier, **step} for step in v.tier_context.get(tier, [])]
                 for index, step in enumerate(steps):
                     next_step = steps[index + 1] if index + 1 < len(steps) else {}
                     tiers.append((model.key, v.effective_from, tier, step.get("multiplier"),

@@ -11,7 +11,8 @@ A name is looked up as logged and, when it carries a `prefix/`, without it (`ope
 2. an alias, then an exact name before a pattern;
 3. the name as logged before the name without its prefix; a longer literal pattern before a
    shorter one;
-4. a user's table before the packaged one, then the order of the entries in their file.
+4. a user's table before the packaged one (a later --pricing directory before an earlier one),
+   then the order of the entries in their file.
 Two entries of one provider that tie are an error naming both; a tie between providers (a
 guess) goes to the first provider by name. Over time, among the candidates as specific as the
 best (same provider rank, exactness, form and literal length: a user's entry and the packaged

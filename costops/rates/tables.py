@@ -107,6 +107,7 @@ class PricedModel:
     source_file: str
     user: bool = False
     position: int = 0  # order in its file: the earlier of two equally specific patterns wins
+    layer: int = 0  # 0 packaged, then each --pricing directory in order: a later one wins
 
     @property
     def key(self) -> str:
@@ -149,7 +150,7 @@ def load_tables(user_dirs: list[str] | None = None) -> PricingTables:
     files: list[str] = []
     providers: dict[str, ProviderInfo] = {}
     digest = hashlib.sha256()
-    for directory, user in dirs:
+    for layer, (directory, user) in enumerate(dirs):
         for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
             text = path.read_text(encoding="utf-8")
             digest.update(path.name.encode() + b"\0" + text.encode())
@@ -161,10 +162,15 @@ def load_tables(user_dirs: list[str] | None = None) -> PricingTables:
                 aliases.update(parsed.aliases)
             else:
                 for model in parsed.models:
+                    model = dataclasses.replace(model, layer=layer) if layer else model
                     previous = merged.get(model.key)
                     merged[model.key] = _overlay(previous, model) if previous else model
-                if parsed.info != ProviderInfo() or parsed.provider not in providers:
-                    providers[parsed.provider] = parsed.info
+                # a later file's provider facts replace only what it states
+                known = providers.get(parsed.provider, ProviderInfo())
+                providers[parsed.provider] = ProviderInfo(
+                    parsed.info.fallback_providers or known.fallback_providers,
+                    parsed.info.model_match or known.model_match,
+                )
     for name, (key, file) in aliases.items():
         if key not in merged:
             raise PricingError(f"{file}: alias {name}: no table entry {key} (provider/id)")
@@ -267,6 +273,7 @@ def _overlay(base: PricedModel, top: PricedModel) -> PricedModel:
         source_file=top.source_file,
         user=True,
         position=base.position,
+        layer=top.layer,
     )
 
 
