@@ -239,7 +239,8 @@ def test_a_later_pricing_directory_wins_over_an_earlier_one(run, tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "openai.yaml").write_text(
             f"provider: openai\nmodels:\n  - id: gpt-4o-{name}\n    match: [gpt-4o]\n"
-            f"    versions:\n      - {{effective_from: 2025-01-01, input: {rate}, output: {rate}}}\n"
+            "    versions:\n"
+            f"      - {{effective_from: 2025-01-01, input: {rate}, output: {rate}}}\n"
         )
     db = _ingest(run, tmp_path, [
         {"timestamp": "2025-06-01T00:00:00Z", "provider": "openai", "model": "gpt-4o"},
