@@ -33,6 +33,14 @@ def _ingest(run, tmp_path: Path, rows: list[dict]) -> str:
     return db
 
 
+def _table(tmp_path: Path, provider: str, models: str) -> str:
+    """A --pricing directory with one table of `provider` whose models are `models` (YAML)."""
+    user = tmp_path / "user"
+    user.mkdir(exist_ok=True)
+    (user / f"{provider}.yaml").write_text(f"provider: {provider}\nmodels:\n{models}")
+    return str(user)
+
+
 def _costs(run, db: str, *pricing: str) -> dict[str, float | None]:
     result = run("report", "--by", "task_id", "--db", db, "--format", "json", *pricing)
     assert result.code == 0, result.stderr
@@ -72,17 +80,17 @@ def test_logged_provider_names_map_onto_table_ids(run, tmp_path):
 def test_a_user_table_dated_d_leaves_the_packaged_price_before_d(run, tmp_path):
     """A user entry of another id claiming gpt-4o exactly from 2026-06-01 at $1 / $1: a request
     on 2026-07-01 costs $2; one on 2025-06-01 still costs the packaged $12.50 (SPEC §1)."""
-    user = tmp_path / "user"
-    user.mkdir()
-    (user / "openai.yaml").write_text(
-        "provider: openai\nmodels:\n  - id: gpt-4o-negotiated\n    match: [gpt-4o]\n"
-        "    versions:\n      - {effective_from: 2026-06-01, input: 1, output: 1}\n"
+    user = _table(
+        tmp_path,
+        "openai",
+        "  - id: gpt-4o-negotiated\n    match: [gpt-4o]\n"
+        "    versions:\n      - {effective_from: 2026-06-01, input: 1, output: 1}\n",
     )
     db = _ingest(run, tmp_path, [
         {"timestamp": "2025-06-01T00:00:00Z", "provider": "openai", "model": "gpt-4o"},
         {"timestamp": "2026-07-01T00:00:00Z", "provider": "openai", "model": "gpt-4o"},
     ])  # fmt: skip
-    costs = _costs(run, db, "--pricing", str(user))
+    costs = _costs(run, db, "--pricing", user)
     assert costs["t0"] == pytest.approx(12.5)
     assert costs["t1"] == pytest.approx(2.0)
 
@@ -90,14 +98,14 @@ def test_a_user_table_dated_d_leaves_the_packaged_price_before_d(run, tmp_path):
 def test_regex_patterns_with_unless_and_long_context_tiers(run, tmp_path):
     """A regex pattern with an `unless`, and two long-context tiers: $1 up to 1,000 input
     tokens, $2 above 1,000, $3 above 5,000 (whole request, output alike)."""
-    user = tmp_path / "user"
-    user.mkdir()
-    (user / "acme.yaml").write_text(
-        "provider: acme\nmodels:\n  - id: acme-pro\n"
+    user = _table(
+        tmp_path,
+        "acme",
+        "  - id: acme-pro\n"
         "    match: [{regex: '^acme-pro(-\\d+)?$', unless: '-999$'}]\n"
         "    versions:\n      - effective_from: 2026-01-01\n        input: 1\n        output: 1\n"
         "        long_context:\n          - {above_input_tokens: 1000, input: 2, output: 2}\n"
-        "          - {above_input_tokens: 5000, input: 3, output: 3}\n"
+        "          - {above_input_tokens: 5000, input: 3, output: 3}\n",
     )
     when = "2026-03-01T00:00:00Z"
     db = _ingest(run, tmp_path, [
@@ -106,12 +114,12 @@ def test_regex_patterns_with_unless_and_long_context_tiers(run, tmp_path):
         {"timestamp": when, "provider": "acme", "model": "ACME-PRO-3", "input_tokens": 5001},
         {"timestamp": when, "provider": "acme", "model": "acme-pro-999", "input_tokens": 10},
     ])  # fmt: skip
-    costs = _costs(run, db, "--pricing", str(user))
+    costs = _costs(run, db, "--pricing", user)
     assert costs["t0"] == pytest.approx((1000 + 1_000_000) * 1 / 1e6)
     assert costs["t1"] == pytest.approx((1001 + 1_000_000) * 2 / 1e6)
     assert costs["t2"] == pytest.approx((5001 + 1_000_000) * 3 / 1e6)
     assert costs["t3"] is None
-    show = run("pricing", "show", "acme-pro-7", "--pricing", str(user))
+    show = run("pricing", "show", "acme-pro-7", "--pricing", user)
     assert show.code == 0 and "acme/acme-pro" in show.stdout
 
 
@@ -129,15 +137,15 @@ def test_batch_and_service_tier_rates_with_their_own_tiers(run, tmp_path):
       batch, 1,000 input:  (1,000 + 1M) x 0.5 / 1e6          = 0.5005
       batch, 2,000 input:  2,000 x 1 / 1e6 + 1M x 2 / 1e6    = 2.002
       priority, 2,000:     (2,000 + 1M) x 3 / 1e6            = 3.006"""
-    user = tmp_path / "user"
-    user.mkdir()
-    (user / "acme.yaml").write_text(
-        "provider: acme\nmodels:\n  - id: acme-t\n    versions:\n"
+    user = _table(
+        tmp_path,
+        "acme",
+        "  - id: acme-t\n    versions:\n"
         "      - effective_from: 2026-01-01\n        input: 1\n        output: 1\n"
         "        long_context: [{above_input_tokens: 1000, input: 2, output: 2}]\n"
         "        batch_rates:\n          input: 0.5\n          output: 0.5\n"
         "          long_context: [{above_input_tokens: 1000, input: 1}]\n"
-        "        service_tiers: {priority: {input: 3, output: 3}}\n"
+        "        service_tiers: {priority: {input: 3, output: 3}}\n",
     )
     when = "2026-03-01T00:00:00Z"
     base = {"timestamp": when, "provider": "acme", "model": "acme-t"}
@@ -146,7 +154,7 @@ def test_batch_and_service_tier_rates_with_their_own_tiers(run, tmp_path):
         {**base, "input_tokens": 2000, "batch": True},
         {**base, "input_tokens": 2000, "service_tier": "priority"},
     ])  # fmt: skip
-    costs = _costs(run, db, "--pricing", str(user))
+    costs = _costs(run, db, "--pricing", user)
     assert costs["t0"] == pytest.approx(0.5005)
     assert costs["t1"] == pytest.approx(2.002)
     assert costs["t2"] == pytest.approx(3.006)
@@ -169,13 +177,10 @@ def test_an_exact_name_behind_a_prefix_beats_a_broader_pattern(run, tmp_path):
 
 
 def _user_sonnet(tmp_path: Path, version: str) -> str:
-    user = tmp_path / "user"
-    user.mkdir(exist_ok=True)
-    (user / "anthropic.yaml").write_text(
-        f"provider: anthropic\nmodels:\n  - id: claude-sonnet-4-6\n    versions:\n"
-        f"      - {{{version}, input: 1, output: 1}}\n"
+    models = (
+        f"  - id: claude-sonnet-4-6\n    versions:\n      - {{{version}, input: 1, output: 1}}\n"
     )
-    return str(user)
+    return _table(tmp_path, "anthropic", models)
 
 
 def test_a_user_version_wins_exactly_on_the_dates_it_covers(run, tmp_path):
@@ -202,31 +207,30 @@ def test_a_user_version_wins_exactly_on_the_dates_it_covers(run, tmp_path):
 
 
 def test_a_broader_pattern_never_fills_in_after_a_specific_entry_ends(run, tmp_path):
-    user = tmp_path / "user"
-    user.mkdir()
-    (user / "acme.yaml").write_text(
-        "provider: acme\nmodels:\n"
+    user = _table(
+        tmp_path,
+        "acme",
         "  - id: acme-large-0601\n    versions:\n"
         "      - {effective_from: 2025-01-01, effective_to: 2026-02-01, input: 10, output: 10}\n"
         "  - id: acme-large\n    match: ['acme-large*']\n    versions:\n"
-        "      - {effective_from: 2025-01-01, input: 1, output: 1}\n"
+        "      - {effective_from: 2025-01-01, input: 1, output: 1}\n",
     )
     db = _ingest(run, tmp_path, [
         {"timestamp": "2026-01-15T00:00:00Z", "provider": "acme", "model": "acme-large-0601"},
         {"timestamp": "2026-02-15T00:00:00Z", "provider": "acme", "model": "acme-large-0601"},
     ])  # fmt: skip
-    costs = _costs(run, db, "--pricing", str(user))
+    costs = _costs(run, db, "--pricing", user)
     assert costs["t0"] == pytest.approx(20.0) and costs["t1"] is None
 
 
 def test_a_pattern_duckdb_cannot_run_is_a_table_error(run, tmp_path):
-    user = tmp_path / "user"
-    user.mkdir()
-    (user / "acme.yaml").write_text(
-        "provider: acme\nmodels:\n  - id: acme-x\n    match: [{regex: '^foo(?!bar)'}]\n"
-        "    versions:\n      - {effective_from: 2025-01-01, input: 1, output: 1}\n"
+    user = _table(
+        tmp_path,
+        "acme",
+        "  - id: acme-x\n    match: [{regex: '^foo(?!bar)'}]\n"
+        "    versions:\n      - {effective_from: 2025-01-01, input: 1, output: 1}\n",
     )
-    result = run("pricing", "check", "--pricing", str(user))
+    result = run("pricing", "check", "--pricing", user)
     assert result.code == 4
     assert "is not RE2" in result.stderr and "unless" in result.stderr
     assert "Traceback" not in result.stderr
