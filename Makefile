@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_DB := demo.duckdb
 N ?= 1000000
 
-.PHONY: install test check-wheel lint format demo readme bench scale browser screenshot sample prices clean
+.PHONY: install test test-fast check-wheel lint format demo readme bench scale browser screenshot sample prices clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
+
+# For local loops: everything but the tests marked slow (fuzz, kill, bombs). CI runs `make test`.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
 
 # The built wheel, installed into a fresh venv outside the checkout, runs the demo (.ci/run).
 check-wheel: $(STAMP)
