@@ -51,6 +51,7 @@ def ingest(db: str, folder: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_sigkill_at_several_points_then_rerun_matches_a_clean_run(logs, tmp_path):
     clean = str(tmp_path / "clean.duckdb")
     assert ingest(clean, logs).wait() == 0

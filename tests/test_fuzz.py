@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +58,7 @@ hostile = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -100,6 +102,7 @@ def test_empty_binary_and_wrongly_gzipped_files(run, db, tmp_path):
     assert run("ingest", str(tmp_path / "real.jsonl.gz"), "--db", db).code == 0
 
 
+@pytest.mark.slow
 def test_a_100_mb_single_line_is_quarantined_not_parsed(run, db, tmp_path):
     path = tmp_path / "huge.jsonl"
     with open(path, "w") as handle:
