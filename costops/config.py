@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from costops import safe_yaml
 from costops.errors import ConfigError
 
 DEFAULT_CONFIG = "costops.yaml"
@@ -47,11 +48,13 @@ def load_config(path: str | None) -> Config:
         return Config()
     name = str(target)
     try:
-        doc = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+        doc = safe_yaml.load(target.read_text(encoding="utf-8")) or {}
+    except safe_yaml.YamlTooComplex as exc:
+        raise ConfigError(f"{name}: refused: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{name}: not valid YAML{line}") from exc
+        raise ConfigError(f"{name}: not valid YAML{line}: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(doc, dict):
         raise ConfigError(f"{name}: expected a mapping of {', '.join(sorted(TOP_KEYS))}")
     for key in doc:

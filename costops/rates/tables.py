@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from costops import safe_yaml
 from costops.errors import PricingError
 from costops.rates.contracts import ContractTerm, is_contract, parse_contract
 from costops.rates.dates import utc_datetime
@@ -234,10 +235,10 @@ def _cache_dir() -> Path:
     return Path(base) / "costops" / "pricing"
 
 
-# what the parse depends on besides the file: this module, the contracts and dates parsers
+# what the parse depends on besides the file: this module, the contracts, dates, YAML readers
 _CODE_HASH = hashlib.sha256(
     b"".join((Path(__file__).parent / name).read_bytes()
-             for name in ("tables.py", "contracts.py", "dates.py"))
+             for name in ("tables.py", "contracts.py", "dates.py", "../safe_yaml.py"))
 ).hexdigest()  # fmt: skip
 
 
@@ -324,13 +325,11 @@ class _Where:
         return PricingError(": ".join(parts) + f": {problem}")
 
 
-# libyaml's loader where PyYAML has it: the packaged tables hold thousands of models
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def load_yaml(text: str, file: str) -> Any:
     try:
-        return yaml.load(text, Loader=_LOADER)
+        return safe_yaml.load(text)
+    except safe_yaml.YamlTooComplex as exc:
+        raise _Where(file).error(f"refused: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
