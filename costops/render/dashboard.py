@@ -13,6 +13,7 @@ from costops.analysis.report import Report
 from costops.analysis.simulate.engine import Simulation
 from costops.analysis.tasks import TaskReport
 from costops.render.columns import money
+from costops.render.safe import html_label
 
 PALETTE = [
     "#2f6fbd",
@@ -103,7 +104,7 @@ def _layout(fig: go.Figure, title: str, **extra: Any) -> go.Figure:
 
 
 def _pareto(report: Report, colors: dict[str, str]) -> go.Figure:
-    names = [r["feature"] or "(none)" for r in report.rows]
+    names = [html_label(r["feature"] or "(none)") for r in report.rows]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_bar(
         x=names,
@@ -149,9 +150,9 @@ def _daily(report: Report, colors: dict[str, str]) -> go.Figure:
         fig.add_bar(
             x=[r["day"] for r in rows],
             y=[r["cost"] or 0 for r in rows],
-            name=feature or "(none)",
+            name=html_label(feature or "(none)"),
             marker_color=colors.get(feature, "#999"),
-            hovertemplate="%{x}: $%{y:,.2f}<extra>" + str(feature) + "</extra>",
+            hovertemplate="%{x}: $%{y:,.2f}<extra>%{fullData.name}</extra>",
         )
     fig.update_yaxes(title_text="Spend per day (USD)", tickprefix="$")
     return _layout(fig, "Daily spend by feature", barmode="stack")
@@ -160,7 +161,7 @@ def _daily(report: Report, colors: dict[str, str]) -> go.Figure:
 def _models(report: Report) -> go.Figure:
     fig = go.Figure(
         go.Bar(
-            y=[r["model"] for r in report.rows][::-1],
+            y=[html_label(r["model"]) for r in report.rows][::-1],
             x=[r["cost"] or 0 for r in report.rows][::-1],
             orientation="h",
             marker_color="#2f6fbd",
@@ -175,7 +176,7 @@ def _cost_per_success(report: Report, colors: dict[str, str]) -> go.Figure:
     rows = [r for r in report.rows if r["cost_per_success"] is not None]
     fig = go.Figure(
         go.Bar(
-            x=[r["feature"] for r in rows],
+            x=[html_label(r["feature"]) for r in rows],
             y=[r["cost_per_success"] for r in rows],
             marker_color=[colors.get(r["feature"], "#999") for r in rows],
             text=[f"pass {r['pass_rate']:.0%}" for r in rows],
@@ -196,7 +197,7 @@ def _caching(sim: Simulation, colors: dict[str, str]) -> go.Figure:
     rows = [r for r in sim.rows if r.get("cacheable_requests")]
     fig = go.Figure(
         go.Bar(
-            x=[r["feature"] for r in rows],
+            x=[html_label(r["feature"]) for r in rows],
             y=[r["savings"] or 0 for r in rows],
             marker_color=[colors.get(r["feature"], "#999") for r in rows],
             text=[
@@ -208,7 +209,8 @@ def _caching(sim: Simulation, colors: dict[str, str]) -> go.Figure:
     )
     fig.update_yaxes(title_text="Simulated savings (USD)", tickprefix="$")
     ttl = sim.assumptions.get("ttl", "")
-    return _layout(fig, f"Prompt caching: simulated savings and hit rate by feature (TTL {ttl})")
+    title = f"Prompt caching: simulated savings and hit rate by feature (TTL {html_label(ttl)})"
+    return _layout(fig, title)
 
 
 def _waterfall(plan: Simulation) -> go.Figure:
@@ -216,7 +218,11 @@ def _waterfall(plan: Simulation) -> go.Figure:
     baseline = plan.totals.get("baseline_cost") or 0.0
     fig = go.Figure(
         go.Waterfall(
-            x=["Spend today", *[s["step"].capitalize() for s in steps], "After all levers"],
+            x=[
+                "Spend today",
+                *[html_label(s["step"].capitalize()) for s in steps],
+                "After all levers",
+            ],
             measure=["absolute", *["relative"] * len(steps), "total"],
             y=[baseline, *[-(s["savings"] or 0) for s in steps], 0],
             connector={"line": {"color": "#888"}},
@@ -242,12 +248,12 @@ def _tasks(report: TaskReport) -> go.Figure:
             },
             cells={
                 "values": [
-                    [r["task_id"] for r in rows],
-                    [r.get("feature") or "" for r in rows],
+                    [html_label(r["task_id"]) for r in rows],
+                    [html_label(r.get("feature") or "") for r in rows],
                     [r["calls"] for r in rows],
                     [_money(r["cost"]) for r in rows],
                     [f"{r['duration_s']:,.0f} s" for r in rows],
-                    [r["verdict"] or "—" for r in rows],
+                    [html_label(r["verdict"] or "—") for r in rows],
                 ],
                 "align": "left",
             },

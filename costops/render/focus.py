@@ -8,6 +8,7 @@ import duckdb
 
 from costops.analysis.filters import Filters, where_clause
 from costops.errors import UsageError
+from costops.render.safe import csv_sql
 
 # Daily rows per provider, model, feature and token class. List prices only so far, so billed,
 # effective, list and contracted cost are the same number.
@@ -80,6 +81,19 @@ def export(con: duckdb.DuckDBPyConnection, what: str, filters: Filters, target: 
     sql = (FOCUS_SQL if what == "focus" else REQUESTS_SQL).format(where=where)
     path = str(target).replace("'", "''")
     options = "FORMAT parquet" if suffix == ".parquet" else "FORMAT csv, HEADER"
-    con.execute(f"COPY ({sql}) TO '{path}' ({options})", params)
+    copied = sql if suffix == ".parquet" else _csv_guarded(con, sql, params)
+    con.execute(f"COPY ({copied}) TO '{path}' ({options})", params)
     row = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
     return int(row[0]) if row else 0
+
+
+def _csv_guarded(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> str:
+    """`sql` with every text column through the CSV guard (formula starts, control characters);
+    numbers stay numbers. Parquet keeps the values as they are: it is typed, not parsed."""
+    described = con.execute(f"SELECT * FROM ({sql}) LIMIT 0", params).description
+    text = [str(name) for name, kind, *_ in described if str(kind) == "VARCHAR"]
+    if not text:
+        return sql
+    quoted = [f'"{name}"' for name in text]
+    guarded = ", ".join(f"{csv_sql(column)} AS {column}" for column in quoted)
+    return f"SELECT * REPLACE ({guarded}) FROM ({sql})"

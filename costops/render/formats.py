@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from costops.render.columns import Column, display
+from costops.render.safe import csv_text, json_text, markdown_cell
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ParquetRows:
 
 
 def to_json(envelope: dict[str, Any]) -> str:
-    return json.dumps(_clean(envelope), indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(_clean(envelope), indent=2, ensure_ascii=False)) + "\n"
 
 
 def to_csv(rows: list[dict[str, Any]], keys: list[str]) -> str:
@@ -42,19 +43,24 @@ def to_markdown(
     rows: list[dict[str, Any]], columns: list[Column], totals: dict[str, Any] | None = None
 ) -> str:
     lines = [
-        "| " + " | ".join(c.header for c in columns) + " |",
+        "| " + " | ".join(markdown_cell(c.header) for c in columns) + " |",
         "| " + " | ".join("---:" if c.kind != "text" else "---" for c in columns) + " |",
     ]
     for row in [*rows, *([totals] if totals else [])]:
-        cells = [display(row.get(c.key), c.kind).replace("|", "\\|") for c in columns]
+        cells = [markdown_cell(display(row.get(c.key), c.kind)) for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def _csv_value(value: Any) -> Any:
+    """Numbers stay numbers (a negative one too); text is guarded (costops.render.safe)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else value
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return value
+    return csv_text(str(value))
 
 
 def _clean(value: Any) -> Any:

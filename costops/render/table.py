@@ -6,10 +6,22 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from costops.render.columns import Column, display
+from costops.render.safe import cell, plain, plain_lines
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _Diagnostics(Console):
+    """stderr: messages quote data (paths, model names, reasons), so text is printed plain: never
+    read as markup or emoji codes, control characters shown (costops.render.safe)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        kwargs["markup"] = False
+        super().print(*(plain_lines(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+stderr = _Diagnostics(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def rich_table(
@@ -20,13 +32,22 @@ def rich_table(
     highlight_key: str | None = None,
     caption: str | None = None,
 ) -> Table:
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    """A table whose title, caption, headers and cells are plain text (data is never markup)."""
+    table = Table(
+        # A Text title is not styled by the table: give it the style a str title would get.
+        title=Text(plain(title), style="table.title"),
+        caption=Text("\n".join(map(plain, caption.split("\n"))), style="table.caption")
+        if caption
+        else None,
+        title_justify="left",
+        caption_justify="left",
+    )
     for column in columns:
-        table.add_column(column.header, justify="left" if column.kind == "text" else "right")
+        table.add_column(cell(column.header), justify="left" if column.kind == "text" else "right")
     for row in rows:
         style = "bold" if highlight_key and row.get(highlight_key) else None
-        table.add_row(*(display(row.get(c.key), c.kind) for c in columns), style=style)
+        table.add_row(*(cell(display(row.get(c.key), c.kind)) for c in columns), style=style)
     if totals is not None:
         table.add_section()
-        table.add_row(*(display(totals.get(c.key), c.kind) for c in columns), style="italic")
+        table.add_row(*(cell(display(totals.get(c.key), c.kind)) for c in columns), style="italic")
     return table
