@@ -18,33 +18,51 @@ _VALUE = (
 )
 
 
-def _attributes(path: str, src: str) -> str:
-    """An OTLP attribute list as a MAP(VARCHAR, VARCHAR) (the last value wins on repeats)."""
+def _entries(src: str, path: str) -> str:
+    """An OTLP attribute list as {key, i, value} entries sorted by key, then position; an entry
+    without a key is ignored."""
     return (
-        f"map_from_entries(list_distinct(list_reverse(list_transform("
-        f"COALESCE(json_extract({src}, '{path}[*]'), []), "
-        f"lambda a: {{'key': a->>'$.key', 'value': {_VALUE}}}))))"
+        f"list_sort(list_filter(list_transform(COALESCE(json_extract({src}, '{path}[*]'), []), "
+        f"lambda a, i: {{'key': a->>'$.key', 'i': i, 'value': {_VALUE}}}), "
+        f"lambda e: e.key IS NOT NULL))"
     )
 
 
+def _map(entries: str) -> str:
+    """Sorted entries (a column) as a MAP(VARCHAR, VARCHAR): the last value wins on a repeated
+    key, as most producers read it (sorting keeps this linear-logarithmic in the list size)."""
+    return (
+        f"map_from_entries(list_transform(list_filter({entries}, "
+        f"lambda e, i: i = len({entries}) OR {entries}[i + 1].key <> e.key), "
+        f"lambda e: {{'key': e.key, 'value': e.value}}))"
+    )
+
+
+# Each level is unnested without the level above it, so a span row carries its own JSON (its
+# `raw`), never the whole export line: memory grows with the line, not with spans x line.
 SPANS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _spans AS
 WITH resource_spans AS (
-    SELECT line_no, raw, unnest(json_extract(raw, '$.resourceSpans[*]')) AS r
+    SELECT line_no, unnest(json_extract(raw, '$.resourceSpans[*]')) AS r
     FROM _classified WHERE format = 'otlp' AND parse_error IS NULL
 ),
+resources AS (
+    SELECT line_no, r, {_entries("r", "$.resource.attributes")} AS res_entries FROM resource_spans
+),
 scope_spans AS (
-    SELECT line_no, raw, r, unnest(json_extract(r, '$.scopeSpans[*]')) AS ss FROM resource_spans
+    SELECT line_no, {_map("res_entries")} AS res, unnest(json_extract(r, '$.scopeSpans[*]')) AS ss
+    FROM resources
 ),
 spans AS (
-    SELECT line_no, raw, {_attributes("$.resource.attributes", "r")} AS res,
-           ss->>'$.scope.name' AS scope, unnest(json_extract(ss, '$.spans[*]')) AS sp
+    SELECT line_no, res, ss->>'$.scope.name' AS scope, unnest(json_extract(ss, '$.spans[*]')) AS sp
     FROM scope_spans
-)
-SELECT line_no, raw, res, scope, sp->>'$.traceId' AS trace, sp->>'$.spanId' AS span_id,
-       sp->>'$.startTimeUnixNano' AS start_ns, sp->>'$.endTimeUnixNano' AS end_ns,
-       sp->>'$.status.code' AS status_code, {_attributes("$.attributes", "sp")} AS m
-FROM spans
+),
+attributed AS (SELECT *, {_entries("sp", "$.attributes")} AS span_entries FROM spans)
+SELECT line_no, sp::VARCHAR AS raw, res, scope, sp->>'$.traceId' AS trace,
+       sp->>'$.spanId' AS span_id, sp->>'$.startTimeUnixNano' AS start_ns,
+       sp->>'$.endTimeUnixNano' AS end_ns, sp->>'$.status.code' AS status_code,
+       {_map("span_entries")} AS m
+FROM attributed
 """
 
 
