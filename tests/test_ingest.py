@@ -67,8 +67,8 @@ def test_bad_lines_are_quarantined_with_line_numbers_and_good_ones_kept(run, db,
     ]
     assert f"{path}:2: not valid JSON" in result.stderr
     assert "2 requests inserted" in result.stderr and "9 quarantined" in result.stderr
-    raw = rows(db, "SELECT raw FROM quarantine WHERE line_no = 3")[0][0]
-    assert json.loads(raw)["output_tokens"] == -5
+    structure, raw = rows(db, "SELECT structure, raw FROM quarantine WHERE line_no = 3")[0]
+    assert json.loads(structure)["output_tokens"] == "BIGINT" and raw is None  # no --keep-text
 
 
 def test_reingesting_the_same_file_changes_nothing(run, db):
@@ -264,7 +264,8 @@ def test_quarantine_command_lists_bad_lines(run, db, tmp_path):
         (path, 2, "not valid JSON"),
         (path, 3, "output_tokens is negative: -1"),
     ]
-    assert listed[0]["raw"] == "oops"
+    assert (listed[0]["raw"], listed[0]["byte_length"], listed[0]["structure"]) == (None, 4, None)
+    assert listed[0]["sha256"] == "d13f2eadd4ed5b027fa773a29520cc0d65ce374365d641112de786f8a029c2fe"
     table = run("quarantine", "--db", db)
     assert "not valid JSON" in table.stdout and "2 quarantined lines" in table.stdout
 
@@ -310,7 +311,7 @@ def test_quarantined_lines_have_secrets_redacted(run, db, tmp_path):
     bad = ('{"model": "gpt-4.1", "api_key": "sk-proj-abcdefghijklmnop", '
            '"headers": {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.payload"}, '
            '"other": "sk-ant-api03-ZZZZZZZZZZZZ", "input_tokens": -1}')  # fmt: skip
-    run("ingest", write(tmp_path / "s.jsonl", req("ok"), bad), "--db", db)
+    run("ingest", write(tmp_path / "s.jsonl", req("ok"), bad), "--db", db, "--keep-text")
     (raw,) = rows(db, "SELECT raw FROM quarantine")[0]
     for secret in ("sk-proj-abcdefghijklmnop", "eyJhbGciOiJIUzI1NiJ9", "sk-ant-api03"):
         assert secret not in raw

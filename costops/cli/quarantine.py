@@ -1,4 +1,5 @@
-"""`costops quarantine`: the lines ingest could not use, with file, line number and reason."""
+"""`costops quarantine`: the lines ingest could not use: file, line number, reason, size, hash
+and structure (the text only if it was kept with `ingest --keep-text`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from costops.render.table import rich_table
 from costops.store.db import open_db
 
 QUARANTINE_SQL = """
-SELECT file, line_no, reason, raw FROM quarantine
+SELECT file, line_no, reason, byte_length, sha256, structure, raw FROM quarantine
 WHERE ? IS NULL OR file = ?
 ORDER BY run_id, line_no
 LIMIT ?
@@ -23,8 +24,12 @@ COLUMNS = [
     Column("file", "file"),
     Column("line_no", "line", "int"),
     Column("reason", "reason"),
-    Column("raw_shown", "line content (first 80 characters)"),
+    Column("byte_length", "bytes", "int"),
+    Column("shown", "kept text, else structure (first 80 characters)"),
 ]
+
+
+CSV_COLUMNS = ["file", "line_no", "reason", "byte_length", "sha256", "structure", "raw"]
 
 
 def quarantine(
@@ -34,7 +39,7 @@ def quarantine(
     output: OutputOption = None,
     db: DbOption = None,
 ) -> None:
-    """List quarantined lines: file, line number, reason and the raw line."""
+    """List quarantined lines: file, line number, reason, size and structure (or kept text)."""
     check_format(fmt)
     with open_db(db_path(db), create=False) as con:
         rows = fetch_dicts(con, QUARANTINE_SQL, [file, file, max(limit, 0)])
@@ -45,10 +50,10 @@ def _render(rows: list[dict[str, Any]], fmt: str) -> Any:
     if fmt == "json":
         return to_json({"rows": rows})
     if fmt == "csv":
-        return to_csv(rows, ["file", "line_no", "reason", "raw"])
+        return to_csv(rows, CSV_COLUMNS)
     if fmt == "parquet":
         return ParquetRows(rows)
-    shown = [{**r, "raw_shown": r["raw"][:80]} for r in rows]
+    shown = [{**r, "shown": (r["raw"] or r["structure"] or "")[:80]} for r in rows]
     if fmt == "markdown":
         return to_markdown(shown, COLUMNS)
     return rich_table(f"{len(rows)} quarantined lines", COLUMNS, shown)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from costops.errors import UsageError
-from costops.ingest import canonical, fast
+from costops.ingest import canonical, fast, quarantine
 from costops.ingest.formats import batch_inputs, otlp
 from costops.ingest.formats.cloud import hinted_reason
 from costops.ingest.formats.detect import (
@@ -23,10 +23,10 @@ from costops.ingest.formats.detect import (
     USAGE_SQL,
 )
 from costops.ingest.formats.sql import json_mappings, patch
+from costops.ingest.redact import attributes_sql, redact_sql, tokens_sql
 from costops.ingest.sources import ChunkReader, Source
 
 KINDS = ("auto", "requests", "evals")
-RAW_CAP = 64 * 1024
 MAX_LINE_CHARS = 16 * 1024 * 1024  # no log record is this long; don't spend time parsing one
 SHOWN_BAD_LINES = 10
 
@@ -143,20 +143,6 @@ typed AS (SELECT line_no, raw, parse_error, f, {canonical.EVAL_COLUMNS_SQL} FROM
 SELECT *, COALESCE(parse_error, {canonical.EVAL_REASON_SQL}) AS reason FROM typed
 """
 
-# Key-shaped strings (sk-…, sk-ant-…, bearer tokens) in a quarantined line are redacted.
-REDACT_PATTERN = (
-    r"(sk-(ant-)?[A-Za-z0-9_\-]{8,})|([Bb]earer[ :]+[A-Za-z0-9._~+/=\-]{8,})"
-    r"|(\"(api_key|user_api_key|authorization|x-api-key)\"\s*:\s*\"[^\"]*\")"
-)
-QUARANTINE_SQL = f"""
-INSERT INTO quarantine
-SELECT $run_id, $file, line_no, reason,
-    left(regexp_replace(raw, '{REDACT_PATTERN}', '[REDACTED]', 'gi'), $cap),
-    current_timestamp::TIMESTAMP
-FROM (SELECT line_no, reason, raw FROM _req UNION ALL SELECT line_no, reason, raw FROM _ev)
-WHERE reason IS NOT NULL
-"""
-
 # Within a file, the most complete record per request_id: largest output, then latest.
 BEST_REQUESTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _best AS
@@ -170,7 +156,7 @@ WITH good AS (
         output_tokens, COALESCE(reasoning_tokens, 0) AS reasoning_tokens,
         prefix_hash, prefix_tokens, max_tokens, finish_reason, COALESCE(status, 'ok') AS status,
         latency_ms, COALESCE(batch, false) AS batch, service_tier, region, logged_cost,
-        attributes, line_no
+        {{attributes}} AS attributes, line_no
     FROM {{source}} WHERE reason IS NULL
 )
 SELECT * FROM good
@@ -180,10 +166,13 @@ DEDUPE_SQL = """QUALIFY row_number() OVER (
     PARTITION BY request_id ORDER BY output_tokens DESC, ts DESC, line_no DESC) = 1"""
 
 
-def best_requests_sql(source: str, dedupe: bool = True) -> str:
-    """_best from the staged requests in `source`; without `dedupe` when ids are known unique."""
-    return BEST_REQUESTS_SQL.replace("{source}", source).replace(
-        "{dedupe}", DEDUPE_SQL if dedupe else ""
+def best_requests_sql(source: str, dedupe: bool = True, keep_text: bool = False) -> str:
+    """_best from the staged requests in `source`; without `dedupe` when ids are known unique.
+    Attributes lose their secrets, and their prompt-like keys unless --keep-text."""
+    return (
+        BEST_REQUESTS_SQL.replace("{source}", source)
+        .replace("{dedupe}", DEDUPE_SQL if dedupe else "")
+        .replace("{attributes}", attributes_sql("attributes", keep_text))
     )
 
 
@@ -222,15 +211,16 @@ FROM good g
 WHERE pick = 1 AND NOT EXISTS (SELECT 1 FROM evals e WHERE e.eval_id = g.eval_id)
 """
 
-# --keep-text (opt-in): the whole logged line of each stored request, prompts included.
-KEEP_TEXT_SQL = """
+# --keep-text (opt-in): the whole logged line of each stored request, prompts included, secrets not.
+KEEP_TEXT_SQL = f"""
 INSERT INTO request_text
-SELECT b.request_id, $run_id, r.raw FROM _best b JOIN _req r ON r.line_no = b.line_no
+SELECT b.request_id, $run_id, {redact_sql("r.raw")}
+FROM _best b JOIN _req r ON r.line_no = b.line_no
 WHERE NOT EXISTS (SELECT 1 FROM request_text t WHERE t.request_id = b.request_id)
 """
 
-REASONS_SQL = """
-SELECT line_no, reason
+REASONS_SQL = f"""
+SELECT line_no, {tokens_sql("reason")}
 FROM (SELECT line_no, reason FROM _req UNION ALL SELECT line_no, reason FROM _ev)
 WHERE reason IS NOT NULL ORDER BY line_no
 """
@@ -323,13 +313,13 @@ def ingest_source(
         else:
             for chunk in reader.chunks():
                 con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])
-                _stage(con, kind, fmt, default_ts, default_time, mappings or {})
+                _stage(con, kind, fmt, default_ts, default_time, mappings or {}, keep_text)
                 _tally(con, result)
                 if strict and result.quarantined:
                     con.execute("ROLLBACK")
                     result.status = "rejected"
                     return result
-                _store(con, source.name, run_id, result)
+                _store(con, source.name, run_id, result, keep_text)
                 if keep_text:
                     con.execute(KEEP_TEXT_SQL, {"run_id": run_id})
                 if on_progress:
@@ -359,6 +349,7 @@ def _stage(
     default_ts: str,
     given_ts: str | None,
     mappings: dict[str, tuple[str, ...]],
+    keep_text: bool,
 ) -> None:
     con.execute(CLASSIFY_SQL, {"kind": kind, "format": fmt})
     con.execute(otlp.SPANS_SQL)
@@ -366,7 +357,7 @@ def _stage(
     con.execute(canon_sql(mappings), {"default_ts": default_ts, "given_ts": given_ts})
     con.execute(STAGE_REQUESTS_SQL)
     con.execute(STAGE_EVALS_SQL)
-    con.execute(best_requests_sql("_req"))
+    con.execute(best_requests_sql("_req", keep_text=keep_text))
 
 
 def _tally(con: duckdb.DuckDBPyConnection, result: FileResult) -> None:
@@ -386,8 +377,13 @@ def _tally(con: duckdb.DuckDBPyConnection, result: FileResult) -> None:
     result.bad_lines += [(int(n), str(r)) for n, r in bad[:room]]
 
 
-def _store(con: duckdb.DuckDBPyConnection, name: str, run_id: int, result: FileResult) -> None:
-    con.execute(QUARANTINE_SQL, {"run_id": run_id, "file": name, "cap": RAW_CAP})
+def _store(
+    con: duckdb.DuckDBPyConnection, name: str, run_id: int, result: FileResult, keep_text: bool
+) -> None:
+    con.execute(
+        quarantine.INSERT_SQL,
+        {"run_id": run_id, "file": name, "keep_text": keep_text, "max_chars": MAX_LINE_CHARS},
+    )
     _store_good(con, run_id, result, "_ev")
     result.batch_inputs += _count(con.execute(batch_inputs.STORE_SQL, {"run_id": run_id}))
 

@@ -114,6 +114,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "quarantine: byte length, hash and structure; the line's text only with --keep-text",
+        # Rows from before keep their structure; their text (kept then without a choice) goes.
+        # Their byte length and hash stay unknown: the stored text was capped and redacted.
+        """
+        ALTER TABLE quarantine ALTER COLUMN raw DROP NOT NULL;
+        ALTER TABLE quarantine ADD COLUMN byte_length BIGINT;
+        ALTER TABLE quarantine ADD COLUMN sha256 VARCHAR;
+        ALTER TABLE quarantine ADD COLUMN structure VARCHAR;
+        UPDATE quarantine SET structure = TRY(json_structure(raw)), raw = NULL;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
