@@ -42,3 +42,7 @@ class PricingError(CostopsError):
 
 class DatabaseError(CostopsError):
     exit_code = ExitCode.DATABASE
+
+
+class DatabaseLocked(DatabaseError):
+    """Another process holds the database file (an ingest, or a command refreshing a cache)."""

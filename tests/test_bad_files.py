@@ -10,12 +10,24 @@ Nesting: a pricing table needs about 8 levels, costops.yaml about 5; 65 is refus
 
 from __future__ import annotations
 
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from costops import safe_yaml
+from costops.store.db import open_db
+
+DATA = Path(__file__).parent / "data"
+SAMPLE = Path(__file__).parent.parent / "sample_logs"
+COSTOPS = shutil.which("costops", path=str(Path(sys.executable).parent)) or "costops"
 
 
 def laughs(levels: int, top_key: str) -> str:
@@ -88,3 +100,99 @@ def test_a_bad_costops_yaml_is_exit_2_within_a_second(run, tmp_path, text, probl
     assert result.code == 2, result.stderr
     assert result.stderr.strip() == f"costops: error: costops.yaml: {problem}"
     assert not Path(tmp_path / "x.duckdb").exists()
+
+
+# --db: only a DuckDB file or a new path (item 14)
+
+
+def test_a_sqlite_file_is_refused_without_looking_for_an_extension(run, tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "other.db") as con:
+        con.execute("CREATE TABLE t (a)")
+    result = run("report", "--db", str(tmp_path / "other.db"))
+    assert result.code == 5, result.stderr
+    assert result.stderr.strip() == (
+        f"costops: error: {tmp_path / 'other.db'}: not a DuckDB database (a SQLite database); "
+        "pass --db with a costops .duckdb file, or a new path to create one"
+    )
+
+
+def test_a_fifo_is_refused_not_opened(tmp_path):
+    # before: DuckDB's open blocked on the FIFO forever
+    os.mkfifo(tmp_path / "pipe")
+    result = subprocess.run(
+        [COSTOPS, "ingest", str(DATA / "report_requests.jsonl"), "--db", str(tmp_path / "pipe")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr
+    assert "pipe: not a regular file (a FIFO or device)" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["report"], ["ingest", "x.jsonl"]])
+def test_an_empty_db_path_is_refused(run, tmp_path, command):
+    (tmp_path / "x.jsonl").write_text("")
+    result = run(*command, "--db", "")
+    assert result.code == 5, result.stderr
+    assert "--db: empty path" in result.stderr
+    assert not (tmp_path / "costops.duckdb").exists()
+
+
+def test_extension_autoloading_is_off(db, run):
+    assert run("ingest", str(DATA / "report_requests.jsonl"), "--db", db).code == 0
+    with open_db(db, create=False) as con:
+        settings = con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN "
+            "('autoinstall_known_extensions', 'autoload_known_extensions') ORDER BY name"
+        ).fetchall()
+    assert settings == [
+        ("autoinstall_known_extensions", "false"),
+        ("autoload_known_extensions", "false"),
+    ]
+
+
+# damaged file, full disk (item 13)
+
+
+def test_a_damaged_database_is_one_line_exit_5(report_db, run):
+    # every block after DuckDB's three 4 KiB headers: keep its checksum, overwrite its data
+    with open(report_db, "r+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        for block in range(12288, size, 262144):
+            handle.seek(block + 64)
+            handle.write(b"\xa5" * 4096)
+    result = run("report", "--db", report_db)
+    assert result.code == 5, result.stderr
+    assert result.stderr.startswith(f"costops: error: {report_db}: database file is damaged (")
+    assert result.stderr.rstrip().endswith("): restore it or ingest again into a new file")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _file_size_limit(limit: int):
+    def limit_writes() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_writes
+
+
+def test_a_full_disk_names_the_cause_not_the_rollback(tmp_path):
+    # A file size limit stands in for a full disk: the write fails with EFBIG, as with ENOSPC.
+    # Before, the failed commit left no transaction and ROLLBACK raised "no transaction is
+    # active": a traceback hiding the cause.
+    db = tmp_path / "full.duckdb"
+    result = subprocess.run(
+        [COSTOPS, "ingest", str(SAMPLE), "--db", str(db), "--timestamp", "2026-03-20T12:00:00Z"],
+        capture_output=True, text=True, timeout=300, preexec_fn=_file_size_limit(1_000_000),
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"costops: error: {db}: disk full: ")
+    assert "File too large" in last and "Traceback" not in result.stderr
+    # the files committed before the failure are intact: every stored request has its run
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored, runs_say = con.execute(
+            "SELECT (SELECT count(*) FROM requests), "
+            "(SELECT sum(requests_inserted) FROM ingest_runs WHERE finished_at IS NOT NULL)"
+        ).fetchone()
+    assert stored > 0 and stored == runs_say

@@ -10,6 +10,7 @@ import duckdb
 from costops.rates.cost import load_price_tables
 from costops.rates.match import resolve
 from costops.rates.tables import PricedModel, PricingTables
+from costops.store.db import DUCKDB_CONFIG
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def resolve_model(
     exact = [m for m in tables.find(name) if provider is None or m.provider == provider]
     if exact:
         return exact[0]
-    con = duckdb.connect()
+    con = duckdb.connect(config=DUCKDB_CONFIG)
     try:
         load_price_tables(con, tables)
         key = resolve(con, name, provider)
