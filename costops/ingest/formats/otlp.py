@@ -6,24 +6,43 @@ give them their task and feature. Every GenAI semconv era is read.
 
 from __future__ import annotations
 
-from costops.ingest.formats.sql import canonical_object, first, patch
+import json
+
+from costops.ingest.formats.sql import COUNT_TYPE, canonical_object, first, patch
 
 MODEL_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings", "completion")
 
+# The parts of an export line that are read, as json_transform types: the line is parsed once,
+# and each span stays JSON text (its own `raw`) until it is parsed on its own.
+_ATTRIBUTES = [{
+    "key": "VARCHAR",
+    "value": {"stringValue": "VARCHAR", "intValue": "VARCHAR", "doubleValue": "VARCHAR",
+              "boolValue": "VARCHAR", "arrayValue": {"values": [{"stringValue": "VARCHAR"}]}},
+}]  # fmt: skip
+EXPORT_TYPE = json.dumps({
+    "resourceSpans": [{
+        "resource": {"attributes": _ATTRIBUTES},
+        "scopeSpans": [{"scope": {"name": "VARCHAR"}, "spans": ["JSON"]}],
+    }]
+})  # fmt: skip
+SPAN_TYPE = json.dumps({
+    "traceId": "VARCHAR", "spanId": "VARCHAR", "startTimeUnixNano": "VARCHAR",
+    "endTimeUnixNano": "VARCHAR", "status": {"code": "VARCHAR"}, "attributes": _ATTRIBUTES,
+})  # fmt: skip
+
 # One attribute value as text, whatever its OTLP type (arrays: the first element).
 _VALUE = (
-    "COALESCE(a->>'$.value.stringValue', a->>'$.value.intValue', "
-    "CAST(a->'$.value.doubleValue' AS VARCHAR), CAST(a->'$.value.boolValue' AS VARCHAR), "
-    "a->>'$.value.arrayValue.values[0].stringValue')"
+    "COALESCE(a.value.stringValue, a.value.intValue, a.value.doubleValue, a.value.boolValue, "
+    'a.value.arrayValue."values"[1].stringValue)'
 )
 
 
-def _entries(src: str, path: str) -> str:
+def _entries(attributes: str) -> str:
     """An OTLP attribute list as {key, i, value} entries sorted by key, then position; an entry
     without a key is ignored."""
     return (
-        f"list_sort(list_filter(list_transform(COALESCE(json_extract({src}, '{path}[*]'), []), "
-        f"lambda a, i: {{'key': a->>'$.key', 'i': i, 'value': {_VALUE}}}), "
+        f"list_sort(list_filter(list_transform(COALESCE({attributes}, []), "
+        f"lambda a, i: {{'key': a.key, 'i': i, 'value': {_VALUE}}}), "
         f"lambda e: e.key IS NOT NULL))"
     )
 
@@ -42,25 +61,24 @@ def _map(entries: str) -> str:
 # `raw`), never the whole export line: memory grows with the line, not with spans x line.
 SPANS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _spans AS
-WITH resource_spans AS (
-    SELECT line_no, unnest(json_extract(raw, '$.resourceSpans[*]')) AS r
+WITH exports AS (
+    SELECT line_no, unnest((json_transform(raw, '{EXPORT_TYPE}')).resourceSpans) AS r
     FROM _classified WHERE format = 'otlp' AND parse_error IS NULL
 ),
 resources AS (
-    SELECT line_no, r, {_entries("r", "$.resource.attributes")} AS res_entries FROM resource_spans
+    SELECT line_no, r.scopeSpans AS scope_spans, {_entries("r.resource.attributes")} AS res_entries
+    FROM exports
 ),
 scope_spans AS (
-    SELECT line_no, {_map("res_entries")} AS res, unnest(json_extract(r, '$.scopeSpans[*]')) AS ss
-    FROM resources
+    SELECT line_no, {_map("res_entries")} AS res, unnest(scope_spans) AS ss FROM resources
 ),
 spans AS (
-    SELECT line_no, res, ss->>'$.scope.name' AS scope, unnest(json_extract(ss, '$.spans[*]')) AS sp
-    FROM scope_spans
+    SELECT line_no, res, ss.scope.name AS scope, unnest(ss.spans) AS sp FROM scope_spans
 ),
-attributed AS (SELECT *, {_entries("sp", "$.attributes")} AS span_entries FROM spans)
-SELECT line_no, sp::VARCHAR AS raw, res, scope, sp->>'$.traceId' AS trace,
-       sp->>'$.spanId' AS span_id, sp->>'$.startTimeUnixNano' AS start_ns,
-       sp->>'$.endTimeUnixNano' AS end_ns, sp->>'$.status.code' AS status_code,
+typed AS (SELECT *, json_transform(sp, '{SPAN_TYPE}') AS s FROM spans),
+attributed AS (SELECT *, {_entries("s.attributes")} AS span_entries FROM typed)
+SELECT line_no, sp::VARCHAR AS raw, res, scope, s.traceId AS trace, s.spanId AS span_id,
+       s.startTimeUnixNano AS start_ns, s.endTimeUnixNano AS end_ns, s.status.code AS status_code,
        {_map("span_entries")} AS m
 FROM attributed
 """
@@ -94,7 +112,7 @@ _OPENLIT_ANTHROPIC = (
 
 
 def _int(*keys: str) -> str:
-    return first(*(f"TRY_CAST(m['{k}'] AS BIGINT)" for k in keys))
+    return first(*(f"TRY_CAST(m['{k}'] AS {COUNT_TYPE})" for k in keys))
 
 
 def _canonical() -> str:
