@@ -196,3 +196,84 @@ def test_a_full_disk_names_the_cause_not_the_rollback(tmp_path):
             "(SELECT sum(requests_inserted) FROM ingest_runs WHERE finished_at IS NOT NULL)"
         ).fetchone()
     assert stored > 0 and stored == runs_say
+
+
+# readers share the file; a writer excludes them; --wait everywhere (item 15)
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "read")
+print("holding", flush=True)
+time.sleep(float(sys.argv[3]))
+"""
+
+
+def hold(db: str, mode: str, seconds: float) -> subprocess.Popen[str]:
+    """Another process with the database open ("read" or "write") for `seconds`."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, db, mode, str(seconds)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline() == "holding\n"
+    return proc
+
+
+def release(proc: subprocess.Popen[str]) -> None:
+    proc.kill()
+    proc.wait()
+    assert proc.stdout is not None
+    proc.stdout.close()
+
+
+@pytest.mark.parametrize("cache", ["fresh", "stale"])
+def test_two_readers_never_lock_each_other_out(report_db, run, cache):
+    alone = run("report", "--by", "feature", "--format", "json", "--db", report_db)
+    assert alone.code == 0, alone.stderr
+    if cache == "stale":  # a new ingest run changes the cache key: this reader cannot store it
+        more = run("ingest", str(DATA / "report_evals.jsonl"), "--db", report_db)
+        assert more.code == 0, more.stderr
+    other = hold(report_db, "read", 30)
+    try:
+        shared = run("report", "--by", "feature", "--format", "json", "--db", report_db)
+        quarantined = run("quarantine", "--db", report_db)
+    finally:
+        release(other)
+    assert shared.code == 0, shared.stderr
+    assert shared.json() == alone.json()
+    assert quarantined.code == 0, quarantined.stderr
+
+
+def test_a_reader_during_a_write_waits_or_says_so(report_db, run):
+    writer = hold(report_db, "write", 30)
+    try:
+        start = time.monotonic()
+        result = run("report", "--db", report_db, "--wait", "0.5")
+        waited = time.monotonic() - start
+    finally:
+        release(writer)
+    assert result.code == 5
+    assert waited >= 0.5
+    assert result.stderr.strip() == (
+        f"costops: error: {report_db}: another costops process (pid {writer.pid}) is writing "
+        "the database (an ingest, or a command refreshing its priced cache); "
+        "pass --wait SECONDS to wait for it"
+    )
+
+
+def test_a_reader_with_wait_reads_once_the_writer_is_done(report_db, run):
+    writer = hold(report_db, "write", 1.0)
+    try:
+        result = run("report", "--db", report_db, "--wait", "30")
+    finally:
+        release(writer)
+    assert result.code == 0, result.stderr
+
+
+@pytest.mark.parametrize("command", [["report"], ["quarantine"], ["ingest", "x.jsonl"],
+                                     ["simulate", "caching"], ["export", "requests", "-o", "x"],
+                                     ["pricing", "coverage"], ["tasks"], ["budget", "check"],
+                                     ["dashboard", "-o", "x.html"], ["reconcile", "x.csv"],
+                                     ["pricing", "diff", "a", "b"]])  # fmt: skip
+@pytest.mark.parametrize("seconds", ["nan", "-1"])
+def test_every_command_takes_a_checked_wait(run, command, seconds):
+    result = run(*command, "--wait", seconds)
+    assert result.code == 2
+    assert "Invalid value for '--wait': expected a number of seconds, 0 or more" in result.stderr

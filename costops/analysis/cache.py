@@ -35,16 +35,27 @@ SELECT (SELECT max(run_id) FROM ingest_runs WHERE finished_at IS NOT NULL),
 """
 
 
-def install_cached_views(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> None:
+def install_cached_views(
+    con: duckdb.DuckDBPyConnection, pricing_fingerprint: str, *, store: bool = True
+) -> None:
     """Point eval_targets, unit_status, evaluated_requests and priced_requests at the cache,
-    building it first when it is missing or stale."""
+    building it first when it is missing or stale: in the file, or with store=False (a
+    read-only connection) in this session's temp tables."""
     key = _key(con, pricing_fingerprint)
-    if _stored_key(con) != key:
+    schema = "main" if store else "temp"
+    if not store:
+        _build(con, key, schema="temp")
+    elif _stored_key(con) != key:
         _build(con, key)
     for view, table in CACHED:
         con.execute(f"DROP TABLE IF EXISTS {view}")  # the build's temp tables
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {table}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {schema}.{table}")
     con.execute(PRICED_FROM_CACHE_SQL)
+
+
+def is_fresh(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> bool:
+    """Whether the stored cache matches the store and these prices (readers need no write)."""
+    return _stored_key(con) == _key(con, pricing_fingerprint)
 
 
 def _key(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> str:
@@ -64,21 +75,28 @@ def _stored_key(con: duckdb.DuckDBPyConnection) -> str | None:
     return str(row[0]) if row else None
 
 
-def _build(con: duckdb.DuckDBPyConnection, key: str) -> None:
+def _build(con: duckdb.DuckDBPyConnection, key: str, *, schema: str = "main") -> None:
     for sql in UNIT_VIEWS:
         con.execute(sql)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for view, table in CACHED:
-            narrow = f" EXCLUDE ({RAW_RATE_COLUMNS})" if view == "evaluated_requests" else ""
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *{narrow} FROM {view}")
-        con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR NOT NULL)")
-        con.execute(f"INSERT INTO {META_TABLE} VALUES (?)", [key])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    if schema == "temp":
+        _copy_views(con, "TEMP TABLE")
+    else:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _copy_views(con, "TABLE")
+            con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR NOT NULL)")
+            con.execute(f"INSERT INTO {META_TABLE} VALUES (?)", [key])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     con.execute("DROP VIEW IF EXISTS evaluated_requests")
+
+
+def _copy_views(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    for view, table in CACHED:
+        narrow = f" EXCLUDE ({RAW_RATE_COLUMNS})" if view == "evaluated_requests" else ""
+        con.execute(f"CREATE OR REPLACE {kind} {table} AS SELECT *{narrow} FROM {view}")
 
 
 def use_list_prices(con: duckdb.DuckDBPyConnection) -> None:

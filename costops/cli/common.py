@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,20 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help="DuckDB file (default ./costops.duckdb, or $COSTOPS_DB).",
                  show_default=False),
+]  # fmt: skip
+
+
+def _check_wait(seconds: float) -> float:
+    if math.isnan(seconds) or seconds < 0:
+        raise typer.BadParameter("expected a number of seconds, 0 or more")
+    return seconds
+
+
+WaitOption = Annotated[
+    float,
+    typer.Option("--wait", metavar="SECONDS", callback=_check_wait,
+                 help="Seconds to wait while another costops process writes the database "
+                 "(default: fail at once, exit 5)."),
 ]  # fmt: skip
 PricingOption = Annotated[
     list[str] | None,

@@ -17,6 +17,7 @@ from costops.cli.common import (
     SinceOption,
     TzOption,
     UntilOption,
+    WaitOption,
     WhereOption,
     db_path,
 )
@@ -32,12 +33,13 @@ def dashboard(
     tz: TzOption = "UTC",
     config: ConfigOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """One self-contained HTML dashboard (works offline) to share."""
     settings = load_config(config)
     batchable = [name for name, opts in settings.features.items() if opts.get("batchable")]
-    with analysis_session(db_path(db), pricing) as con:
+    with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         overview = build_overview(con, Filters(since, until, parse_where(where), tz), batchable)
     span = " to ".join(x for x in (since, until) if x)

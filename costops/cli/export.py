@@ -15,6 +15,7 @@ from costops.cli.common import (
     SinceOption,
     TzOption,
     UntilOption,
+    WaitOption,
     WhereOption,
     db_path,
 )
@@ -34,8 +35,9 @@ def _export(
     tz: str,
     db: str | None,
     pricing: list[str] | None,
+    wait: float,
 ) -> None:
-    with analysis_session(db_path(db), pricing) as con:
+    with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         rows = export(con, what, Filters(since, until, parse_where(where), tz), output)
     stderr.print(f"{rows:,} rows written to {output}", markup=False)
@@ -49,10 +51,11 @@ def focus(
     where: WhereOption = None,
     tz: TzOption = "UTC",
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """FinOps FOCUS 1.2 rows: daily per provider, model, feature and token class."""
-    _export("focus", output, since, until, where, tz, db, pricing)
+    _export("focus", output, since, until, where, tz, db, pricing, wait)
 
 
 @app.command("requests")
@@ -63,7 +66,8 @@ def requests(
     where: WhereOption = None,
     tz: TzOption = "UTC",
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Every priced request with its cost components, for notebooks and BI tools."""
-    _export("requests", output, since, until, where, tz, db, pricing)
+    _export("requests", output, since, until, where, tz, db, pricing, wait)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TimeRemainingColumn
 from rich.text import Text
 
-from costops.cli.common import ConfigOption, DbOption, db_path
+from costops.cli.common import ConfigOption, DbOption, WaitOption, db_path
 from costops.config import load_config, parse_map_options
 from costops.errors import InputDataError
 from costops.ingest.formats.detect import FORMATS
@@ -56,14 +56,7 @@ def ingest(
             "prompts and completions included (off by default).",
         ),
     ] = False,
-    wait: Annotated[
-        float,
-        typer.Option(
-            "--wait",
-            help="Seconds to wait for another costops process "
-            "using the database (default: fail at once, exit 5).",
-        ),
-    ] = 0.0,
+    wait: WaitOption = 0.0,
     db: DbOption = None,
 ) -> None:
     """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""

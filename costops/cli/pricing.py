@@ -19,6 +19,7 @@ from costops.cli.common import (
     FormatOption,
     OutputOption,
     PricingOption,
+    WaitOption,
     check_format,
     db_path,
     emit,
@@ -166,10 +167,11 @@ def coverage(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Logged models and whether a table prices them (unpriced is NULL, never $0)."""
-    with analysis_session(db_path(db), pricing) as con:
+    with analysis_session(db_path(db), pricing, wait=wait) as con:
         rows = coverage_rows(con)
     shown = rows
     if fmt in ("table", "markdown"):  # the suggestion goes where the table entry would be
@@ -203,12 +205,13 @@ def diff(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
 ) -> None:
     """What changing the tables from OLD to NEW would do to the cost of the stored requests.
     Each directory is layered over the packaged tables, as with --pricing."""
     check_format(fmt)
     old_tables, new_tables = load_tables([old]), load_tables([new])
-    with open_db(db_path(db), create=False) as con:
+    with open_db(db_path(db), create=False, wait=wait, read_only=True) as con:
         dims = parse_dimensions(by, "UTC")
         totals, rows = pricing_diff(con, old_tables, new_tables, dims)
     columns = _diff_columns([d.name for d in dims])

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 
 from costops.analysis.session import fetch_dicts
-from costops.cli.common import DbOption, FormatOption, OutputOption, check_format, db_path, emit
+from costops.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputOption,
+    WaitOption,
+    check_format,
+    db_path,
+    emit,
+)
 from costops.render.columns import Column
 from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
 from costops.render.table import rich_table
@@ -38,10 +46,11 @@ def quarantine(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
 ) -> None:
     """List quarantined lines: file, line number, reason, size and structure (or kept text)."""
     check_format(fmt)
-    with open_db(db_path(db), create=False) as con:
+    with open_db(db_path(db), create=False, wait=wait, read_only=True) as con:
         rows = fetch_dicts(con, QUARANTINE_SQL, [file, file, max(limit, 0)])
     emit(_render(rows, fmt), output)
 

@@ -16,6 +16,7 @@ from costops.cli.common import (
     PricingOption,
     SinceOption,
     UntilOption,
+    WaitOption,
     WhereOption,
     check_format,
     db_path,
@@ -41,6 +42,7 @@ def reconcile_command(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Compare costops' cost with the cost the logs reported (logged_cost), by group and for the
@@ -48,7 +50,7 @@ def reconcile_command(
     check_format(fmt)
     if not 0 <= tolerance < 1:
         raise UsageError(f"--tolerance {tolerance}: expected a fraction such as 0.01 (1 %)")
-    with analysis_session(db_path(db), pricing) as con:
+    with analysis_session(db_path(db), pricing, wait=wait) as con:
         filters = Filters(since, until, parse_where(where), "UTC")
         result = reconcile(con, parse_dimensions(by, "UTC"), filters, tolerance, top)
     emit(render(result, fmt), output)

@@ -18,6 +18,7 @@ from costops.cli.common import (
     SinceOption,
     TzOption,
     UntilOption,
+    WaitOption,
     WhereOption,
     check_format,
     db_path,
@@ -44,6 +45,7 @@ def report(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
     cost: Annotated[
         str,
@@ -54,7 +56,7 @@ def report(
     check_format(fmt)
     if cost not in COST_BASES:
         raise UsageError(f"--cost {cost}: expected one of {', '.join(COST_BASES)}")
-    with analysis_session(db_path(db), pricing) as con:
+    with analysis_session(db_path(db), pricing, wait=wait) as con:
         if cost == "list":
             use_list_prices(con)
         validate_timezone(con, tz)

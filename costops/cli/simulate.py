@@ -18,6 +18,7 @@ from costops.cli.common import (
     SinceOption,
     TzOption,
     UntilOption,
+    WaitOption,
     WhereOption,
     check_format,
     db_path,
@@ -59,7 +60,7 @@ CapOption = Annotated[int | None, typer.Option("--cap", help="A max_tokens cap t
 
 def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
     fmt = check_format(common["fmt"])
-    with analysis_session(db_path(common["db"]), common["pricing"]) as con:
+    with analysis_session(db_path(common["db"]), common["pricing"], wait=common["wait"]) as con:
         tz = validate_timezone(con, common["tz"])
         filters = Filters(common["since"], common["until"], parse_where(common["where"]), tz)
         sim = run(con, name, parse_dimensions(common["by"], tz), filters, **options)
@@ -86,6 +87,7 @@ def caching(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Prompt caching: TTL simulation per prefix, hit rates, break-even and a verdict."""
@@ -104,6 +106,7 @@ def batch(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Batch APIs: eligible work re-priced at batch rates, and the share of spend that moves."""
@@ -125,6 +128,7 @@ def cascade(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """A cheaper model first (or a router): escalation, pass rate and cost per success."""
@@ -144,6 +148,7 @@ def output_(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Output tokens against max_tokens, truncation, and a trimmed schema or a cap."""
@@ -174,6 +179,7 @@ def plan(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """The levers stacked, each on what the previous left: a savings waterfall."""

@@ -20,6 +20,7 @@ from costops.cli.common import (
     SinceOption,
     TzOption,
     UntilOption,
+    WaitOption,
     WhereOption,
     check_format,
     db_path,
@@ -73,11 +74,12 @@ def tasks(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Agent tasks: calls and tokens per task, cost per task (p50/p95/max), retries."""
     check_format(fmt)
-    with analysis_session(db_path(db), pricing) as con:
+    with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         dims = parse_dimensions(by, tz)
         report = build_tasks(con, dims, Filters(since, until, parse_where(where), tz), top)
@@ -136,6 +138,7 @@ def check(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
+    wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Check budgets (flags and costops.yaml); exit 1 when any is breached, 0 when none."""
@@ -146,7 +149,7 @@ def check(
     if not budgets:
         stderr.print("no budgets: pass --task-cost/--daily-cost/… or add budgets: to costops.yaml")
         raise typer.Exit(2)
-    with analysis_session(db_path(db), pricing) as con:
+    with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         breaches, warnings = check_budgets(
             con, budgets, Filters(since, until, parse_where(where), tz), forecast
