@@ -7,8 +7,20 @@ give them their task and feature. Every GenAI semconv era is read.
 from __future__ import annotations
 
 import json
+import re
 
 from costops.ingest.formats.sql import COUNT_TYPE, canonical_object, first, patch
+
+# A collector batches up to 8,192 spans per export line, messages included: past the 16 MiB of
+# any other line. A line is read as an export when it starts like one (the reader sees its head).
+MAX_LINE_BYTES = 256 * 1024 * 1024
+_EXPORT_START = re.compile(rb'(\xef\xbb\xbf)?\s*\{\s*"resourceSpans"\s*:')
+
+
+def starts_export(head: bytes) -> bool:
+    """Whether a line's first bytes open an OTLP/JSON traces export."""
+    return _EXPORT_START.match(head) is not None
+
 
 MODEL_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings", "completion")
 
@@ -169,7 +181,8 @@ IS_MODEL_CALL = (
 
 
 def canon_sql(mappings: dict[str, tuple[str, ...]]) -> str:
-    """One canonical object per model-call span; `otel:KEY` mappings override dimensions."""
+    """One canonical object per model-call span; `otel:KEY` mappings override dimensions. An
+    export line that cannot be read (not UTF-8, a repeated key) is passed on with its reason."""
     prefix = "otel:"
     attributes = {
         dim: first(*(f"m['{p[len(prefix) :]}']" for p in paths if p.startswith(prefix)))
@@ -184,4 +197,7 @@ FROM (
     FROM _spans s LEFT JOIN _trace_context t ON t.trace = s.trace
     WHERE {IS_MODEL_CALL}
 )
+UNION ALL
+SELECT line_no, raw, parse_error, format, NULL AS canon
+FROM _classified WHERE format = 'otlp' AND parse_error IS NOT NULL
 """
