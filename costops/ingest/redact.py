@@ -57,6 +57,12 @@ NAMED_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"://[^/\s:@\"\\]+:[^/\s@\"\\]+@", rf"://{REDACTED}@"),
 )
 
+# Every pattern above needs one of these: text without any is left as it is, unscanned.
+TRIGGER = (
+    r"(?i)sk-|pk-lf-|bearer|basic|eyj|akia|asia|aiza|gh[pousr]_|github_pat_|xox[abprs]-|@|://"
+    r"|key|auth|token|secret|passw|cookie|credential|http\.request\.header"
+)
+
 # Attribute keys that hold prompt or completion text: dropped unless --keep-text (SPEC §2).
 PROMPT_KEY = (
     r"prompts?|completions?|inputs?|outputs?|messages?|contents?|system|system_prompt"
@@ -65,6 +71,8 @@ PROMPT_KEY = (
     r"|llm\.prompts.*|llm\.completions.*|llm\.(?:input|output)_messages.*|(?:input|output)\.value"
     r"|traceloop\.entity\.(?:input|output)|.*\.(?:prompt|completion|content|messages)"
 )
+# Every prompt-like key contains one of these: an object without any keeps all its keys.
+PROMPT_TRIGGER = r"(?i)prompt|completion|input|output|message|content|system|instructions|gen_ai"
 
 
 def _literal(text: str) -> str:
@@ -83,7 +91,7 @@ def redact_sql(expr: str) -> str:
     out = tokens_sql(expr)  # first, so that a named value is never half redacted
     for pattern, replacement in NAMED_PATTERNS:
         out = f"regexp_replace({out}, {_literal(pattern)}, {_literal(replacement)}, 'gi')"
-    return out
+    return f"CASE WHEN regexp_matches({expr}, {_literal(TRIGGER)}) THEN {out} ELSE {expr} END"
 
 
 def _is_prompt_key(key: str) -> str:
@@ -103,7 +111,8 @@ def without_prompt_keys_sql(attributes: str) -> str:
         f"|| json_extract({attributes}, {pointer})::VARCHAR)"
     )
     return (
-        f"CASE WHEN list_bool_or(list_transform({keys}, lambda k: {_is_prompt_key('k')})) "
+        f"CASE WHEN regexp_matches({attributes}, {_literal(PROMPT_TRIGGER)}) "
+        f"AND list_bool_or(list_transform({keys}, lambda k: {_is_prompt_key('k')})) "
         f"THEN '{{' || array_to_string({pairs}, ',') || '}}' ELSE {attributes} END"
     )
 
