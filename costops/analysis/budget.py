@@ -110,7 +110,8 @@ contributors AS (
 )
 SELECT g.period, g.key, g.actual,
     strftime(g.crossed, '%Y-%m-%dT%H:%M:%SZ') AS first_crossed,
-    (SELECT list(COALESCE(c.contributor, '(none)') || ' ($' || printf('%.2f', c.cost) || ')'
+    (SELECT list(COALESCE(c.contributor, '(none)') || ' ('
+                 || COALESCE('$' || printf('%.2f', c.cost), 'unpriced') || ')'
                  ORDER BY c.cost DESC NULLS LAST)[1:3]
      FROM contributors c WHERE c.period = g.period AND c.key IS NOT DISTINCT FROM g.key)
         AS top_contributors

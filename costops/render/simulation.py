@@ -9,6 +9,7 @@ from rich.console import Group
 from costops.analysis.simulate.engine import Simulation
 from costops.render.columns import Column
 from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
+from costops.render.safe import markdown_cell
 from costops.render.table import rich_table
 
 SAVINGS_COLUMNS = [
@@ -97,7 +98,7 @@ def render(sim: Simulation, fmt: str) -> Any:
     if fmt == "markdown":
         steps = to_markdown(sim.steps, STEP_COLUMNS) + "\n" if sim.steps else ""
         text = to_markdown(sim.rows, columns, totals)
-        return steps + text + "\n" + "\n".join(f"- {line}" for line in notes) + "\n"
+        return steps + text + "\n" + "\n".join(f"- {markdown_cell(line)}" for line in notes) + "\n"
     table = rich_table(f"What if: {sim.name}", columns, sim.rows, totals, caption="\n".join(notes))
     if not sim.steps:
         return table
