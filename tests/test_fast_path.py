@@ -10,7 +10,7 @@ import pytest
 
 from costops.ingest import fast
 from costops.ingest.run import ingest_source
-from costops.ingest.sources import Source
+from costops.ingest.sources import ChunkReader, Source
 from costops.store.db import open_db
 
 ROOT = Path(__file__).parent.parent
@@ -58,8 +58,14 @@ def test_both_paths_store_the_same_rows(path, tmp_path):
 def test_clean_canonical_files_take_the_fast_path(path, tmp_path):
     with open_db(str(tmp_path / "x.duckdb")) as con:
         lines = len(_lines(path))
-        staged = fast.stage(con, Source(str(path), path), "auto", lines, path.suffix == ".gz")
+        staged = fast.stage(con, Source(str(path), path), "auto", lines, _fingerprinted(path))
     assert staged is not None and staged.lines == lines
+
+
+def _fingerprinted(path: Path) -> ChunkReader:
+    reader = ChunkReader(Source(str(path), path))
+    reader.fingerprint()
+    return reader
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -72,7 +78,7 @@ def test_a_blank_line_takes_the_general_path_and_line_numbers_stay_true(tmp_path
     path = tmp_path / "gap.jsonl"
     path.write_text(LINE.format(id="a", tokens=5) + "\n\n" + LINE.format(id="b", tokens=-1) + "\n")
     with open_db(str(tmp_path / "x.duckdb")) as con:
-        assert fast.stage(con, Source(str(path), path), "auto", 3, False) is None
+        assert fast.stage(con, Source(str(path), path), "auto", 3, _fingerprinted(path)) is None
         result = ingest_source(con, Source(str(path), path))
         assert con.execute("SELECT line_no FROM requests").fetchall() == [(1,)]
         assert con.execute("SELECT line_no, reason FROM quarantine").fetchall() == [

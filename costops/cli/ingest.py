@@ -71,6 +71,12 @@ def ingest(
             )
             _print_file(results[-1])
     _print_totals(results, path)
+    damaged = [r for r in results if r.damage]
+    if damaged:
+        raise InputDataError(
+            f"{len(damaged)} file(s) could not be read to the end; their readable lines were kept "
+            f"(first: {damaged[0].name}: {damaged[0].damage})"
+        )
     rejected = [r for r in results if r.status == "rejected"]
     if rejected:
         raise InputDataError(

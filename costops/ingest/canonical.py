@@ -22,6 +22,9 @@ SETTING_FIELDS = ("max_tokens", "latency_ms")
 COUNT_FIELDS = (*TOKEN_FIELDS, *(f for f in OPTIONAL_INT_FIELDS if f not in SETTING_FIELDS))
 REQUIRED_TOKEN_FIELDS = ("input_tokens", "output_tokens")
 INTEGER_TYPES = "('UBIGINT', 'BIGINT')"
+# No request has more tokens than this: a larger count is a bug or an attack, and it would
+# overflow sums of counts (cache subsets, budgets).
+MAX_COUNT = 10**12
 EARLIEST, LATEST = "2000-01-01", "2100-01-01"
 
 
@@ -43,7 +46,10 @@ def _string(field: str) -> str:
 
 
 def _integer(field: str) -> str:
-    return f"CASE WHEN {_type(field)} IN {INTEGER_TYPES} THEN TRY_CAST({_f(field)} AS BIGINT) END"
+    """The count; NULL when it is not an integer or above MAX_COUNT (so sums cannot overflow)."""
+    value = f"TRY_CAST({_f(field)} AS BIGINT)"
+    within = f"{_type(field)} IN {INTEGER_TYPES} AND {value} <= {MAX_COUNT}"
+    return f"CASE WHEN {within} THEN {value} END"
 
 
 def _setting(field: str) -> str:
@@ -97,6 +103,11 @@ def _timestamp_checks(field: str, required: bool) -> list[tuple[str, str]]:
 
 def _integer_checks(field: str) -> list[tuple[str, str]]:
     return [
+        (
+            f"{_type(field)} IN ('UBIGINT', 'BIGINT', 'DOUBLE') "
+            f"AND TRY_CAST({_f(field)} AS DOUBLE) > {MAX_COUNT}",
+            f"'token count out of range: {field} ' || {_shown(field)}",
+        ),
         (
             f"{_present(field)} AND {_type(field)} NOT IN {INTEGER_TYPES}",
             f"'{field} is not an integer: ' || {_shown(field)}",

@@ -2,9 +2,10 @@
 parsed by DuckDB's own parallel JSON reader in one pass, straight into typed columns.
 
 Anything else (a bad line, another format, a blank line, a line longer than 16 MiB, bytes that
-are not UTF-8) makes `stage` return None and the file goes through the general path, which
-classifies, adapts and quarantines line by line. Both paths type and check fields with the same
-SQL (costops.ingest.canonical), so a file ingests to the same rows either way.
+are not UTF-8, a key given twice in a line, a damaged .gz) makes `stage` return None and the file
+goes through the general path, which classifies, adapts and quarantines line by line. Both paths
+type and check fields with the same SQL (costops.ingest.canonical), so a file ingests to the same
+rows either way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import duckdb
 
 from costops.ingest import canonical
-from costops.ingest.sources import Source
+from costops.ingest.sources import COUNTED_KEYS, MAX_LINE_BYTES, ChunkReader, Source
 
 # Top-level keys that mark another format (see formats.detect.DETECT_SQL). A key whose value is
 # null counts as absent here; such a line takes the general path only if it is otherwise bad.
@@ -28,7 +29,6 @@ OTHER_FORMAT_KEYS = (
 FIELDS = tuple(
     dict.fromkeys((*canonical.REQUEST_FIELDS, *canonical.EVAL_FIELDS, *OTHER_FORMAT_KEYS))
 )
-MAX_OBJECT_BYTES = 16 * 1024 * 1024  # the general path's line limit
 PROGRESS_EVERY_S = 0.25
 
 _COLUMNS = "{" + ", ".join(f"'{name}': 'JSON'" for name in FIELDS) + "}"
@@ -44,7 +44,7 @@ CREATE OR REPLACE TEMP TABLE _fast AS
 WITH parsed AS (
     SELECT {_STRUCT} AS f
     FROM read_json($path, format = 'newline_delimited', columns = {_COLUMNS},
-                   compression = $compression, maximum_object_size = {MAX_OBJECT_BYTES})
+                   compression = $compression, maximum_object_size = {MAX_LINE_BYTES})
 ),
 framed AS (
     SELECT f,
@@ -69,13 +69,17 @@ SELECT * EXCLUDE (f),
 FROM typed
 """
 
-CHECK_SQL = """
+# The last columns count the lines with each of COUNTED_KEYS: the reader counted the key's every
+# occurrence, so more occurrences than lines means a line may repeat a key (DuckDB's reader keeps
+# the first value, silently) and the general path judges each line.
+CHECK_SQL = f"""
 SELECT count(*),
     count(*) FILTER (WHERE format IS NULL OR reason IS NOT NULL
                      OR (format = 'costops' AND request_id IS NULL)),
     count(*) FILTER (WHERE format = 'costops'),
     count(*) FILTER (WHERE format = 'eval'),
-    count(DISTINCT request_id) FILTER (WHERE format = 'costops')
+    count(DISTINCT request_id) FILTER (WHERE format = 'costops'),
+    {", ".join(f"count({key})" for key in COUNTED_KEYS)}
 FROM _fast
 """
 
@@ -101,10 +105,19 @@ class Staged:
 
 
 def eligible(
-    source: Source, fmt: str, mappings: dict[str, tuple[str, ...]], keep_text: bool
+    source: Source,
+    fmt: str,
+    mappings: dict[str, tuple[str, ...]],
+    keep_text: bool,
+    reader: ChunkReader,
 ) -> bool:
-    """The fast path reads a file by name and keeps no line text; --map needs the line text."""
-    return source.path is not None and fmt in ("auto", "costops") and not mappings and not keep_text
+    """The fast path reads a file by name and keeps no line text; --map needs the line text.
+    A file with a line over the limit or a broken .gz (seen by the reader's `fingerprint`) needs
+    the general path, which cuts such lines off and keeps what is readable."""
+    return (
+        source.path is not None and fmt in ("auto", "costops") and not mappings and not keep_text
+        and not reader.long_lines and reader.damage is None and not reader.escaped_ascii
+    )  # fmt: skip
 
 
 def stage(
@@ -112,13 +125,14 @@ def stage(
     source: Source,
     kind: str,
     lines: int,
-    gzipped: bool,
+    reader: ChunkReader,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> Staged | None:
     """Stage the file into `_fast_req` / `_fast_ev`, or None when it needs the general path.
     `lines` is the file's line count, so a skipped blank line cannot shift line numbers."""
     assert source.path is not None
-    params = {"path": str(source.path), "kind": kind, "compression": "gzip" if gzipped else "none"}
+    compression = "gzip" if reader.gzipped else "none"
+    params = {"path": str(source.path), "kind": kind, "compression": compression}
     con.execute("SET preserve_insertion_order = true")
     try:
         with _reporting(con, lines, on_progress):
@@ -128,11 +142,19 @@ def stage(
         row = None  # unreadable by the JSON reader: the general path says which line and why
     finally:
         con.execute("SET preserve_insertion_order = false")
-    if row is None or int(row[0]) != lines or int(row[1]) > 0:
-        con.execute("DROP TABLE IF EXISTS _fast")
+    counted = [reader.key_counts[key] for key in COUNTED_KEYS]
+    if row is None or int(row[0]) != lines or int(row[1]) > 0 or list(row[5:]) != counted:
+        drop(con)
         return None
     con.execute(VIEWS_SQL)
     return Staged(lines, int(row[2]), int(row[3]), int(row[4]) < int(row[2]))
+
+
+def drop(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget what `stage` staged."""
+    con.execute("DROP VIEW IF EXISTS _fast_req")
+    con.execute("DROP VIEW IF EXISTS _fast_ev")
+    con.execute("DROP TABLE IF EXISTS _fast")
 
 
 @contextmanager

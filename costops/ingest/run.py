@@ -24,38 +24,69 @@ from costops.ingest.formats.detect import (
 )
 from costops.ingest.formats.sql import json_mappings, patch
 from costops.ingest.redact import attributes_sql, redact_sql, tokens_sql
-from costops.ingest.sources import ChunkReader, Source
+from costops.ingest.sources import MAX_LINE_BYTES, Chunk, ChunkReader, Source
 
 KINDS = ("auto", "requests", "evals")
-MAX_LINE_CHARS = 16 * 1024 * 1024  # no log record is this long; don't spend time parsing one
+MAX_LINE_CHARS = MAX_LINE_BYTES  # longer lines are cut off by the reader (sources.line_limit)
 SHOWN_BAD_LINES = 10
 
+# `unparsed`: why a line is not parsed (cut off for its length, or where a .gz broke off).
 LOAD_CHUNK_SQL = """
 CREATE OR REPLACE TEMP TABLE _raw AS
-SELECT generate_subscripts(l, 1) + ? - 1 AS line_no, unnest(l) AS raw, ? AS utf8_ok
-FROM (SELECT string_split(?, chr(10)) AS l)
+WITH split AS (
+    SELECT generate_subscripts(l, 1) + $first - 1 AS line_no, unnest(l) AS raw
+    FROM (SELECT string_split($text, chr(10)) AS l)
+)
+SELECT line_no, raw, NOT list_contains($bad_utf8::BIGINT[], line_no) AS utf8_ok,
+    ($reasons::VARCHAR[])[list_position($unparsed::BIGINT[], line_no)] AS unparsed
+FROM split
 """
+
+# A count or id key given twice in one object: DuckDB reads the first value, most producers the
+# last, so the line is ambiguous. Checked at the top level and in the objects where formats keep
+# usage and ids (one parse for all of them; canonical lines have only the top level).
+_COUNT_OR_ID_KEY = "(^id$|_id$|Id$|[Tt]okens?$|TokenCount$|^(input|output|total)$)"
+_NESTED_PATHS = [
+    "$.usage", "$.usage.prompt_tokens_details", "$.usage.completion_tokens_details",
+    "$.usage.input_tokens_details", "$.usage.output_tokens_details", "$.usage.cache_creation",
+    "$.response", "$.response.usage", "$.response.body", "$.response.body.usage",
+    "$.result.message", "$.result.message.usage", "$.message", "$.message.usage",
+    "$.message.usage.cache_creation", "$.usageDetails", "$.usage_details", "$.usageMetadata",
+    "$.response.usageMetadata", "$.metadata.additional_usage_values", "$.metadata.usage_object",
+    "$.input", "$.output", "$.output.outputBodyJson.usage",
+]  # fmt: skip
+
+
+def _repeated(keys: str) -> str:
+    return f"list_filter({keys}, lambda k, i: list_position({keys}, k) < i)"
+
+
+REPEATED_KEY_SQL = f"""list_filter(list_concat({_repeated("keys")},
+    CASE WHEN detected <> 'costops' THEN flatten(list_transform(json_keys(raw, {_NESTED_PATHS!r}),
+        lambda ks: {_repeated("ks")})) END),
+    lambda k: regexp_matches(k, '{_COUNT_OR_ID_KEY}'))[1]"""
 
 # Blank lines are skipped; a trailing CR (CRLF files) and a BOM on line 1 are stripped.
 # (Plain ltrim/rtrim over every line costs more than parsing it.)
 CLASSIFY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _classified AS
 WITH uncr AS (
-    SELECT line_no, utf8_ok,
+    SELECT line_no, utf8_ok, unparsed,
         CASE WHEN ends_with(raw, chr(13)) THEN left(raw, length(raw) - 1) ELSE raw END AS raw
     FROM _raw
 ),
 cleaned AS (
-    SELECT line_no, utf8_ok,
+    SELECT line_no, utf8_ok, unparsed,
         CASE WHEN line_no = 1 AND starts_with(raw, chr(65279)) THEN substr(raw, 2) ELSE raw END
             AS raw
     FROM uncr
 ),
 checked AS (
-    SELECT line_no, utf8_ok, raw,
-        CASE WHEN length(raw) <= {MAX_LINE_CHARS} THEN json_valid(raw) ELSE false END AS valid
+    SELECT line_no, utf8_ok, unparsed, raw,
+        CASE WHEN unparsed IS NULL THEN json_valid(raw) ELSE false END AS valid
     FROM cleaned
-    WHERE CASE WHEN ascii(raw) IN (9, 32) THEN trim(raw) <> '' ELSE raw <> '' END
+    WHERE unparsed IS NOT NULL
+       OR CASE WHEN ascii(raw) IN (9, 32) THEN trim(raw) <> '' ELSE raw <> '' END
 ),
 typed AS (
     SELECT *, CASE WHEN valid THEN json_type(raw) END AS top_type FROM checked
@@ -73,18 +104,22 @@ detected AS (
              ELSE {DETECT_SQL}
         END AS detected
     FROM framed
+),
+repeats AS (
+    SELECT *, CASE WHEN top_type = 'OBJECT' THEN {REPEATED_KEY_SQL} END AS repeated FROM detected
 )
 SELECT line_no, raw,
     CASE WHEN $kind = 'requests' AND detected = 'eval' THEN 'costops' ELSE detected END AS format,
-    CASE WHEN NOT utf8_ok AND contains(raw, chr(65533)) THEN 'not valid UTF-8'
-         WHEN length(raw) > {MAX_LINE_CHARS} THEN 'line longer than 16 MiB: not parsed'
+    CASE WHEN unparsed IS NOT NULL THEN unparsed
+         WHEN NOT utf8_ok THEN 'not valid UTF-8'
          WHEN NOT valid THEN 'not valid JSON'
          WHEN top_type <> 'OBJECT' THEN 'not a JSON object: ' || lower(top_type)
          WHEN len(keys) = 0 THEN 'empty JSON object'
+         WHEN repeated IS NOT NULL THEN 'duplicate key in one JSON object: ' || repeated
          WHEN detected = 'unknown' THEN 'unrecognised format (keys: '
              || array_to_string(list_slice(keys, 1, 8), ', ') || ')'
     END AS parse_error
-FROM detected
+FROM repeats
 """
 
 
@@ -256,6 +291,7 @@ class FileResult:
     reasons: Counter[str] = field(default_factory=Counter)
     formats: Counter[str] = field(default_factory=Counter)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    damage: str | None = None  # why the file could not be read to its end (a broken .gz)
 
     @property
     def duplicates(self) -> int:
@@ -298,8 +334,12 @@ def ingest_source(
             return result
         if on_progress:
             on_progress(0, lines)
-        if fast_path and fast.eligible(source, fmt, mappings or {}, keep_text):
-            staged = fast.stage(con, source, kind, lines, reader.gzipped, on_progress)
+        if fast_path and fast.eligible(source, fmt, mappings or {}, keep_text, reader):
+            staged = fast.stage(con, source, kind, lines, reader, on_progress)
+            if staged is not None and reader.changed():
+                # rotated or rewritten since it was hashed: read it once, hashing what is parsed
+                fast.drop(con)
+                staged = None
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = _next_run_id(con)
@@ -312,7 +352,7 @@ def ingest_source(
             _store_staged(con, run_id, staged, result)
         else:
             for chunk in reader.chunks():
-                con.execute(LOAD_CHUNK_SQL, [chunk.first_line, chunk.utf8_ok, chunk.text])
+                _load(con, chunk)
                 _stage(con, kind, fmt, default_ts, default_time, mappings or {}, keep_text)
                 _tally(con, result)
                 if strict and result.quarantined:
@@ -324,12 +364,14 @@ def ingest_source(
                     con.execute(KEEP_TEXT_SQL, {"run_id": run_id})
                 if on_progress:
                     on_progress(reader.lines_done, lines)
-        if source.path is None:
+        # The hash recorded is the one of exactly the bytes parsed (stdin is hashed only now).
+        if staged is None and reader.sha256.hexdigest() != result.sha256:
             result.sha256 = reader.sha256.hexdigest()
             if _already_ingested(con, result.sha256):
                 con.execute("ROLLBACK")
                 result.status = "skipped"
                 return result
+        result.damage = reader.damage
         if result.batch_inputs or any(f.endswith("-batch") for f in result.formats):
             con.execute(batch_inputs.JOIN_SQL)
         _finish_run(con, run_id, result)
@@ -340,6 +382,14 @@ def ingest_source(
     finally:
         _drop_staging(con)
     return result
+
+
+def _load(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> None:
+    params = {
+        "first": chunk.first_line, "text": chunk.text, "bad_utf8": list(chunk.bad_utf8),
+        "unparsed": list(chunk.unparsed), "reasons": list(chunk.unparsed.values()),
+    }  # fmt: skip
+    con.execute(LOAD_CHUNK_SQL, params)
 
 
 def _stage(

@@ -6,15 +6,23 @@ import glob
 import gzip
 import hashlib
 import io
+import os
+import re
 import sys
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from costops.errors import InputDataError
 
 CHUNK_BYTES = 16 * 1024 * 1024
+# No log record is this long: a longer line is cut off unparsed (see `line_limit`), on every path.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+HEAD_BYTES = 256  # the start of a line that `line_limit` looks at
+KEPT_BYTES = 64 * 1024  # of a line cut off, what is kept for the quarantine
 # In a directory, only files that look like logs are read; a file named explicitly always is.
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -30,7 +38,8 @@ class Source:
 class Chunk:
     text: str
     first_line: int  # 1-based line number of the chunk's first line
-    utf8_ok: bool  # False when the bytes were not UTF-8 (bad characters became U+FFFD)
+    bad_utf8: tuple[int, ...]  # lines that were not UTF-8 (their bad bytes became U+FFFD)
+    unparsed: dict[int, str]  # lines not to parse (cut off, or where a .gz broke off): why
 
 
 def expand(paths: list[str]) -> list[Source]:
@@ -62,51 +71,119 @@ def _looks_like_log(path: Path) -> bool:
 
 
 class ChunkReader:
-    """Reads a source in newline-aligned text chunks while hashing the raw bytes."""
+    """Reads a source in newline-aligned text chunks while hashing the raw bytes.
+
+    A line over its limit (`line_limit`) is cut off: only its first bytes are kept, and it is
+    reported unparsed, so memory stays bounded whatever a line's length. A gzip stream that
+    breaks off (truncated, corrupt) ends the source: the lines before the break are read, the rest
+    is reported as one unreadable line (`damage` says why); nothing is raised."""
 
     def __init__(self, source: Source, chunk_bytes: int = CHUNK_BYTES):
         self.source = source
         self.chunk_bytes = chunk_bytes
-        self.sha256 = hashlib.sha256()
+        self.sha256 = hashlib.sha256()  # of exactly the bytes `chunks` read
         self.lines_done = 0  # lines handed out so far
         self.gzipped = False  # known once the source has been opened
+        self.damage: str | None = None  # why a gzip stream broke off
+        self.long_lines = False  # set by `fingerprint`: a line is longer than MAX_LINE_BYTES
+        self.key_counts: Counter[str] = Counter()  # set by `fingerprint`: see COUNTED_KEYS
+        self.escaped_ascii = False  # set by `fingerprint`: a key could hide from the counting
+        self._identity: tuple[int, ...] | None = None  # the file `fingerprint` read
 
     def fingerprint(self) -> tuple[str, int]:
         """The hash of the (decompressed) content, read ahead so a known file can be skipped,
-        and its number of lines."""
+        and its number of lines. Also notes what keeps a file off the fast path: a long line,
+        a damaged stream, how often each of COUNTED_KEYS occurs."""
         digest = hashlib.sha256()
         lines = 0
         last = b"\n"
+        since_newline = 0  # bytes of the line that is still open
+        tail = b""  # the end of the previous block, so a key split between blocks is counted
         with self._open() as stream:
-            while block := stream.read(self.chunk_bytes):
+            if hasattr(stream, "fileno"):
+                info = os.fstat(stream.fileno())
+                self._identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            for block in self._blocks(stream):
                 digest.update(block)
                 lines += block.count(b"\n")
                 last = block[-1:]
+                since_newline = self._scan_lengths(block, since_newline)
+                self._count_keys(tail, block)
+                tail = block[-_KEY_OVERLAP:]
+            _note_damage(digest, self.damage)
+        self.long_lines = self.long_lines or since_newline > MAX_LINE_BYTES
         return digest.hexdigest(), lines + (last != b"\n")
 
+    def changed(self) -> bool:
+        """Whether the path no longer names the file `fingerprint` read, as it read it (rotated,
+        truncated, appended to)."""
+        if self.source.path is None or self._identity is None:
+            return True
+        try:
+            info = os.stat(self.source.path)
+        except OSError:
+            return True
+        return self._identity != (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
     def chunks(self) -> Iterator[Chunk]:
+        """The source as chunks of whole lines, hashing exactly the bytes read into `sha256`."""
+        lines = _Lines()
         with self._open() as stream:
-            carry = b""
-            line = 1
-            while True:
-                block = stream.read(self.chunk_bytes)
-                if not block:
-                    break
+            for block in self._blocks(stream):
                 self.sha256.update(block)
-                data = carry + block
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    carry = data
-                    continue
-                carry = data[cut + 1 :]
-                complete = data[:cut]
-                first = line
-                line += complete.count(b"\n") + 1
-                self.lines_done = line - 1
-                yield _decode(complete, first)
-            if carry:
-                self.lines_done = line
-                yield _decode(carry, line)
+                chunk = lines.feed(block)
+                self.lines_done = lines.line - 1
+                if chunk is not None:
+                    yield chunk
+        _note_damage(self.sha256, self.damage)
+        chunk = lines.finish(self.damage)
+        if chunk is not None:
+            self.lines_done = lines.line
+            yield chunk
+
+    def _blocks(self, stream: BinaryIO | gzip.GzipFile) -> Iterator[bytes]:
+        """The (decompressed) bytes in blocks of about `chunk_bytes`. A gzip stream is read
+        piece by piece (`read1`), so the data before a break in it is kept."""
+        self.damage = None
+        read = stream.read1 if isinstance(stream, gzip.GzipFile) else stream.read
+        pieces: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                piece = read(self.chunk_bytes - size)
+            except (OSError, EOFError, zlib.error) as exc:
+                if not self.gzipped:
+                    raise
+                self.damage = f"not a readable gzip file: {exc} (the rest of the file is lost)"
+                piece = b""
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+            if size >= self.chunk_bytes:
+                yield b"".join(pieces)
+                pieces, size = [], 0
+        if pieces:
+            yield b"".join(pieces)
+
+    def _scan_lengths(self, block: bytes, since_newline: int) -> int:
+        """Note a line longer than MAX_LINE_BYTES; return the length of the line left open."""
+        first = block.find(b"\n")
+        if first < 0:
+            return since_newline + len(block)
+        last = block.rfind(b"\n")
+        if since_newline + first > MAX_LINE_BYTES or _long_line(block, first + 1, last) >= 0:
+            self.long_lines = True
+        return len(block) - last - 1
+
+    def _count_keys(self, tail: bytes, block: bytes) -> None:
+        """Count COUNTED_KEYS in `block`, and those split between it and the previous block."""
+        head = block[:_KEY_OVERLAP]
+        seam = tail + head
+        for key, quoted in _QUOTED_KEYS.items():
+            split = seam.count(quoted) - tail.count(quoted) - head.count(quoted)
+            self.key_counts[key] += block.count(quoted) + split
+        self.escaped_ascii = self.escaped_ascii or bool(_ESCAPED_ASCII.search(block))
 
     def _open(self) -> BinaryIO | gzip.GzipFile:
         raw: BinaryIO
@@ -122,23 +199,28 @@ class ChunkReader:
             self.source.path and self.source.path.suffix == ".gz"
         )
         if self.gzipped:
-            return _GzipChecked(raw, self.source.name)
+            return _Gzip(raw)
         return raw
 
 
-class _GzipChecked(gzip.GzipFile):
-    """A gzip stream whose corruption surfaces as a one-line input error."""
+# Keys whose every occurrence is counted while hashing: on the fast path each must occur exactly
+# once per line that has it, or a line may repeat it (which DuckDB's reader would not show).
+COUNTED_KEYS = (
+    "request_id", "input_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "prefix_tokens",
+)  # fmt: skip
+_QUOTED_KEYS = {key: f'"{key}"'.encode() for key in COUNTED_KEYS}
+_KEY_OVERLAP = max(len(q) for q in _QUOTED_KEYS.values()) - 1
+# A printable ASCII character written as \u00XX: a key spelled so that counting misses it.
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9A-Fa-f]")
 
-    def __init__(self, raw: BinaryIO, name: str):
+
+class _Gzip(gzip.GzipFile):
+    """A gzip stream that also closes the file under it (stdin stays open)."""
+
+    def __init__(self, raw: BinaryIO):
         super().__init__(fileobj=raw, mode="rb")
         self._raw = raw
-        self._name = name
-
-    def read(self, size: int | None = -1) -> bytes:
-        try:
-            return super().read(size)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputDataError(f"{self._name}: not a readable gzip file: {exc}") from exc
 
     def close(self) -> None:
         super().close()
@@ -146,8 +228,115 @@ class _GzipChecked(gzip.GzipFile):
             self._raw.close()
 
 
-def _decode(data: bytes, first_line: int) -> Chunk:
+def _note_damage(digest: Any, damage: str | None) -> None:
+    """A broken stream's hash also covers the break: the readable part of a damaged file is not
+    the same content as a whole file of those bytes (or an empty file)."""
+    if damage is not None:
+        digest.update(b"\0" + damage.encode())
+
+
+def line_limit(head: bytes) -> int:
+    """The longest line read, in bytes, given its first HEAD_BYTES; a longer line is cut off
+    unparsed. The one place a format may get a limit of its own."""
+    return MAX_LINE_BYTES
+
+
+def too_long(limit: int) -> str:
+    """The quarantine reason for a line cut off at `limit` bytes."""
+    return f"line longer than {limit // (1024 * 1024)} MiB: not parsed"
+
+
+def _long_line(data: bytes, start: int, stop: int) -> int:
+    """Where the first line of data[start:stop] (lines end at a newline or at `stop`) longer
+    than MAX_LINE_BYTES begins, or -1. Jumps a window at a time, not line by line."""
+    while stop - start > MAX_LINE_BYTES:
+        newline = data.rfind(b"\n", start, start + MAX_LINE_BYTES + 1)
+        if newline < 0:
+            return start
+        start = newline + 1
+    return -1
+
+
+class _Lines:
+    """Cuts a byte stream into chunks of whole lines; a line over its limit is cut off: its first
+    KEPT_BYTES stay (for the quarantine), the rest is dropped as it streams by."""
+
+    def __init__(self) -> None:
+        self.line = 1  # the number of the line `carry` begins
+        self.carry = b""  # the beginning of a line not ended yet
+        self.cut: str | None = None  # why the line in `carry` is being cut off
+
+    def feed(self, block: bytes) -> Chunk | None:
+        first = self.line
+        pieces: list[bytes] = []  # the chunk's text, lines separated by newlines
+        unparsed: dict[int, str] = {}
+        if self.cut is not None:
+            newline = block.find(b"\n")
+            if newline < 0:
+                return None
+            pieces += [self.carry, b"\n"]
+            unparsed[self.line] = self.cut
+            self.line += 1
+            self.carry, self.cut = b"", None
+            block = block[newline + 1 :]
+        data = self.carry + block
+        end = data.rfind(b"\n")
+        if end >= 0:
+            self._whole_lines(data[:end], pieces, unparsed)
+            self.carry = data[end + 1 :]
+        else:
+            self.carry = data
+            pieces = pieces[:1]  # no whole line follows the cut one
+        limit = line_limit(self.carry[:HEAD_BYTES])
+        if len(self.carry) > limit:
+            self.carry, self.cut = self.carry[:KEPT_BYTES], too_long(limit)
+        return _decode(b"".join(pieces), first, unparsed) if pieces else None
+
+    def finish(self, damage: str | None) -> Chunk | None:
+        """The last line (not ended by a newline), or the place where the stream broke off."""
+        reason = damage or self.cut
+        if not self.carry and reason is None:
+            return None
+        unparsed = {self.line: reason} if reason is not None else {}
+        return _decode(self.carry[:KEPT_BYTES] if reason else self.carry, self.line, unparsed)
+
+    def _whole_lines(self, data: bytes, pieces: list[bytes], unparsed: dict[int, str]) -> None:
+        """The lines of `data` (each ended) into `pieces`, lines over their limit cut off."""
+        start = 0  # where the text not yet in `pieces` begins
+        at = _long_line(data, 0, len(data))
+        while at >= 0:
+            end = data.find(b"\n", at)
+            end = len(data) if end < 0 else end
+            limit = line_limit(data[at : at + HEAD_BYTES])
+            if end - at > limit:
+                pieces += [data[start:at], data[at : at + KEPT_BYTES]]
+                unparsed[self.line + data.count(b"\n", 0, at)] = too_long(limit)
+                start = end
+            at = _long_line(data, end + 1, len(data)) if end < len(data) else -1
+        pieces.append(data[start:])
+        self.line += data.count(b"\n") + 1
+
+
+def _decode(data: bytes, first_line: int, unparsed: dict[int, str]) -> Chunk:
+    """Decode as UTF-8; a line that is not valid UTF-8 (only that line) gets U+FFFD for its bad
+    bytes and its number in `bad_utf8`."""
     try:
-        return Chunk(data.decode("utf-8"), first_line, True)
+        return Chunk(data.decode("utf-8"), first_line, (), unparsed)
     except UnicodeDecodeError:
-        return Chunk(data.decode("utf-8", errors="replace"), first_line, False)
+        pass
+    parts: list[str] = []
+    bad: list[int] = []
+    pos, line = 0, first_line
+    while True:
+        try:
+            parts.append(data[pos:].decode("utf-8"))
+            break
+        except UnicodeDecodeError as exc:
+            start = data.rfind(b"\n", 0, pos + exc.start) + 1
+            end = data.find(b"\n", pos + exc.start)
+            end = len(data) if end < 0 else end
+            line += data.count(b"\n", pos, start)
+            parts += [data[pos:start].decode("utf-8"), data[start:end].decode("utf-8", "replace")]
+            bad.append(line)
+            pos = end
+    return Chunk("".join(parts), first_line, tuple(bad), unparsed)

@@ -42,7 +42,7 @@ def litellm_fields() -> dict[str, str]:
         first(v("$.messages"), v("$.proxy_server_request.messages")),
         f"CAST({first(v('$.proxy_server_request.tools'), v('$.model_parameters.tools'))} "
         "AS VARCHAR)",
-        f"TRY_CAST({input_tokens} AS BIGINT)",
+        f"TRY_CAST({input_tokens} AS DOUBLE)",
     )
     return {
         "request_id": first(s("$.request_id"), s("$.id")),

@@ -15,9 +15,14 @@ def v(path: str, src: str = "j") -> str:
     return f"({src}->'{path}')"
 
 
+# Counts are added up as HUGEINT: a sum of 64-bit counts cannot overflow, and the canonical
+# checks quarantine whatever is out of range (canonical.MAX_COUNT).
+COUNT_TYPE = "HUGEINT"
+
+
 def i(path: str, src: str = "j") -> str:
     """The integer at a path, for arithmetic (NULL when absent or not a number)."""
-    return f"TRY_CAST({src}->'{path}' AS BIGINT)"
+    return f"TRY_CAST({src}->'{path}' AS {COUNT_TYPE})"
 
 
 # The time for records that carry none (batch results): --timestamp or the file's mtime.
@@ -105,7 +110,7 @@ def prompt_prefix(messages: str, head: str, input_tokens: str) -> tuple[str, str
     stable, whole, usable = stable_prompt(messages, head)
     prefix_hash = f"CASE WHEN {usable} THEN left(sha256({stable}), 16) END"
     prefix_tokens = (
-        f"CASE WHEN {usable} THEN CAST(round({input_tokens} * length({stable}) "
+        f"CASE WHEN {usable} THEN TRY_CAST(round({input_tokens} * length({stable}) "
         f"/ length({whole})) AS BIGINT) END"
     )
     return prefix_hash, prefix_tokens
