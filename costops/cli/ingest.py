@@ -52,8 +52,9 @@ def ingest(
         bool,
         typer.Option(
             "--keep-text",
-            help="Also store each request's whole logged line, "
-            "prompts and completions included (off by default).",
+            help="Also store the text of each request's logged line and of each quarantined "
+            "line, and prompt-like attributes: prompts and completions included, keys and "
+            "e-mail addresses redacted (off by default).",
         ),
     ] = False,
     wait: WaitOption = 0.0,
