@@ -261,8 +261,10 @@ def test_redaction_covers_each_natural_place_and_leaves_counts(text, redacted):
 def test_migration_4_drops_the_text_of_lines_quarantined_before(tmp_path):
     path = str(tmp_path / "v3.duckdb")
     con = duckdb.connect(path)
-    con.execute(f"CREATE TABLE {MIGRATIONS_TABLE} "
-                "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)")  # fmt: skip
+    con.execute(
+        f"CREATE TABLE {MIGRATIONS_TABLE} "
+        "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
+    )
     for number, description, sql in MIGRATIONS[:3]:
         con.execute(sql)
         con.execute(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, ?, now())", [number, description])
