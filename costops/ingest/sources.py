@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from costops.errors import InputDataError
+from costops.ingest.formats import otlp
 
 CHUNK_BYTES = 16 * 1024 * 1024
 # No log record is this long: a longer line is cut off unparsed (see `line_limit`), on every path.
@@ -237,8 +238,9 @@ def _note_damage(digest: Any, damage: str | None) -> None:
 
 def line_limit(head: bytes) -> int:
     """The longest line read, in bytes, given its first HEAD_BYTES; a longer line is cut off
-    unparsed. The one place a format may get a limit of its own."""
-    return MAX_LINE_BYTES
+    unparsed. The one place a format may get a limit of its own: an OTLP export line batches
+    thousands of spans."""
+    return otlp.MAX_LINE_BYTES if otlp.starts_export(head) else MAX_LINE_BYTES
 
 
 def too_long(limit: int) -> str:
