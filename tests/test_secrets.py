@@ -249,6 +249,8 @@ def test_attributes_lose_secrets_always_and_prompts_unless_kept(run, db, tmp_pat
         ("mail bob.smith@example.co.uk now", "mail [EMAIL] now"),
         ("task-abcdefghijk sk-abcdefghijk", "task-abcdefghijk [REDACTED]"),
         ('{"input_tokens": 5, "max_tokens": 9}', '{"input_tokens": 5, "max_tokens": 9}'),
+        ('{"paid_tokens": "5", "oidc.id_token": "t"}',
+         '{"paid_tokens": "5", "oidc.id_token": "[REDACTED]"}'),
     ],
 )  # fmt: skip
 def test_redaction_covers_each_natural_place_and_leaves_counts(text, redacted):

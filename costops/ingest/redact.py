@@ -30,8 +30,9 @@ EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-
 # (`http.request.header.*` — every request header, since any of them can carry a credential).
 SECRET_NAME = (
     r"(?:[A-Za-z0-9_.\-]*(?:api[_\-]?key|apikey|authorization|auth[_\-]?token|access[_\-]?token"
-    r"|refresh[_\-]?token|id[_\-]?token|session[_\-]?token|security[_\-]?token|secret|password"
+    r"|refresh[_\-]?token|session[_\-]?token|security[_\-]?token|secret|password"
     r"|passwd|cookie|credential|private[_\-]?key|subscription[_\-]?key)[A-Za-z0-9_.\-]*"
+    r"|(?:[A-Za-z0-9_.\-]*[_.\-])?id[_\-]?token[A-Za-z0-9_.\-]*"  # id_token, not paid_tokens
     r"|http\.request\.header\.[A-Za-z0-9_.\-]*)"
 )
 # A JSON string (escapes included) or an array of plain values.
