@@ -62,7 +62,7 @@ def _render(rows: list[dict[str, Any]], fmt: str) -> Any:
         return to_csv(rows, CSV_COLUMNS)
     if fmt == "parquet":
         return ParquetRows(rows)
-    shown = [{**r, "shown": (r["raw"] or r["structure"] or "(not JSON)")[:80]} for r in rows]
+    shown = [{**r, "shown": (r["raw"] or r["structure"] or "(no structure)")[:80]} for r in rows]
     if fmt == "markdown":
         return to_markdown(shown, COLUMNS)
     return rich_table(f"{len(rows)} quarantined lines", COLUMNS, shown)
