@@ -169,3 +169,16 @@ def test_an_otlp_export_line_may_pass_16_mib(tmp_path):
     with analysis_session(str(db)) as con:
         reasons = con.execute("SELECT line_no, reason FROM quarantine").fetchall()
     assert reasons == [(2, "line longer than 16 MiB: not parsed")]
+
+
+@pytest.mark.slow
+def test_an_export_line_of_70_mb_ingests_within_the_default_memory_cap(tmp_path):
+    """8,192 spans with 8 KiB of messages each. Was: out of memory (exit 5, the file and every
+    later file lost) in the duplicate-key check, which parsed the line once per nested path."""
+    path = tmp_path / "big.jsonl"
+    path.write_text(_export([_span(i, content="m" * 8192) for i in range(8192)]))
+    assert 64 * MiB < path.stat().st_size < 72 * MiB
+    code, rss_mb, err = _ingest_measured(path, tmp_path / "t.duckdb")
+    assert code == 0, err
+    assert rss_mb < 2048, f"peak RSS {rss_mb:.0f} MB"
+    assert _totals(tmp_path / "t.duckdb")[:2] == (8192, 8_192_000)

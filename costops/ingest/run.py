@@ -44,7 +44,8 @@ FROM split
 
 # A count or id key given twice in one object: DuckDB reads the first value, most producers the
 # last, so the line is ambiguous. Checked at the top level and in the objects where formats keep
-# usage and ids (one parse for all of them; canonical lines have only the top level).
+# usage and ids (one parse for all of them; canonical lines have only the top level, and an OTLP
+# export keeps its counts in attribute lists, where the last value wins).
 _COUNT_OR_ID_KEY = "(^id$|_id$|Id$|[Tt]okens?$|TokenCount$|^(input|output|total)$)"
 _NESTED_PATHS = [
     "$.usage", "$.usage.prompt_tokens_details", "$.usage.completion_tokens_details",
@@ -62,8 +63,10 @@ def _repeated(keys: str) -> str:
 
 
 REPEATED_KEY_SQL = f"""list_filter(list_concat({_repeated("keys")},
-    CASE WHEN detected <> 'costops' THEN flatten(list_transform(json_keys(raw, {_NESTED_PATHS!r}),
-        lambda ks: {_repeated("ks")})) END),
+    CASE WHEN detected NOT IN ('costops', 'otlp')
+        THEN flatten(list_transform(json_keys(raw, {_NESTED_PATHS!r}),
+                                    lambda ks: {_repeated("ks")}))
+    END),
     lambda k: regexp_matches(k, '{_COUNT_OR_ID_KEY}'))[1]"""
 
 # Blank lines are skipped; a trailing CR (CRLF files) and a BOM on line 1 are stripped.
