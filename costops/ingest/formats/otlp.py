@@ -182,7 +182,7 @@ IS_MODEL_CALL = (
 
 def canon_sql(mappings: dict[str, tuple[str, ...]]) -> str:
     """One canonical object per model-call span; `otel:KEY` mappings override dimensions. An
-    export line that cannot be read (not UTF-8, a repeated key) is passed on with its reason."""
+    export line that cannot be read (not UTF-8) is passed on with its reason."""
     prefix = "otel:"
     attributes = {
         dim: first(*(f"m['{p[len(prefix) :]}']" for p in paths if p.startswith(prefix)))
