@@ -320,8 +320,8 @@ NOTES = """
 - **OTLP exports.** A collector sends up to 8,192 spans in one line. The line is parsed once
   (into the levels read: resources, scopes, spans), and each span is then parsed on its own, so
   memory grows with the line, not with spans times the line. What remains is DuckDB's parse of
-  the whole line (several times its size); a line far past the 8,192-span batch (the 256 MiB
-  limit) can still meet the memory cap.
+  the whole line (several times its size), so export lines are limited to 64 MiB: a longer one
+  is cut off and quarantined.
 """
 
 

@@ -172,13 +172,32 @@ def test_an_otlp_export_line_may_pass_16_mib(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_export_line_of_70_mb_ingests_within_the_default_memory_cap(tmp_path):
-    """8,192 spans with 8 KiB of messages each. Was: out of memory (exit 5, the file and every
+def test_an_export_line_of_60_mb_ingests_within_the_default_memory_cap(tmp_path):
+    """8,192 spans with 7 KiB of messages each. Was: out of memory (exit 5, the file and every
     later file lost) in the duplicate-key check, which parsed the line once per nested path."""
     path = tmp_path / "big.jsonl"
-    path.write_text(_export([_span(i, content="m" * 8192) for i in range(8192)]))
-    assert 64 * MiB < path.stat().st_size < 72 * MiB
+    path.write_text(_export([_span(i, content="m" * 7168) for i in range(8192)]))
+    assert 56 * MiB < path.stat().st_size < 64 * MiB
     code, rss_mb, err = _ingest_measured(path, tmp_path / "t.duckdb")
     assert code == 0, err
     assert rss_mb < 2048, f"peak RSS {rss_mb:.0f} MB"
     assert _totals(tmp_path / "t.duckdb")[:2] == (8192, 8_192_000)
+
+
+@pytest.mark.slow
+def test_an_export_line_over_64_mib_is_cut_off_and_the_run_goes_on(tmp_path):
+    """An export past the 64 MiB export limit (8,192 spans, 9 KiB of messages each: 76 MB) is
+    quarantined unparsed; the line after it is stored (a longer line used to run out of memory
+    and stop the command)."""
+    path = tmp_path / "big.jsonl"
+    after = _export([_span(1, content="small")])
+    path.write_text(_export([_span(i, content="m" * 9216) for i in range(8192)]) + after)
+    assert path.stat().st_size > 64 * MiB
+    db = tmp_path / "t.duckdb"
+    code, rss_mb, err = _ingest_measured(path, db)
+    assert code == 0, err
+    assert rss_mb < 1536, f"peak RSS {rss_mb:.0f} MB"
+    assert _totals(db)[:2] == (1, 1_000)
+    with analysis_session(str(db)) as con:
+        reasons = con.execute("SELECT line_no, reason FROM quarantine").fetchall()
+    assert reasons == [(1, "line longer than 64 MiB: not parsed")]
