@@ -303,3 +303,20 @@ def test_a_key_repeated_in_different_objects_is_fine(run, db, tmp_path):
     )  # fmt: skip
     assert run("ingest", str(path), "--db", db).code == 0
     assert request_ids(db) == ["c1", "msg_1"]
+
+
+def test_out_of_memory_during_ingest_says_what_was_kept(run, tmp_path, monkeypatch):
+    """An ingest that cannot fit its memory cap names the ingest cap and what is kept (not the
+    analyses' --since/--until advice, nor 'nothing was changed')."""
+    path = tmp_path / "r.jsonl"
+    path.write_text(
+        '{"request_id": "a", "timestamp": "2026-03-01T00:00:00Z", "model": "gpt-4.1", '
+        '"input_tokens": 1, "output_tokens": 1}\n'
+    )
+    monkeypatch.setenv("COSTOPS_MEMORY_LIMIT", "1MB")
+    result = run("ingest", str(path), "--db", str(tmp_path / "x.duckdb"))
+    if result.code == 0:
+        pytest.skip("this DuckDB ingests one line within 1 MB")
+    assert result.code == 5, result.stderr
+    assert "COSTOPS_MEMORY_LIMIT=1MB" in result.stderr and "--since" not in result.stderr
+    assert "Traceback" not in result.stderr

@@ -23,7 +23,7 @@ from costops.cli import (
 )
 from costops.errors import CostopsError, ExitCode
 from costops.render.table import stderr
-from costops.store.db import MEMORY_LIMIT
+from costops.store.db import INGEST_MEMORY_LIMIT, MEMORY_LIMIT
 
 app = typer.Typer(
     name="costops",
@@ -82,14 +82,29 @@ def main() -> None:
     except CostopsError as exc:
         stderr.print(f"costops: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(int(exc.exit_code))
-    except (duckdb.OutOfMemoryException, duckdb.TransactionException) as exc:
-        # a commit that cannot allocate a block is out of memory too (DuckDB raises it so)
-        if not isinstance(exc, duckdb.OutOfMemoryException) and "allocate" not in str(exc):
+    except duckdb.Error as exc:
+        if not _out_of_memory(exc):
             raise
-        limit = os.environ.get("COSTOPS_MEMORY_LIMIT", MEMORY_LIMIT)
-        stderr.print(
-            f"costops: error: out of memory within COSTOPS_MEMORY_LIMIT={limit}; raise it or "
-            "narrow the question with --since/--until/--where (nothing was changed)",
-            markup=False, soft_wrap=True,
-        )  # fmt: skip
+        ingest = sys.argv[1:2] == ["ingest"]
+        default = INGEST_MEMORY_LIMIT if ingest else MEMORY_LIMIT
+        limit = os.environ.get("COSTOPS_MEMORY_LIMIT", default)
+        advice = (
+            "raise it; the files stored before this one are kept, this one was rolled back"
+            if ingest
+            else "raise it or narrow the question with --since/--until/--where (nothing was "
+            "changed)"
+        )
+        stderr.print(f"costops: error: out of memory within COSTOPS_MEMORY_LIMIT={limit}; {advice}",
+                     markup=False, soft_wrap=True)  # fmt: skip
         sys.exit(int(ExitCode.DATABASE))
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Out of memory anywhere down the chain: a commit that cannot allocate a block says so in a
+    TransactionException, and the ROLLBACK after it raises again ("no transaction is active")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, duckdb.OutOfMemoryException) or "could not allocate" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
