@@ -23,7 +23,7 @@ from costops.cli import (
 )
 from costops.errors import CostopsError, ExitCode
 from costops.render.table import stderr
-from costops.store.db import INGEST_MEMORY_LIMIT, MEMORY_LIMIT
+from costops.store.db import INGEST_MEMORY_LIMIT, MEMORY_LIMIT, causes
 
 app = typer.Typer(
     name="costops",
@@ -80,7 +80,7 @@ def main() -> None:
     try:
         app()
     except CostopsError as exc:
-        stderr.print(f"costops: error: {exc}", markup=False, soft_wrap=True)
+        stderr.print(f"costops: error: {exc}")
         sys.exit(int(exc.exit_code))
     except duckdb.Error as exc:
         if not _out_of_memory(exc):
@@ -94,17 +94,14 @@ def main() -> None:
             else "raise it or narrow the question with --since/--until/--where (nothing was "
             "changed)"
         )
-        stderr.print(f"costops: error: out of memory within COSTOPS_MEMORY_LIMIT={limit}; {advice}",
-                     markup=False, soft_wrap=True)  # fmt: skip
+        stderr.print(f"costops: error: out of memory within COSTOPS_MEMORY_LIMIT={limit}; {advice}")
         sys.exit(int(ExitCode.DATABASE))
 
 
 def _out_of_memory(exc: BaseException) -> bool:
     """Out of memory anywhere down the chain: a commit that cannot allocate a block says so in a
     TransactionException, and the ROLLBACK after it raises again ("no transaction is active")."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, duckdb.OutOfMemoryException) or "could not allocate" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(
+        isinstance(seen, duckdb.OutOfMemoryException) or "could not allocate" in str(seen)
+        for seen in causes(exc)
+    )

@@ -49,4 +49,4 @@ def dashboard(
     page = build_dashboard(overview.by_feature, overview.by_day_feature, overview.by_model,
                            overview.caching, overview.plan, overview.tasks, title)  # fmt: skip
     output.write_text(page, encoding="utf-8")
-    stderr.print(f"dashboard written to {output}", markup=False)
+    stderr.print(f"dashboard written to {output}")

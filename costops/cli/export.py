@@ -40,7 +40,7 @@ def _export(
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         rows = export(con, what, Filters(since, until, parse_where(where), tz), output)
-    stderr.print(f"{rows:,} rows written to {output}", markup=False)
+    stderr.print(f"{rows:,} rows written to {output}")
 
 
 @app.command("focus")

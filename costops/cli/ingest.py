@@ -125,7 +125,7 @@ class LinesColumn(ProgressColumn):
 
 def _print_file(result: FileResult) -> None:
     if result.status == "skipped":
-        stderr.print(f"{result.name}: already ingested (same content), skipped", markup=False)
+        stderr.print(f"{result.name}: already ingested (same content), skipped")
         return
     parts = [
         f"{result.lines_read:,} lines ({_formats(result)})",
@@ -139,14 +139,14 @@ def _print_file(result: FileResult) -> None:
         *([f"{result.batch_inputs:,} batch inputs kept"] if result.batch_inputs else []),
     ]  # fmt: skip
     verdict = " — REJECTED (--strict), nothing kept" if result.status == "rejected" else ""
-    stderr.print(f"{result.name}: " + " · ".join(parts) + verdict, markup=False)
+    stderr.print(f"{result.name}: " + " · ".join(parts) + verdict)
     for line_no, reason in result.bad_lines:
-        stderr.print(f"  {result.name}:{line_no}: {reason}", markup=False)
+        stderr.print(f"  {result.name}:{line_no}: {reason}")
     if result.quarantined > len(result.bad_lines):
-        stderr.print(f"  … and {result.quarantined - len(result.bad_lines):,} more", markup=False)
+        stderr.print(f"  … and {result.quarantined - len(result.bad_lines):,} more")
     if result.top_reasons and result.quarantined > len(result.bad_lines):
         top = ", ".join(f"{why} ({n:,})" for why, n in result.top_reasons)
-        stderr.print(f"  top reasons: {top}", markup=False)
+        stderr.print(f"  top reasons: {top}")
 
 
 def _formats(result: FileResult) -> str:
@@ -167,5 +167,4 @@ def _print_totals(results: list[FileResult], path: str) -> None:
         f"{len(results)} files into {path}: {total.lines_read:,} lines read · "
         f"{total.requests_inserted:,} requests and {total.evals_inserted:,} evals inserted · "
         f"{total.duplicates:,} duplicates · {total.quarantined:,} quarantined",
-        markup=False,
     )

@@ -142,18 +142,16 @@ def check_tables(
     warnings: Counter[str] = Counter()
     for finding in findings:
         if finding.level == "error" or verbose:
-            stderr.print(f"{finding.level}: {finding.where}: {finding.message}", markup=False)
+            stderr.print(f"{finding.level}: {finding.where}: {finding.message}")
         else:
             warnings[finding.message] += 1
     for message, count in warnings.most_common():
-        stderr.print(f"warning: {message} ({count:,} versions; --verbose lists them)",
-                     markup=False)  # fmt: skip
+        stderr.print(f"warning: {message} ({count:,} versions; --verbose lists them)")  # fmt: skip
     errors = sum(f.level == "error" for f in findings)
     versions = sum(len(m.versions) for m in tables.models)
     stderr.print(
         f"{len(tables.files)} files, {len(tables.models)} models, {versions} versions: "
         f"{errors} errors, {len(findings) - errors} warnings",
-        markup=False,
     )
     if errors:
         raise PricingError(f"{errors} problem(s) in the pricing tables (listed above)")
@@ -273,13 +271,12 @@ def import_prices(
     else:
         raise UsageError(f"{source}: unknown importer (supported: litellm, genai-prices)")
     for target in write_tables(result, out, source):
-        stderr.print(f"wrote {target}", markup=False)
+        stderr.print(f"wrote {target}")
     for why, count in result.skipped.most_common():
-        stderr.print(f"skipped {count:,} entries: {why}", markup=False)
+        stderr.print(f"skipped {count:,} entries: {why}")
     for key, count in result.unmapped.most_common():
-        stderr.print(f"not imported: {key} ({count:,} models)", markup=False)
+        stderr.print(f"not imported: {key} ({count:,} models)")
     stderr.print(
         f"{result.models:,} models in {len(result.tables)} tables; check them with "
         f"`costops pricing check --pricing {out}`",
-        markup=False,
     )

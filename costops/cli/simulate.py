@@ -65,7 +65,7 @@ def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
         filters = Filters(common["since"], common["until"], parse_where(common["where"]), tz)
         sim = run(con, name, parse_dimensions(common["by"], tz), filters, **options)
     for warning in sim.warnings:
-        stderr.print(f"warning: {warning}", markup=False)
+        stderr.print(f"warning: {warning}")
     emit(render(sim, fmt), common["output"])
 
 

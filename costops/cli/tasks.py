@@ -158,9 +158,10 @@ def check(
         row["contributors"] = "; ".join(row["top_contributors"] or [])
     emit(_render(breaches, warnings, budgets, fmt), output)
     for w in warnings:
-        stderr.print(f"warning: {w['budget']} {w['scope']}: projected ${w['projected']:,.2f} "
-                     f"> limit ${w['limit']:,.2f} (month to date ${w['month_to_date']:,.2f})",
-                     markup=False)  # fmt: skip
+        stderr.print(
+            f"warning: {w['budget']} {w['scope']}: projected ${w['projected']:,.2f} "
+            f"> limit ${w['limit']:,.2f} (month to date ${w['month_to_date']:,.2f})"
+        )
     if breaches:
         raise typer.Exit(1)
 

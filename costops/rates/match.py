@@ -48,7 +48,6 @@ PROVIDER_ALIASES = {
     "moonshot": "moonshotai", "cohere_chat": "cohere", "zhipu": "zhipuai",
 }  # fmt: skip
 
-ALIAS_LITERAL_LEN = 1_000_000  # an alias names the logged model exactly: it beats any pattern
 GUESS_RANK = 100  # provider ranks from here on are another provider's table
 
 MODEL_MAP_SQL = """
@@ -219,8 +218,8 @@ def matching_rows(tables: PricingTables) -> dict[str, list[tuple[Any, ...]]]:
         for pattern in model.match:
             patterns.append((model.key, *pattern_row(pattern), False))
     for name, key in sorted(tables.aliases.items()):
-        like = glob_to_like(name.replace("*", "").replace("?", ""))[0]
-        patterns.append((key, like, False, None, True, ALIAS_LITERAL_LEN, True))
+        like, literal = glob_to_like(name.replace("*", "").replace("?", ""))
+        patterns.append((key, like, False, None, True, literal, True))  # ranked first: alias
     fallbacks = [
         (provider, fallback, position)
         for provider, info in sorted(tables.providers.items())

@@ -498,13 +498,8 @@ def _resolve_version(values: dict[str, Any], start: dt.datetime, where: _Where) 
     long_context = values.get("long_context")
     lc: list[dict[str, float]] | None = None
     if long_context is not None:
-        raw_tiers = long_context if isinstance(long_context, list) else [long_context]
-        lc = [_parse_long_context(t, rates, where.at(key="long_context")) for t in raw_tiers]
-        thresholds = [t["above_input_tokens"] for t in lc]
-        if not lc or thresholds != sorted(set(thresholds)):
-            raise where.at(key="long_context").error(
-                "expected tiers in ascending order of above_input_tokens"
-            )
+        here = where.at(key="long_context")
+        lc = [_complete_tier(tier, rates, here) for tier in _tiers(long_context, here)]
     batch_multiplier = values.get("batch_multiplier")
     if batch_multiplier is not None:
         batch_multiplier = _rate(batch_multiplier, where.at(key="batch_multiplier"))
@@ -593,27 +588,21 @@ def _minutes(start: int, end: int) -> set[int]:
     return set(range(start, end)) if start < end else set(range(start, 1440)) | set(range(end))
 
 
-def _parse_long_context(raw: Any, base: dict[str, float | None], where: _Where) -> dict[str, float]:
-    if not isinstance(raw, dict):
-        raise where.error("expected a mapping with above_input_tokens and rates")
-    _unknown(raw, LONG_CONTEXT_KEYS, where)
-    threshold = raw.get("above_input_tokens")
-    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold <= 0:
-        raise where.at(key="long_context.above_input_tokens").error("expected a positive integer")
-    tier: dict[str, float] = {"above_input_tokens": float(threshold)}
-    for key in RATE_KEYS:
-        value = _rate(raw.get(key), where.at(key=f"long_context.{key}"))
-        if value is not None:
-            tier[key] = value
+def _complete_tier(
+    tier: dict[str, float], base: dict[str, float | None], where: _Where
+) -> dict[str, float]:
+    """A version's long-context tier prices the whole request: it needs input and output rates;
+    cache rates it does not give scale with its input rate, as providers do."""
     if "input" not in tier or "output" not in tier:
         raise where.error("a long_context tier needs input and output rates")
-    # Cache rates missing from the tier scale with the tier's input rate, as providers do.
     base_input = base["input"] or 0.0
     scale = tier["input"] / base_input if base_input else 1.0
-    for key in ("cache_read", "cache_write_5m", "cache_write_1h"):
-        if key not in tier and base[key] is not None:
-            tier[key] = float(base[key] or 0.0) * scale
-    return tier
+    scaled = {
+        key: float(base[key] or 0.0) * scale
+        for key in ("cache_read", "cache_write_5m", "cache_write_1h")
+        if key not in tier and base[key] is not None
+    }
+    return {**tier, **scaled}
 
 
 def _multipliers(raw: Any, where: _Where) -> dict[str, float]:
@@ -649,22 +638,25 @@ def _service_tiers(
         values = {k: _rate(v, here.at(key=f"service_tiers.{tier}.{k}")) for k, v in rates.items()}
         out[str(tier).lower()] = {k: v for k, v in values.items() if v is not None}
         if spec.get("long_context") is not None:
-            contexts[str(tier).lower()] = _tier_context(
+            contexts[str(tier).lower()] = _tiers(
                 spec["long_context"], here.at(key=f"service_tiers.{tier}.long_context")
             )
     return out, contexts
 
 
-def _tier_context(raw: Any, where: _Where) -> list[dict[str, float]]:
-    items = raw if isinstance(raw, list) else [raw]
+def _tiers(raw: Any, where: _Where) -> list[dict[str, float]]:
+    """`long_context:` (of a version, a service tier or batch rates): one tier or a list, each
+    {above_input_tokens: N, rates…}, in ascending order of N."""
     out = []
-    for item in items:
+    for item in raw if isinstance(raw, list) else [raw]:
         if not isinstance(item, dict):
             raise where.error("expected tiers {above_input_tokens: N, rates...}")
         _unknown(item, LONG_CONTEXT_KEYS, where)
         threshold = item.get("above_input_tokens")
         if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold <= 0:
-            raise where.error("above_input_tokens: expected a positive integer")
+            raise where.at(key=f"{where.key}.above_input_tokens").error(
+                "expected a positive integer"
+            )
         rates = {k: _rate(item.get(k), where.at(key=f"{where.key}.{k}")) for k in RATE_KEYS}
         tier = {k: v for k, v in rates.items() if v is not None}
         if not tier:

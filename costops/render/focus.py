@@ -82,9 +82,8 @@ def export(con: duckdb.DuckDBPyConnection, what: str, filters: Filters, target: 
     path = str(target).replace("'", "''")
     options = "FORMAT parquet" if suffix == ".parquet" else "FORMAT csv, HEADER"
     copied = sql if suffix == ".parquet" else _csv_guarded(con, sql, params)
-    con.execute(f"COPY ({copied}) TO '{path}' ({options})", params)
-    row = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
-    return int(row[0]) if row else 0
+    row = con.execute(f"COPY ({copied}) TO '{path}' ({options})", params).fetchone()
+    return int(row[0]) if row else 0  # COPY answers the number of rows written
 
 
 def _csv_guarded(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> str:

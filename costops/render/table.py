@@ -36,9 +36,7 @@ def rich_table(
     table = Table(
         # A Text title is not styled by the table: give it the style a str title would get.
         title=Text(plain(title), style="table.title"),
-        caption=Text("\n".join(map(plain, caption.split("\n"))), style="table.caption")
-        if caption
-        else None,
+        caption=Text(plain_lines(caption), style="table.caption") if caption else None,
         title_justify="left",
         caption_justify="left",
     )

@@ -149,8 +149,7 @@ def storage_errors(path: str) -> Iterator[None]:
 def _problem(exc: BaseException) -> str | None:
     """What the user can act on, looking down the chain: a ROLLBACK after a failed write
     raises "no transaction is active" and would hide the write's own error."""
-    seen: BaseException | None = exc
-    while seen is not None:
+    for seen in causes(exc):
         text = str(seen)
         if any(marker in text for marker in DISK_FULL):
             return (
@@ -162,8 +161,15 @@ def _problem(exc: BaseException) -> str | None:
                 f"database file is damaged ({_first_line(seen)}): "
                 "restore it or ingest again into a new file"
             )
-        seen = seen.__cause__ or seen.__context__
     return None
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """An exception and what it was raised from or during, nearest first."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
 
 
 def _configure(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
