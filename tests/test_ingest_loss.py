@@ -59,8 +59,8 @@ def test_a_file_rotated_between_hash_and_read_is_ingested_later(
     log.write_text("\n".join(old) + "\n")
     original = ChunkReader.fingerprint
 
-    def rotate_after_hashing(self: ChunkReader) -> tuple[str, int]:
-        result = original(self)
+    def rotate_after_hashing(self: ChunkReader, count_keys: bool = True) -> tuple[str, int]:
+        result = original(self, count_keys)
         if self.source.path == log and not rotated.exists():
             log.rename(rotated)
             log.write_text(canonical("new-1") + "\n")
@@ -320,3 +320,14 @@ def test_out_of_memory_during_ingest_says_what_was_kept(run, tmp_path, monkeypat
     assert result.code == 5, result.stderr
     assert "COSTOPS_MEMORY_LIMIT=1MB" in result.stderr and "--since" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bad_bytes_are_found_line_by_line_in_one_decode():
+    """Lines 11 and 13 hold invalid bytes (two runs in line 13); line 10's U+FFFD is valid text.
+    Every bad run becomes one U+FFFD; the numbers are of the lines, each once."""
+    from costops.ingest.sources import _decode
+
+    data = b'{"a":"ok \xef\xbf\xbd"}\n{"a":"bad \xff"}\n{"b":1}\n\xfe x \xfe\xfe\n'
+    chunk = _decode(data, 10, {})
+    assert chunk.bad_utf8 == (11, 13)
+    assert chunk.text == '{"a":"ok \ufffd"}\n{"a":"bad \ufffd"}\n{"b":1}\n\ufffd x \ufffd\n'

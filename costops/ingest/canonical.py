@@ -112,10 +112,6 @@ def _integer_checks(field: str) -> list[tuple[str, str]]:
             f"{_present(field)} AND {_type(field)} NOT IN {INTEGER_TYPES}",
             f"'{field} is not an integer: ' || {_shown(field)}",
         ),
-        (
-            f"{_type(field)} IN {INTEGER_TYPES} AND {_integer(field)} IS NULL",
-            f"'{field} is out of range: ' || {_shown(field)}",
-        ),
         (f"{_integer(field)} < 0", f"'{field} is negative: ' || {_shown(field)}"),
     ]
 

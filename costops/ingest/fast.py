@@ -115,9 +115,16 @@ def eligible(
     A file with a line over the limit or a broken .gz (seen by the reader's `fingerprint`) needs
     the general path, which cuts such lines off and keeps what is readable."""
     return (
-        source.path is not None and fmt in ("auto", "costops") and not mappings and not keep_text
+        may_take(source, fmt, mappings, keep_text)
         and not reader.long_lines and reader.damage is None and not reader.escaped_ascii
     )  # fmt: skip
+
+
+def may_take(
+    source: Source, fmt: str, mappings: dict[str, tuple[str, ...]], keep_text: bool
+) -> bool:
+    """What the options alone say: a file the fast path could take, before it is read."""
+    return source.path is not None and fmt in ("auto", "costops") and not mappings and not keep_text
 
 
 def stage(

@@ -27,7 +27,6 @@ from costops.ingest.redact import attributes_sql, redact_sql, tokens_sql
 from costops.ingest.sources import MAX_LINE_BYTES, Chunk, ChunkReader, Source
 
 KINDS = ("auto", "requests", "evals")
-MAX_LINE_CHARS = MAX_LINE_BYTES  # longer lines are cut off by the reader (sources.line_limit)
 SHOWN_BAD_LINES = 10
 
 # `unparsed`: why a line is not parsed (cut off for its length, or where a .gz broke off).
@@ -331,13 +330,14 @@ def ingest_source(
     staged = None
     lines: int | None = None  # unknown for stdin until it is read
     if source.path is not None:
-        result.sha256, lines = reader.fingerprint()
+        may_be_fast = fast_path and fast.may_take(source, fmt, mappings or {}, keep_text)
+        result.sha256, lines = reader.fingerprint(count_keys=may_be_fast)
         if _already_ingested(con, result.sha256):
             result.status = "skipped"
             return result
         if on_progress:
             on_progress(0, lines)
-        if fast_path and fast.eligible(source, fmt, mappings or {}, keep_text, reader):
+        if may_be_fast and fast.eligible(source, fmt, mappings or {}, keep_text, reader):
             staged = fast.stage(con, source, kind, lines, reader, on_progress)
             if staged is not None and reader.changed():
                 # rotated or rewritten since it was hashed: read it once, hashing what is parsed
@@ -435,7 +435,7 @@ def _store(
 ) -> None:
     con.execute(
         quarantine.INSERT_SQL,
-        {"run_id": run_id, "file": name, "keep_text": keep_text, "max_chars": MAX_LINE_CHARS},
+        {"run_id": run_id, "file": name, "keep_text": keep_text, "max_chars": MAX_LINE_BYTES},
     )
     _store_good(con, run_id, result, "_ev")
     result.batch_inputs += _count(con.execute(batch_inputs.STORE_SQL, {"run_id": run_id}))
@@ -503,17 +503,7 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int:
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    for table in (
-        "_raw",
-        "_classified",
-        "_spans",
-        "_trace_context",
-        "_canon",
-        "_req",
-        "_ev",
-        "_best",
-        "_fast",
-    ):
+    for table in ("_raw", "_classified", "_spans", "_trace_context", "_canon", "_req", "_ev",
+                  "_best"):  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    con.execute("DROP VIEW IF EXISTS _fast_req")
-    con.execute("DROP VIEW IF EXISTS _fast_ev")
+    fast.drop(con)

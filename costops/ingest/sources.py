@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from costops.errors import InputDataError
+from costops.ingest.canonical import COUNT_FIELDS
 from costops.ingest.formats import otlp
 
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -91,10 +92,11 @@ class ChunkReader:
         self.escaped_ascii = False  # set by `fingerprint`: a key could hide from the counting
         self._identity: tuple[int, ...] | None = None  # the file `fingerprint` read
 
-    def fingerprint(self) -> tuple[str, int]:
+    def fingerprint(self, count_keys: bool = True) -> tuple[str, int]:
         """The hash of the (decompressed) content, read ahead so a known file can be skipped,
         and its number of lines. Also notes what keeps a file off the fast path: a long line,
-        a damaged stream, how often each of COUNTED_KEYS occurs."""
+        a damaged stream, how often each of COUNTED_KEYS occurs (only with `count_keys`: the
+        fast path alone reads the counts)."""
         digest = hashlib.sha256()
         lines = 0
         last = b"\n"
@@ -109,8 +111,9 @@ class ChunkReader:
                 lines += block.count(b"\n")
                 last = block[-1:]
                 since_newline = self._scan_lengths(block, since_newline)
-                self._count_keys(tail, block)
-                tail = block[-_KEY_OVERLAP:]
+                if count_keys:
+                    self._count_keys(tail, block)
+                    tail = block[-_KEY_OVERLAP:]
             _note_damage(digest, self.damage)
         self.long_lines = self.long_lines or since_newline > MAX_LINE_BYTES
         return digest.hexdigest(), lines + (last != b"\n")
@@ -206,10 +209,7 @@ class ChunkReader:
 
 # Keys whose every occurrence is counted while hashing: on the fast path each must occur exactly
 # once per line that has it, or a line may repeat it (which DuckDB's reader would not show).
-COUNTED_KEYS = (
-    "request_id", "input_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-    "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "prefix_tokens",
-)  # fmt: skip
+COUNTED_KEYS = ("request_id", *COUNT_FIELDS)
 _QUOTED_KEYS = {key: f'"{key}"'.encode() for key in COUNTED_KEYS}
 _KEY_OVERLAP = max(len(q) for q in _QUOTED_KEYS.values()) - 1
 # A printable ASCII character written as \u00XX: a key spelled so that counting misses it.
@@ -321,24 +321,21 @@ class _Lines:
 
 def _decode(data: bytes, first_line: int, unparsed: dict[int, str]) -> Chunk:
     """Decode as UTF-8; a line that is not valid UTF-8 (only that line) gets U+FFFD for its bad
-    bytes and its number in `bad_utf8`."""
+    bytes and its number in `bad_utf8`. One decode whatever the number of bad lines: the bad
+    bytes come through as lone surrogates, found with one scan."""
     try:
         return Chunk(data.decode("utf-8"), first_line, (), unparsed)
     except UnicodeDecodeError:
         pass
-    parts: list[str] = []
+    text = data.decode("utf-8", "surrogateescape")
     bad: list[int] = []
-    pos, line = 0, first_line
-    while True:
-        try:
-            parts.append(data[pos:].decode("utf-8"))
-            break
-        except UnicodeDecodeError as exc:
-            start = data.rfind(b"\n", 0, pos + exc.start) + 1
-            end = data.find(b"\n", pos + exc.start)
-            end = len(data) if end < 0 else end
-            line += data.count(b"\n", pos, start)
-            parts += [data[pos:start].decode("utf-8"), data[start:end].decode("utf-8", "replace")]
+    line, counted = first_line, 0
+    for match in _ESCAPED_BYTES.finditer(text):
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        if not bad or bad[-1] != line:
             bad.append(line)
-            pos = end
-    return Chunk("".join(parts), first_line, tuple(bad), unparsed)
+    return Chunk(_ESCAPED_BYTES.sub("\ufffd", text), first_line, tuple(bad), unparsed)
+
+
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")  # invalid bytes, as surrogateescape gives them
