@@ -84,10 +84,15 @@ def _timestamp(field: str) -> str:
     return f"CASE WHEN ({number}) IS NOT NULL THEN {from_number} ELSE {from_text} END"
 
 
+def missing(field: str) -> str:
+    """The quarantine reason for a required field that is absent (formats add hints to it)."""
+    return f"missing {field}"
+
+
 def _timestamp_checks(field: str, required: bool) -> list[tuple[str, str]]:
     checks = []
     if required:
-        checks.append((f"NOT {_present(field)}", f"'missing {field}'"))
+        checks.append((f"NOT {_present(field)}", f"'{missing(field)}'"))
     checks += [
         (
             f"{_present(field)} AND ts IS NULL",
@@ -122,7 +127,7 @@ def _reason(checks: list[tuple[str, str]]) -> str:
 
 
 REQUEST_CHECKS: list[tuple[str, str]] = [
-    (f"{_string('model')} IS NULL", "'missing model'"),
+    (f"{_string('model')} IS NULL", f"'{missing('model')}'"),
     *_timestamp_checks("timestamp", required=True),
     *[check for f in COUNT_FIELDS for check in _integer_checks(f)],
     *[(f"NOT {_present(f)}", f"'missing {f}'") for f in REQUIRED_TOKEN_FIELDS],

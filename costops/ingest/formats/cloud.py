@@ -11,6 +11,7 @@ and `cacheWriteInputTokens`, so they are added; `cacheDetails` splits writes by 
 from __future__ import annotations
 
 from costops.config import MAPPABLE as DIMENSIONS
+from costops.ingest.canonical import missing
 from costops.ingest.formats.sql import first, i, s, total, v, wrapper_dimensions
 
 # The time given by --timestamp (NULL when not given; the file's mtime is never guessed here).
@@ -40,11 +41,11 @@ BEDROCK_DETECT_SQL = (
 
 # A quarantine reason for a body logged without its context says how to supply it.
 _HINTS = {
-    ("gemini", "missing timestamp"): "a Gemini API response carries no time (Vertex AI adds "
+    ("gemini", missing("timestamp")): "a Gemini API response carries no time (Vertex AI adds "
     "createTime): log it as {timestamp, response} or pass --timestamp",
-    ("bedrock", "missing timestamp"): "a Bedrock response carries no time: log it as "
+    ("bedrock", missing("timestamp")): "a Bedrock response carries no time: log it as "
     "{timestamp, modelId, requestId, response} or pass --timestamp",
-    ("bedrock", "missing model"): "a Bedrock response carries no model id: log it as "
+    ("bedrock", missing("model")): "a Bedrock response carries no model id: log it as "
     "{timestamp, modelId, requestId, response}",
 }
 
