@@ -184,20 +184,14 @@ def test_an_export_line_of_60_mb_ingests_within_the_default_memory_cap(tmp_path)
     assert _totals(tmp_path / "t.duckdb")[:2] == (8192, 8_192_000)
 
 
-@pytest.mark.slow
-def test_an_export_line_over_64_mib_is_cut_off_and_the_run_goes_on(tmp_path):
-    """An export past the 64 MiB export limit (8,192 spans, 9 KiB of messages each: 76 MB) is
-    quarantined unparsed; the line after it is stored (a longer line used to run out of memory
-    and stop the command)."""
-    path = tmp_path / "big.jsonl"
-    after = _export([_span(1, content="small")])
-    path.write_text(_export([_span(i, content="m" * 9216) for i in range(8192)]) + after)
-    assert path.stat().st_size > 64 * MiB
-    db = tmp_path / "t.duckdb"
-    code, rss_mb, err = _ingest_measured(path, db)
-    assert code == 0, err
-    assert rss_mb < 1536, f"peak RSS {rss_mb:.0f} MB"
-    assert _totals(db)[:2] == (1, 1_000)
-    with analysis_session(str(db)) as con:
-        reasons = con.execute("SELECT line_no, reason FROM quarantine").fetchall()
-    assert reasons == [(1, "line longer than 64 MiB: not parsed")]
+def test_keep_text_stores_each_span_its_own_text(run, db, tmp_path):
+    """Was: with --keep-text, every span of a line got every span's text (a join on the line
+    number alone): 3 spans stored 9 texts, two of them each request's neighbours'."""
+    path = tmp_path / "traces.jsonl"
+    path.write_text(_export([_span(i) for i in range(3)]))
+    assert run("ingest", str(path), "--db", db, "--keep-text").code == 0
+    with analysis_session(db) as con:
+        texts = con.execute("SELECT request_id, raw FROM request_text").fetchall()
+    assert sorted(r for r, _ in texts) == ["resp_0", "resp_1", "resp_2"]
+    for request_id, raw in texts:
+        assert json.loads(raw)["attributes"][3]["value"]["stringValue"] == request_id

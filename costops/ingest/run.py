@@ -29,16 +29,20 @@ from costops.ingest.sources import MAX_LINE_BYTES, Chunk, ChunkReader, Source
 KINDS = ("auto", "requests", "evals")
 SHOWN_BAD_LINES = 10
 
+# `part`: every line is a part of line $first (a long OTLP export, split).
 # `unparsed`: why a line is not parsed (cut off for its length, or where a .gz broke off).
 LOAD_CHUNK_SQL = """
 CREATE OR REPLACE TEMP TABLE _raw AS
 WITH split AS (
-    SELECT generate_subscripts(l, 1) + $first - 1 AS line_no, unnest(l) AS raw
+    SELECT generate_subscripts(l, 1) AS i, unnest(l) AS raw
     FROM (SELECT string_split($text, chr(10)) AS l)
+),
+numbered AS (
+    SELECT CASE WHEN $part > 0 THEN $first ELSE i + $first - 1 END AS line_no, raw FROM split
 )
 SELECT line_no, raw, NOT list_contains($bad_utf8::BIGINT[], line_no) AS utf8_ok,
     ($reasons::VARCHAR[])[list_position($unparsed::BIGINT[], line_no)] AS unparsed
-FROM split
+FROM numbered
 """
 
 # A count or id key given twice in one object: DuckDB reads the first value, most producers the
@@ -193,7 +197,7 @@ WITH good AS (
         output_tokens, COALESCE(reasoning_tokens, 0) AS reasoning_tokens,
         prefix_hash, prefix_tokens, max_tokens, finish_reason, COALESCE(status, 'ok') AS status,
         latency_ms, COALESCE(batch, false) AS batch, service_tier, region, logged_cost,
-        {{attributes}} AS attributes, line_no
+        {{attributes}} AS attributes, line_no{{raw}}
     FROM {{source}} WHERE reason IS NULL
 )
 SELECT * FROM good
@@ -210,6 +214,7 @@ def best_requests_sql(source: str, dedupe: bool = True, keep_text: bool = False)
         BEST_REQUESTS_SQL.replace("{source}", source)
         .replace("{dedupe}", DEDUPE_SQL if dedupe else "")
         .replace("{attributes}", attributes_sql("attributes", keep_text))
+        .replace("{raw}", ", raw" if keep_text else "")
     )
 
 
@@ -251,8 +256,8 @@ WHERE pick = 1 AND NOT EXISTS (SELECT 1 FROM evals e WHERE e.eval_id = g.eval_id
 # --keep-text (opt-in): the whole logged line of each stored request, prompts included, secrets not.
 KEEP_TEXT_SQL = f"""
 INSERT INTO request_text
-SELECT b.request_id, $run_id, {redact_sql("r.raw")}
-FROM _best b JOIN _req r ON r.line_no = b.line_no
+SELECT request_id, $run_id, {redact_sql("raw")}
+FROM _best b
 WHERE NOT EXISTS (SELECT 1 FROM request_text t WHERE t.request_id = b.request_id)
 """
 
@@ -294,6 +299,7 @@ class FileResult:
     formats: Counter[str] = field(default_factory=Counter)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
     damage: str | None = None  # why the file could not be read to its end (a broken .gz)
+    split_rows: int = 0  # requests and bad rows so far from the line being read in parts
 
     @property
     def duplicates(self) -> int:
@@ -357,7 +363,7 @@ def ingest_source(
             for chunk in reader.chunks():
                 _load(con, chunk)
                 _stage(con, kind, fmt, default_ts, default_time, mappings or {}, keep_text)
-                _tally(con, result)
+                _tally(con, result, chunk)
                 if strict and result.quarantined:
                     con.execute("ROLLBACK")
                     result.status = "rejected"
@@ -389,7 +395,8 @@ def ingest_source(
 
 def _load(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> None:
     params = {
-        "first": chunk.first_line, "text": chunk.text, "bad_utf8": list(chunk.bad_utf8),
+        "first": chunk.first_line, "part": chunk.part, "text": chunk.text,
+        "bad_utf8": list(chunk.bad_utf8),
         "unparsed": list(chunk.unparsed), "reasons": list(chunk.unparsed.values()),
     }  # fmt: skip
     con.execute(LOAD_CHUNK_SQL, params)
@@ -413,15 +420,21 @@ def _stage(
     con.execute(best_requests_sql("_req", keep_text=keep_text))
 
 
-def _tally(con: duckdb.DuckDBPyConnection, result: FileResult) -> None:
+def _tally(con: duckdb.DuckDBPyConnection, result: FileResult, chunk: Chunk) -> None:
     row = con.execute(COUNTS_SQL).fetchone()
     assert row is not None
     lines, skipped, good = int(row[0]), int(row[1]), int(row[2])
+    formats = {str(f): int(n) for f, n in con.execute(FORMAT_COUNTS_SQL).fetchall()}
+    bad = con.execute(REASONS_SQL).fetchall()
+    if chunk.part:  # every row is a piece of one line (a split export): it counts once
+        result.split_rows = (result.split_rows if chunk.part > 1 else 0) + good + len(bad)
+        lines = int(chunk.part == 1)
+        skipped = int(chunk.last_part and result.split_rows == 0)
+        formats = {"otlp": lines}
     result.lines_read += lines
     result.skipped += skipped
     result.good_lines += good
-    result.formats.update({str(f): int(n) for f, n in con.execute(FORMAT_COUNTS_SQL).fetchall()})
-    bad = con.execute(REASONS_SQL).fetchall()
+    result.formats.update(formats)
     if not bad:
         return
     result.quarantined += len(bad)

@@ -6,13 +6,14 @@ import glob
 import gzip
 import hashlib
 import io
+import json
 import os
 import re
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -42,6 +43,10 @@ class Chunk:
     first_line: int  # 1-based line number of the chunk's first line
     bad_utf8: tuple[int, ...]  # lines that were not UTF-8 (their bad bytes became U+FFFD)
     unparsed: dict[int, str]  # lines not to parse (cut off, or where a .gz broke off): why
+    # A line split in parts (a long OTLP export): every line of the chunk is part `part` (from 1)
+    # of line `first_line`. 0: an ordinary chunk.
+    part: int = 0
+    last_part: bool = True
 
 
 def expand(paths: list[str]) -> list[Source]:
@@ -135,15 +140,11 @@ class ChunkReader:
         with self._open() as stream:
             for block in self._blocks(stream):
                 self.sha256.update(block)
-                chunk = lines.feed(block)
+                yield from lines.feed(block)
                 self.lines_done = lines.line - 1
-                if chunk is not None:
-                    yield chunk
         _note_damage(self.sha256, self.damage)
-        chunk = lines.finish(self.damage)
-        if chunk is not None:
-            self.lines_done = lines.line
-            yield chunk
+        yield from lines.finish(self.damage)
+        self.lines_done = lines.line - 1
 
     def _blocks(self, stream: BinaryIO | gzip.GzipFile) -> Iterator[bytes]:
         """The (decompressed) bytes in blocks of about `chunk_bytes`. A gzip stream is read
@@ -260,63 +261,143 @@ def _long_line(data: bytes, start: int, stop: int) -> int:
 
 
 class _Lines:
-    """Cuts a byte stream into chunks of whole lines; a line over its limit is cut off: its first
-    KEPT_BYTES stay (for the quarantine), the rest is dropped as it streams by."""
+    """Cuts a byte stream into chunks of whole lines. A line over its limit is cut off: its first
+    KEPT_BYTES stay (for the quarantine), the rest is dropped as it streams by. An export line
+    over MAX_LINE_BYTES (and within its own limit) is split into export lines of whole traces,
+    in chunks of its own (`Chunk.part`)."""
 
     def __init__(self) -> None:
-        self.line = 1  # the number of the line `carry` begins
-        self.carry = b""  # the beginning of a line not ended yet
-        self.cut: str | None = None  # why the line in `carry` is being cut off
+        self.line = 1  # the number of the line `open` begins
+        self.open: list[bytes] = []  # the beginning of a line not ended yet, in pieces
+        self.open_bytes = 0
+        self.cut: str | None = None  # why the line in `open` is being cut off
 
-    def feed(self, block: bytes) -> Chunk | None:
-        first = self.line
-        pieces: list[bytes] = []  # the chunk's text, lines separated by newlines
-        unparsed: dict[int, str] = {}
+    def feed(self, block: bytes) -> Iterator[Chunk]:
+        batch = _Batch(self.line)
         if self.cut is not None:
             newline = block.find(b"\n")
             if newline < 0:
-                return None
-            pieces += [self.carry, b"\n"]
-            unparsed[self.line] = self.cut
+                return
+            batch.add_cut(self.open[0], self.line, self.cut)
             self.line += 1
-            self.carry, self.cut = b"", None
+            self._reset()
             block = block[newline + 1 :]
-        data = self.carry + block
-        end = data.rfind(b"\n")
+        end = block.rfind(b"\n")
         if end >= 0:
-            self._whole_lines(data[:end], pieces, unparsed)
-            self.carry = data[end + 1 :]
-        else:
-            self.carry = data
-            pieces = pieces[:1]  # no whole line follows the cut one
-        limit = line_limit(self.carry[:HEAD_BYTES])
-        if len(self.carry) > limit:
-            self.carry, self.cut = self.carry[:KEPT_BYTES], too_long(limit)
-        return _decode(b"".join(pieces), first, unparsed) if pieces else None
+            data = b"".join([*self.open, block[:end]])  # the open line is copied once, at its end
+            self._reset()
+            batch = yield from self._ended(data, batch)
+            block = block[end + 1 :]
+        self._extend(block)
+        if batch.segments:
+            yield batch.chunk()
 
-    def finish(self, damage: str | None) -> Chunk | None:
+    def finish(self, damage: str | None) -> Iterator[Chunk]:
         """The last line (not ended by a newline), or the place where the stream broke off."""
         reason = damage or self.cut
-        if not self.carry and reason is None:
-            return None
-        unparsed = {self.line: reason} if reason is not None else {}
-        return _decode(self.carry[:KEPT_BYTES] if reason else self.carry, self.line, unparsed)
+        if reason is not None:
+            self.line += 1
+            yield _decode(self._head(KEPT_BYTES), self.line - 1, {self.line - 1: reason})
+        elif self.open:
+            data = b"".join(self.open)
+            self._reset()
+            batch = yield from self._ended(data, _Batch(self.line))
+            if batch.segments:
+                yield batch.chunk()
 
-    def _whole_lines(self, data: bytes, pieces: list[bytes], unparsed: dict[int, str]) -> None:
-        """The lines of `data` (each ended) into `pieces`, lines over their limit cut off."""
-        start = 0  # where the text not yet in `pieces` begins
+    def _ended(self, data: bytes, batch: _Batch) -> Generator[Chunk, None, _Batch]:
+        """The lines of `data` (each ended) into `batch`, lines over their limit cut off; the
+        chunks of a split line (and of the lines before it) are yielded. Returns the batch the
+        lines after the last split line are in."""
+        start = 0  # where the text not yet in `batch` begins
         at = _long_line(data, 0, len(data))
         while at >= 0:
             end = data.find(b"\n", at)
             end = len(data) if end < 0 else end
+            number = self.line + data.count(b"\n", start, at)
+            self.line = number + 1
+            if at > start:
+                batch.segments.append(data[start : at - 1])
             limit = line_limit(data[at : at + HEAD_BYTES])
             if end - at > limit:
-                pieces += [data[start:at], data[at : at + KEPT_BYTES]]
-                unparsed[self.line + data.count(b"\n", 0, at)] = too_long(limit)
-                start = end
-            at = _long_line(data, end + 1, len(data)) if end < len(data) else -1
-        pieces.append(data[start:])
-        self.line += data.count(b"\n") + 1
+                batch.add_cut(data[at : at + KEPT_BYTES], number, too_long(limit))
+            else:  # an export line: split
+                if batch.segments:
+                    yield batch.chunk()
+                yield from _split_export(memoryview(data)[at:end], number)
+                batch = _Batch(number + 1)
+            start = end + 1
+            at = _long_line(data, start, len(data)) if end < len(data) else -1
+        if start <= len(data):
+            batch.segments.append(data[start:])
+            self.line += data.count(b"\n", start) + 1
+        return batch
+
+    def _extend(self, piece: bytes) -> None:
+        """`piece` onto the open line; the line is cut off once it passes its limit."""
+        if not piece:
+            return
+        self.open.append(piece)
+        self.open_bytes += len(piece)
+        if self.open_bytes > MAX_LINE_BYTES:
+            limit = line_limit(self._head(HEAD_BYTES))
+            if self.open_bytes > limit:
+                self.open, self.cut = [self._head(KEPT_BYTES)], too_long(limit)
+
+    def _head(self, size: int) -> bytes:
+        """The first `size` bytes of the open line."""
+        head = b""
+        for piece in self.open:
+            if len(head) >= size:
+                break
+            head += piece[: size - len(head)]
+        return head
+
+    def _reset(self) -> None:
+        self.open, self.open_bytes, self.cut = [], 0, None
+
+
+@dataclass
+class _Batch:
+    """Consecutive lines for one chunk, from line `first` on."""
+
+    first: int
+    segments: list[bytes] = field(default_factory=list)  # each one or more lines, not ended
+    unparsed: dict[int, str] = field(default_factory=dict)
+
+    def add_cut(self, kept: bytes, number: int, reason: str) -> None:
+        self.segments.append(kept)
+        self.unparsed[number] = reason
+
+    def chunk(self) -> Chunk:
+        return _decode(b"\n".join(self.segments), self.first, self.unparsed)
+
+
+def _split_export(line: memoryview, number: int) -> Iterator[Chunk]:
+    """An export line too long to parse in one piece as chunks of smaller export lines, all
+    numbered `number`; the last chunk is marked (`Chunk.last_part`). A line that cannot be
+    split is quarantined, its first KEPT_BYTES kept."""
+    try:
+        exports = otlp.split_export(str(line, "utf-8"), otlp.GROUP_CHARS)
+        held = next(exports)  # reads the whole line: a line that is not JSON fails here
+    except StopIteration:
+        held = '{"resourceSpans":[]}'
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        why = (
+            "not valid UTF-8" if isinstance(exc, UnicodeDecodeError)
+            else "not valid JSON" if isinstance(exc, json.JSONDecodeError)
+            else f"not an OTLP export: {exc}"
+        )  # fmt: skip
+        yield _decode(bytes(line[:KEPT_BYTES]), number, {number: why})
+        return
+    part, lines, size = 1, [held], len(held)
+    for export in exports:
+        if size + len(export) > CHUNK_BYTES:
+            yield Chunk("\n".join(lines), number, (), {}, part, last_part=False)
+            part, lines, size = part + 1, [], 0
+        lines.append(export)
+        size += len(export)
+    yield Chunk("\n".join(lines), number, (), {}, part)
 
 
 def _decode(data: bytes, first_line: int, unparsed: dict[int, str]) -> Chunk:

@@ -8,22 +8,183 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from costops.ingest.formats.sql import COUNT_TYPE, canonical_object, first, patch
 
 # A collector batches up to 8,192 spans per export line, messages included: past the 16 MiB of
 # any other line. A line is read as an export when it starts like one (the reader sees its head).
-# 64 MiB, not the 256 MiB an export may reach: DuckDB's JSON functions reserve several times a
-# line's size, and a 100 MB line runs out of the 1536 MB ingest cap (stopping the run), while a
-# longer line cut off here is quarantined and the run goes on. Splitting an export line into
-# groups of spans would lift this.
-MAX_LINE_BYTES = 64 * 1024 * 1024
+# DuckDB's JSON functions reserve several times a line's size, so an export line longer than
+# SPLIT_BYTES is split (outside DuckDB, `split_export`) into export lines of whole traces.
+MAX_LINE_BYTES = 256 * 1024 * 1024
+SPLIT_BYTES = 16 * 1024 * 1024
+GROUP_CHARS = 4 * 1024 * 1024  # about the length of each export line a split makes
 _EXPORT_START = re.compile(rb'(\xef\xbb\xbf)?\s*\{\s*"resourceSpans"\s*:')
 
 
 def starts_export(head: bytes) -> bool:
     """Whether a line's first bytes open an OTLP/JSON traces export."""
     return _EXPORT_START.match(head) is not None
+
+
+def split_export(text: str, group_chars: int) -> Iterator[str]:
+    """An export line as export lines of about `group_chars` each, every one holding whole
+    traces (the context of a model call is in its trace) with their resource and scope, the
+    spans' text unchanged. The line is read through first: ValueError if it is not valid JSON.
+    Each span is parsed on its own (for its traceId), so memory stays near the line's size."""
+    export = _Export(text.removeprefix("\ufeff"))
+    traces: dict[object, list[_Span]] = {}
+    for i, span in enumerate(export.spans):
+        traces.setdefault(span.trace if span.trace is not None else i, []).append(span)
+    group: list[_Span] = []
+    size = 0
+    for spans in traces.values():
+        length = sum(s.end - s.start for s in spans)
+        if group and size + length > group_chars:
+            yield export.line(group)
+            group, size = [], 0
+        group += spans
+        size += length
+    if group:
+        yield export.line(group)
+
+
+@dataclass(frozen=True)
+class _Span:
+    trace: object  # its traceId (None when missing or not a string)
+    resource: int  # which resource (index into _Export.resources) and scope it is under
+    scope: int
+    start: int  # where its JSON text is in the line
+    end: int
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+class _Export:
+    """Where the resources, scopes and spans of an export line are (read once, level by level;
+    a value not needed is skipped by parsing it alone)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.at = 0
+        self.resources: list[str] = []  # the JSON text of each resource ("{}" when missing)
+        self.scopes: list[str] = []  # the same for each scope
+        self.spans: list[_Span] = []
+        for key in self._members():
+            if key == "resourceSpans":
+                for _ in self._items():
+                    self._resource_spans()
+            else:
+                self._value()
+        if self._peek() != "":
+            raise json.JSONDecodeError("Extra data", self.text, self.at)
+
+    def line(self, spans: list[_Span]) -> str:
+        """An export line of these spans, in their order in the line, under their scopes."""
+        parts: list[str] = []
+        at = None
+        for span in sorted(spans, key=lambda s: s.start):
+            if (span.resource, span.scope) != at:
+                if at is not None:
+                    parts.append("]}]},")
+                at = (span.resource, span.scope)
+                resource, scope = self.resources[span.resource], self.scopes[span.scope]
+                parts += ['{"resource":', resource, ',"scopeSpans":[{"scope":', scope, ',"spans":[']
+            elif parts[-1] != ',"spans":[':
+                parts.append(",")
+            parts.append(self.text[span.start : span.end])
+        return '{"resourceSpans":[' + "".join(parts) + "]}]}]}"
+
+    def _resource_spans(self) -> None:
+        resource = len(self.resources)
+        self.resources.append("{}")
+        for key in self._members():
+            if key == "resource":
+                self.resources[resource] = self._value_text()
+            elif key == "scopeSpans":
+                for _ in self._items():
+                    self._scope_spans(resource)
+            else:
+                self._value()
+
+    def _scope_spans(self, resource: int) -> None:
+        scope = len(self.scopes)
+        self.scopes.append("{}")
+        for key in self._members():
+            if key == "scope":
+                self.scopes[scope] = self._value_text()
+            elif key == "spans":
+                for _ in self._items():
+                    start = self._skip_space()
+                    span = self._value()
+                    trace = span.get("traceId") if isinstance(span, dict) else None
+                    trace = trace if isinstance(trace, str) else None
+                    self.spans.append(_Span(trace, resource, scope, start, self.at))
+            else:
+                self._value()
+
+    def _skip_space(self) -> int:
+        self.at = _WHITESPACE.match(self.text, self.at).end()  # type: ignore[union-attr]
+        return self.at
+
+    def _peek(self) -> str:
+        return self.text[self._skip_space() : self.at + 1]
+
+    def _expect(self, char: str) -> None:
+        if self._peek() != char:
+            raise json.JSONDecodeError(f"Expecting {char!r}", self.text, self.at)
+        self.at += 1
+
+    def _open(self, char: str) -> None:
+        """Into the object (`{`) or array (`[`) here. Another value is valid JSON of another
+        shape (ValueError); anything else is not JSON (JSONDecodeError)."""
+        if self._peek() != char:
+            start = self.at
+            self._value()
+            raise ValueError(f"expected {'an object' if char == '{' else 'an array'} at {start}")
+        self.at += 1
+
+    def _value(self) -> object:
+        value, self.at = _DECODER.raw_decode(self.text, self._skip_space())
+        return value
+
+    def _value_text(self) -> str:
+        start = self._skip_space()
+        self._value()
+        return self.text[start : self.at]
+
+    def _members(self) -> Iterator[str]:
+        """The keys of the object here, in order; the caller reads each value."""
+        self._open("{")
+        if self._peek() == "}":
+            self.at += 1
+            return
+        while True:
+            if self._peek() != '"':
+                raise json.JSONDecodeError("Expecting property name", self.text, self.at)
+            key = str(self._value())
+            self._expect(":")
+            yield key
+            if self._peek() == "}":
+                self.at += 1
+                return
+            self._expect(",")
+
+    def _items(self) -> Iterator[None]:
+        """Once per element of the array here; the caller reads each element."""
+        self._open("[")
+        if self._peek() == "]":
+            self.at += 1
+            return
+        while True:
+            yield None
+            if self._peek() == "]":
+                self.at += 1
+                return
+            self._expect(",")
 
 
 MODEL_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings", "completion")
