@@ -12,6 +12,9 @@ from costops.analysis.simulate.engine import Simulation
 from costops.analysis.simulate.runner import run
 from costops.analysis.tasks import TaskReport, build_tasks
 
+# What a simulation of no requests would say: nothing spent, nothing saved (no ratio to show).
+NOTHING = {"baseline_cost": 0.0, "simulated_cost": 0.0, "savings": 0.0, "savings_pct": None}
+
 
 @dataclass
 class Overview:
@@ -22,6 +25,11 @@ class Overview:
     plan: Simulation
     tasks: TaskReport
 
+    @property
+    def empty(self) -> bool:
+        """No request in scope: every chart is an empty state."""
+        return not self.by_feature.totals["requests"]
+
 
 def build_overview(
     con: duckdb.DuckDBPyConnection, filters: Filters, batchable: list[str]
@@ -29,11 +37,18 @@ def build_overview(
     def dims(spec: str) -> list[Dimension]:
         return parse_dimensions(spec, filters.tz)
 
+    by_feature = build_report(con, dims("feature"), filters)
+    if by_feature.totals["requests"]:
+        caching = run(con, "caching", dims("feature"), filters, ttl="best")
+        plan = run(con, "plan", dims("feature"), filters, ttl="best", features=batchable)
+    else:  # nothing to replay: the simulations would only price an empty set
+        caching = Simulation("caching", ["feature"], filters, {"ttl": "best"}, dict(NOTHING), [])
+        plan = Simulation("plan", ["feature"], filters, {}, dict(NOTHING), [])
     return Overview(
-        by_feature=build_report(con, dims("feature"), filters),
+        by_feature=by_feature,
         by_day_feature=build_report(con, dims("day,feature"), filters),
         by_model=build_report(con, dims("model"), filters),
-        caching=run(con, "caching", dims("feature"), filters, ttl="best"),
-        plan=run(con, "plan", dims("feature"), filters, ttl="best", features=batchable),
+        caching=caching,
+        plan=plan,
         tasks=build_tasks(con, dims("feature"), filters, 10),
     )

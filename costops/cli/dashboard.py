@@ -46,7 +46,9 @@ def dashboard(
     title = "LLM spend" + (f", {span}" if span else "")
     from costops.render.dashboard import build_dashboard
 
-    page = build_dashboard(overview.by_feature, overview.by_day_feature, overview.by_model,
-                           overview.caching, overview.plan, overview.tasks, title)  # fmt: skip
+    page = build_dashboard(overview, title)
     output.write_text(page, encoding="utf-8")
+    if overview.empty:
+        scope = "match --since/--until/--where" if since or until or where else "in the database"
+        stderr.print(f"note: no requests {scope}; the dashboard shows empty states")
     stderr.print(f"dashboard written to {output}")

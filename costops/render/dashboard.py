@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from costops.analysis.overview import Overview
 from costops.analysis.report import Report
 from costops.analysis.simulate.engine import Simulation
 from costops.analysis.tasks import TaskReport
@@ -37,24 +38,17 @@ LAYOUT = {
 }
 
 
-def build_dashboard(
-    by_feature: Report,
-    by_day_feature: Report,
-    by_model: Report,
-    caching: Simulation,
-    plan: Simulation,
-    tasks: TaskReport,
-    title: str,
-) -> str:
+def build_dashboard(overview: Overview, title: str) -> str:
+    by_feature = overview.by_feature
     colors = {row["feature"]: PALETTE[i % len(PALETTE)] for i, row in enumerate(by_feature.rows)}
     charts = [
         ("pareto", _pareto(by_feature, colors)),
-        ("daily", _daily(by_day_feature, colors)),
-        ("models", _models(by_model)),
+        ("daily", _daily(overview.by_day_feature, colors)),
+        ("models", _models(overview.by_model)),
         ("success", _cost_per_success(by_feature, colors)),
-        ("caching", _caching(caching, colors)),
-        ("waterfall", _waterfall(plan)),
-        ("tasks", _tasks(tasks)),
+        ("caching", _caching(overview.caching, colors)),
+        ("waterfall", _waterfall(overview.plan)),
+        ("tasks", _tasks(overview.tasks)),
     ]
     blocks = "\n".join(
         f'<section class="chart" id="chart-{name}">'
@@ -71,6 +65,7 @@ def build_dashboard(
     return PAGE.format(
         title=html.escape(title),
         plotly=get_plotlyjs(),
+        note=EMPTY_NOTE if overview.empty else "",
         cards=_cards(by_feature),
         blocks=blocks,
     )
@@ -80,21 +75,30 @@ def _money(value: float | None) -> str:
     return "—" if value is None else money(value)
 
 
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
 def _cards(report: Report) -> str:
     totals = report.totals
     requests = totals.get("requests") or 0
     unpriced = (totals.get("unpriced_requests") or 0) / requests if requests else 0.0
+    # "—" means unpriced (or no evals); with no request in scope the spend is a true zero
+    spend = totals.get("cost") if requests else 0.0
+    no_evals = "no evals in scope" if totals.get("pass_rate") is None else ""
     cards = [
-        ("Spend", _money(totals.get("cost"))),
-        ("Requests", f"{requests:,}"),
-        ("Cost per successful output", _money(totals.get("cost_per_success"))),
-        ("Pass rate", f"{(totals.get('pass_rate') or 0):.1%}"),
-        ("Unpriced requests", f"{unpriced:.1%}"),
+        ("Spend", _money(spend), ""),
+        ("Requests", f"{requests:,}", ""),
+        ("Cost per successful output", _money(totals.get("cost_per_success")), no_evals),
+        ("Pass rate", _share(totals.get("pass_rate")), no_evals),
+        ("Unpriced requests", f"{unpriced:.1%}", ""),
     ]
     return "".join(
         f'<div class="card"><div class="label">{html.escape(k)}</div>'
-        f'<div class="value">{html.escape(v)}</div></div>'
-        for k, v in cards
+        f'<div class="value">{html.escape(v)}</div>'
+        + (f'<div class="hint">{html.escape(hint)}</div>' if hint else "")
+        + "</div>"
+        for k, v, hint in cards
     )
 
 
@@ -103,7 +107,27 @@ def _layout(fig: go.Figure, title: str, **extra: Any) -> go.Figure:
     return fig
 
 
+def _no_data(title: str, why: str) -> go.Figure:
+    """An empty state: the chart's title and "no data" where the plot would be, no axes."""
+    fig = go.Figure()
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(
+        text=f"no data<br><span style='font-size:13px'>{html.escape(why)}</span>",
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"size": 18, "color": "#888"},
+    )
+    return _layout(fig, title)
+
+
 def _pareto(report: Report, colors: dict[str, str]) -> go.Figure:
+    title = "Where the money goes: spend by feature (Pareto)"
+    if not report.rows:
+        return _no_data(title, NO_REQUESTS)
     names = [html_label(r["feature"] or "(none)") for r in report.rows]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_bar(
@@ -134,12 +158,15 @@ def _pareto(report: Report, colors: dict[str, str]) -> go.Figure:
     fig.update_yaxes(
         title_text="Cumulative share of spend (%)", range=[0, 105], dtick=20, secondary_y=True
     )
-    _layout(fig, "Where the money goes: spend by feature (Pareto)", showlegend=False)
+    _layout(fig, title, showlegend=False)
     fig.update_layout(margin={"l": 70, "r": 80, "t": 60, "b": 90})
     return fig
 
 
 def _daily(report: Report, colors: dict[str, str]) -> go.Figure:
+    title = "Daily spend by feature"
+    if not report.rows:
+        return _no_data(title, NO_REQUESTS)
     fig = go.Figure()
     features = sorted(
         {r["feature"] for r in report.rows},
@@ -155,10 +182,13 @@ def _daily(report: Report, colors: dict[str, str]) -> go.Figure:
             hovertemplate="%{x}: $%{y:,.2f}<extra>%{fullData.name}</extra>",
         )
     fig.update_yaxes(title_text="Spend per day (USD)", tickprefix="$")
-    return _layout(fig, "Daily spend by feature", barmode="stack")
+    return _layout(fig, title, barmode="stack")
 
 
 def _models(report: Report) -> go.Figure:
+    title = "Model mix: spend by model"
+    if not report.rows:
+        return _no_data(title, NO_REQUESTS)
     fig = go.Figure(
         go.Bar(
             y=[html_label(r["model"]) for r in report.rows][::-1],
@@ -169,11 +199,14 @@ def _models(report: Report) -> go.Figure:
         )
     )
     fig.update_xaxes(title_text="Spend (USD)", tickprefix="$")
-    return _layout(fig, "Model mix: spend by model")
+    return _layout(fig, title)
 
 
 def _cost_per_success(report: Report, colors: dict[str, str]) -> go.Figure:
     rows = [r for r in report.rows if r["cost_per_success"] is not None]
+    title = "What a successful output costs, by feature"
+    if not rows:
+        return _no_data(title, "no evals in scope" if report.rows else NO_REQUESTS)
     fig = go.Figure(
         go.Bar(
             x=[html_label(r["feature"]) for r in rows],
@@ -190,11 +223,15 @@ def _cost_per_success(report: Report, colors: dict[str, str]) -> go.Figure:
         tickprefix="$",
         dtick=1,
     )
-    return _layout(fig, "What a successful output costs, by feature")
+    return _layout(fig, title)
 
 
 def _caching(sim: Simulation, colors: dict[str, str]) -> go.Figure:
     rows = [r for r in sim.rows if r.get("cacheable_requests")]
+    ttl = sim.assumptions.get("ttl", "")
+    title = f"Prompt caching: simulated savings and hit rate by feature (TTL {html_label(ttl)})"
+    if not rows:
+        return _no_data(title, "no request with a cacheable prefix" if sim.rows else NO_REQUESTS)
     fig = go.Figure(
         go.Bar(
             x=[html_label(r["feature"]) for r in rows],
@@ -208,14 +245,15 @@ def _caching(sim: Simulation, colors: dict[str, str]) -> go.Figure:
         )
     )
     fig.update_yaxes(title_text="Simulated savings (USD)", tickprefix="$")
-    ttl = sim.assumptions.get("ttl", "")
-    title = f"Prompt caching: simulated savings and hit rate by feature (TTL {html_label(ttl)})"
     return _layout(fig, title)
 
 
 def _waterfall(plan: Simulation) -> go.Figure:
     steps = [s for s in plan.steps if "savings" in s]
     baseline = plan.totals.get("baseline_cost") or 0.0
+    title = "Savings waterfall: each lever on what the previous one left"
+    if not baseline:
+        return _no_data(title, "no priced spend in scope" if plan.steps else NO_REQUESTS)
     fig = go.Figure(
         go.Waterfall(
             x=[
@@ -233,11 +271,14 @@ def _waterfall(plan: Simulation) -> go.Figure:
         )
     )
     fig.update_yaxes(title_text="Spend (USD)", tickprefix="$")
-    return _layout(fig, "Savings waterfall: each lever on what the previous one left")
+    return _layout(fig, title)
 
 
 def _tasks(report: TaskReport) -> go.Figure:
     rows = report.costliest
+    title = "The costliest agent tasks"
+    if not rows:
+        return _no_data(title, "no agent tasks (requests with a task_id) in scope")
     fig = go.Figure(
         go.Table(
             header={
@@ -259,8 +300,11 @@ def _tasks(report: TaskReport) -> go.Figure:
             },
         )
     )
-    return _layout(fig, "The costliest agent tasks")
+    return _layout(fig, title)
 
+
+NO_REQUESTS = "no requests in scope"
+EMPTY_NOTE = '<div class="note">No requests in scope: nothing to chart.</div>'
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -273,11 +317,13 @@ body {{ font-family: Inter, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0;
 header {{ padding: 24px 32px 8px; }}
 h1 {{ font-size: 22px; margin: 0 0 4px; }}
 .sub {{ color: #666; font-size: 13px; }}
+.note {{ padding: 4px 32px 0; color: #8a5a00; font-size: 14px; }}
 .cards {{ display: flex; gap: 16px; padding: 12px 32px; flex-wrap: wrap; }}
 .card {{ background: white; border-radius: 8px; padding: 14px 18px; min-width: 170px;
         box-shadow: 0 1px 3px rgba(0,0,0,.08); }}
 .card .label {{ color: #666; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }}
 .card .value {{ font-size: 24px; font-weight: 600; margin-top: 4px; }}
+.card .hint {{ color: #888; font-size: 12px; margin-top: 2px; }}
 /* fixed columns: each chart is sized when its script runs, before later charts exist */
 .grid {{ display: grid; grid-template-columns: 1fr 1fr; gap: 16px; padding: 12px 32px 32px; }}
 @media (max-width: 1100px) {{ .grid {{ grid-template-columns: 1fr; }} }}
@@ -288,7 +334,7 @@ h1 {{ font-size: 22px; margin: 0 0 4px; }}
 <header><h1>{title}</h1>
 <div class="sub">Costs from versioned list prices; cost per successful output = cost of evaluated
 work ÷ outputs that passed their evals. Generated by costops.</div></header>
-<div class="cards">{cards}</div>
+{note}<div class="cards">{cards}</div>
 <main class="grid">
 {blocks}
 </main>
