@@ -1,4 +1,4 @@
-"""FOCUS 1.2 and priced-request exports: every mandatory column, and the report's total."""
+"""FOCUS 1.3 and priced-request exports: every mandatory column, and the report's total."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ import duckdb
 import pytest
 
 from tests.conftest import FIXTURE_PRICING
+from tests.test_focus13 import FOCUS_13_COLUMNS
 
 MANDATORY = (
     "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "BillingAccountId",
     "BillingAccountName", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
     "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargePeriodStart", "ChargePeriodEnd",
-    "InvoiceIssuerName", "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName",
-    "ServiceCategory", "ServiceName", "ServiceSubcategory", "ConsumedQuantity", "ConsumedUnit",
-    "SkuId",
+    "InvoiceIssuerName", "PricingQuantity", "PricingUnit", "ServiceProviderName",
+    "HostProviderName", "ServiceCategory", "ServiceName", "ServiceSubcategory",
+    "ConsumedQuantity", "ConsumedUnit", "SkuId", "SkuPriceId", "ListUnitPrice",
+    "ContractedUnitPrice",
 )  # fmt: skip
 UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -30,9 +32,8 @@ def test_focus_export_columns_and_total(run, report_db, tmp_path, suffix):
     con = duckdb.connect()
     rel = con.sql(f"SELECT * FROM '{target}'")
     assert set(MANDATORY) <= set(rel.columns)
-    assert all(
-        c.startswith("x_") for c in rel.columns if c not in MANDATORY and c != "ChargeFrequency"
-    )
+    assert not {"ProviderName", "PublisherName"} & set(rel.columns)  # removed in FOCUS 1.4
+    assert all(c.startswith("x_") for c in rel.columns if c not in FOCUS_13_COLUMNS)
     # the report fixture's priced total is $10.00 (the unpriced request has no FOCUS row)
     assert con.execute(f"SELECT sum(BilledCost) FROM '{target}'").fetchall()[0][0] == pytest.approx(
         10.0

@@ -54,7 +54,7 @@ def focus(
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
-    """FinOps FOCUS 1.2 rows: daily per provider, model, feature and token class."""
+    """FinOps FOCUS 1.3 rows: daily per SKU price (model, token class, tier…), feature, customer."""
     _export("focus", output, since, until, where, tz, db, pricing, wait)
 
 

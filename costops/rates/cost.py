@@ -53,6 +53,11 @@ versioned AS (
            t.cache_read AS tier_cache_read, t.cache_write_5m AS tier_cache_write_5m,
            t.cache_write_1h AS tier_cache_write_1h, t.reasoning AS tier_reasoning,
            g.multiplier AS region_multiplier,
+           -- which price applied (a SKU price in FOCUS terms): the input-size threshold crossed
+           -- (long-context or a service tier's own), the region and the time-of-day window
+           greatest(c.above_input_tokens, t.above_input_tokens) AS price_above_input_tokens,
+           g.region AS price_region, w.from_minute AS window_from_minute,
+           w.to_minute AS window_to_minute, w.timezone AS window_timezone,
            COALESCE(d.discount, 0.0) AS contract_discount, d.contract
     FROM matched m
     LEFT JOIN price_versions v
@@ -119,23 +124,36 @@ rated AS (
              THEN COALESCE(batch_multiplier, 1.0) ELSE 1.0 END AS m_batch_cache
     FROM based
 ),
+unit_priced AS (
+    -- What this request paid per million tokens of each class, every multiplier and the
+    -- contract discount applied (the contracted unit price; the list one is before the
+    -- discount), and per request for a flat fee.
+    SELECT *,
+        m_all * m_batch * r_input AS unit_input,
+        m_all * m_batch_cache * r_cache_read AS unit_cache_read,
+        m_all * m_batch_cache * r_cache_write_5m AS unit_cache_write_5m,
+        m_all * m_batch_cache * r_cache_write_1h AS unit_cache_write_1h,
+        m_all * m_batch * r_output AS unit_output,
+        m_all * m_batch * r_reasoning AS unit_reasoning,
+        COALESCE(per_request, 0.0) * (1.0 - contract_discount) AS unit_request
+    FROM rated
+),
 costed AS (
     SELECT *,
-        m_all * m_batch * uncached_input_tokens * r_input / 1e6 AS cost_input,
-        m_all * m_batch_cache * cache_read_tokens * r_cache_read / 1e6 AS cost_cache_read,
-        m_all * m_batch_cache * (cache_write_5m_tokens * r_cache_write_5m
-                                 + cache_write_1h_tokens * r_cache_write_1h) / 1e6
-            AS cost_cache_write,
-        m_all * m_batch * ((output_tokens - reasoning_tokens) * r_output
-                           + reasoning_tokens * r_reasoning) / 1e6 AS cost_output
-    FROM rated
+        uncached_input_tokens * unit_input / 1e6 AS cost_input,
+        cache_read_tokens * unit_cache_read / 1e6 AS cost_cache_read,
+        (cache_write_5m_tokens * unit_cache_write_5m
+         + cache_write_1h_tokens * unit_cache_write_1h) / 1e6 AS cost_cache_write,
+        ((output_tokens - reasoning_tokens) * unit_output
+         + reasoning_tokens * unit_reasoning) / 1e6 AS cost_output
+    FROM unit_priced
 ),
 -- A call that used no tokens (an errored or expired batch line) costs nothing, priced or not.
 effective AS (
     SELECT *,
         CASE WHEN input_tokens = 0 AND output_tokens = 0 THEN 0.0
              ELSE cost_input + cost_cache_read + cost_cache_write + cost_output
-                  + COALESCE(per_request, 0.0) * (1.0 - contract_discount) END AS cost,
+                  + unit_request END AS cost,
         input IS NOT NULL AS priced
     FROM costed
 )
@@ -167,7 +185,7 @@ RAW_RATE_COLUMNS = ", ".join(
     [
         *(f"{prefix}{rate}" for prefix in ("", "lc_", "tier_", "window_", "b_")
           for rate in RATE_COLUMNS),
-        "tier_name", "tier_multiplier", "window_multiplier", "region_multiplier",
+        "tier_multiplier", "window_multiplier", "region_multiplier",
         "m_all", "m_batch", "m_batch_cache",
     ]
 )  # fmt: skip
