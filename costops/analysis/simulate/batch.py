@@ -10,6 +10,9 @@ import duckdb
 from costops.analysis.filters import Dimension
 from costops.analysis.simulate.engine import AFTER, BEFORE, compare, price, select_requests
 
+# Batch jobs complete within 24 hours: a feature whose latency SLO is shorter cannot wait for one.
+WINDOW_MS = 24 * 60 * 60 * 1000
+
 ELIGIBLE = (
     "(feature IN (SELECT feature FROM _sim_batch_features) "
     "AND NOT (batch OR lower(COALESCE(service_tier, '')) = 'batch'))"
@@ -31,14 +34,27 @@ def set_features(con: duckdb.DuckDBPyConnection, features: list[str]) -> None:
 
 
 BEFORE_EXTRAS = """
-    sum(CASE WHEN p.sim_eligible THEN p.cost * p.sim_weight ELSE 0 END) AS eligible_cost,
+    money_sum(CASE WHEN p.sim_eligible THEN p.cost * p.sim_weight ELSE 0 END) AS eligible_cost,
     sum(CASE WHEN p.sim_eligible THEN 1 ELSE 0 END) AS eligible_requests
 """
 
 
+def too_urgent(features: list[str], slos: dict[str, float]) -> dict[str, float]:
+    """The features whose latency SLO (ms) is under the batch window, with that SLO."""
+    return {name: slos[name] for name in features if slos.get(name, WINDOW_MS) < WINDOW_MS}
+
+
 def simulate_batch(
-    con: duckdb.DuckDBPyConnection, source: str, dims: list[Dimension], features: list[str]
-) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    dims: list[Dimension],
+    features: list[str],
+    slos: dict[str, float] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[str]]:
+    """Re-price the named features at batch rates, except those whose latency SLO (`slos`, ms
+    per feature) is under the batch window: they are excluded, and the warnings say so."""
+    excluded = too_urgent(features, slos or {})
+    features = [name for name in features if name not in excluded]
     set_features(con, features)
     price(con, scenario_sql(source, flags_only=True), BEFORE)
     price(con, scenario_sql(source), AFTER)
@@ -47,10 +63,20 @@ def simulate_batch(
         base = row.get("baseline_cost")
         row["eligible_share"] = row["eligible_cost"] / base if base else None
     assumptions = {
-        "eligible": f"features {', '.join(features)}, requests not already batched",
+        "eligible": f"features {', '.join(features)}, requests not already batched"
+        if features
+        else "none: every named feature's latency SLO is under the batch window",
         "window": "batch jobs finish within 24 hours: only work that can wait that long moves",
         "rates": "each model's batch rate from the pricing tables (stacking with cache rates "
         "where the table says so); regional uplift still applies; a model with no batch rate "
         "saves nothing",
     }
-    return totals, rows, assumptions
+    warnings = []
+    if excluded:
+        slow = ", ".join(f"{name} ({slo:,} ms)" for name, slo in excluded.items())
+        assumptions["excluded"] = f"{slow}: latency SLO under the 24-hour batch window"
+        warnings.append(
+            f"not batched: {slow}: a latency SLO under the 24-hour batch window "
+            "(latency_slo_ms in costops.yaml)"
+        )
+    return totals, rows, assumptions, warnings

@@ -5,7 +5,8 @@ cheaper --to model: same tokens, output x --output-ratio, priced at --to's rates
 escalates when the cheaper model's shadow eval on it failed (measured), or with the assumed
 --escalation-rate where no shadow eval exists. `cascade` mode: escalated units pay both calls;
 `route` mode: a router sends each unit to one model, so escalated units pay only the original
-(with shadow evals, the perfect-router bound).
+(with shadow evals, the perfect-router bound). Without --from/--to, the pair comes from the
+`cascade:` pairs in costops.yaml.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import duckdb
 
 from costops.analysis.filters import Dimension
 from costops.analysis.simulate.engine import AFTER, BEFORE, WEIGHT, compare, price, select_requests
+from costops.config import CascadePair, Config
 from costops.errors import UsageError
 from costops.rates.cost import add_model_names
 
@@ -97,12 +99,37 @@ def scenario_sql(source: str, mode: str, output_ratio: float, flags_only: bool) 
     return f"({original} UNION ALL {cheap})"
 
 
+def pick_pair(
+    from_model: str | None, to_model: str | None, settings: Config
+) -> CascadePair | str | None:
+    """--from/--to when both are given; else the one `cascade:` pair of the config that agrees
+    with whichever is given; None when no model is named anywhere; else why no pair fits."""
+    if from_model and to_model:
+        return CascadePair(from_model, to_model)
+    matches = [
+        pair
+        for pair in settings.cascade
+        if (not from_model or pair.from_model.lower() == from_model.lower())
+        and (not to_model or pair.to_model.lower() == to_model.lower())
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    where = settings.source or "costops.yaml"
+    given = f"--from {from_model}" if from_model else f"--to {to_model}" if to_model else ""
+    if matches:
+        listed = "; ".join(f"{p.from_model} -> {p.to_model}" for p in matches)
+        return f"{len(matches)} cascade pairs in {where} fit ({listed}): pass --from and --to"
+    if given:
+        return f"no cascade pair in {where} has {given}: pass --from MODEL and --to MODEL"
+    return None
+
+
 def _unit_metrics(success: str) -> str:
     first_eval = "p.sim_first AND p.sim_evaluated"
     return f"""
     sum(CASE WHEN {first_eval} AND p.{success} THEN 1 ELSE 0 END)
         / NULLIF(sum(CASE WHEN {first_eval} THEN 1 ELSE 0 END), 0) AS pass_rate_{{when}},
-    sum(CASE WHEN p.sim_evaluated THEN p.cost * p.{WEIGHT} ELSE 0 END)
+    money_sum(CASE WHEN p.sim_evaluated THEN p.cost * p.{WEIGHT} ELSE 0 END)
         / NULLIF(sum(CASE WHEN {first_eval} AND p.{success} THEN 1 ELSE 0 END), 0)
         AS cost_per_success_{{when}}
     """
@@ -124,8 +151,7 @@ def simulate_cascade(
     con: duckdb.DuckDBPyConnection,
     source: str,
     dims: list[Dimension],
-    from_model: str,
-    to_model: str,
+    pair: CascadePair,
     mode: str = "cascade",
     escalation_rate: float | None = None,
     output_ratio: float = 1.0,
@@ -136,6 +162,7 @@ def simulate_cascade(
         raise UsageError(f"--escalation-rate {escalation_rate}: expected a fraction from 0 to 1")
     if output_ratio <= 0:
         raise UsageError(f"--output-ratio {output_ratio}: expected a positive ratio")
+    from_model, to_model = pair.from_model, pair.to_model
     add_model_names(con, [(None, from_model), (None, to_model)])
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _sim_cascade AS SELECT ? AS from_model, "
@@ -185,6 +212,7 @@ def simulate_cascade(
         + (" (perfect-router bound)" if measured_units else ""),
         "from": from_model,
         "to": to_model,
+        **({"pair": f"from {pair.origin}"} if pair.origin else {}),
         "escalation": source_of_rate,
         "output_ratio": f"the cheaper model writes {output_ratio:g}x the original output tokens",
         "tokens": "the cheaper attempt re-prices the same input and cache tokens at its rates",

@@ -1,4 +1,9 @@
-"""One entry point for every simulation, and the plan that stacks them."""
+"""One entry point for every simulation, and the plan that stacks them.
+
+The levers that costops.yaml informs read it here: `batchable: true` features are batch's
+default, a feature's `latency_slo_ms` under the batch window keeps it out of batch, and the
+`cascade:` pairs are cascade's default --from/--to.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import duckdb
 from costops.analysis.filters import Dimension, Filters
 from costops.analysis.simulate.batch import simulate_batch
 from costops.analysis.simulate.caching import simulate_caching
-from costops.analysis.simulate.cascade import simulate_cascade
+from costops.analysis.simulate.cascade import pick_pair, simulate_cascade
 from costops.analysis.simulate.engine import (
     AFTER,
     BEFORE,
@@ -20,9 +25,11 @@ from costops.analysis.simulate.engine import (
     select_requests,
 )
 from costops.analysis.simulate.output import simulate_output
+from costops.config import Config, load_config
 from costops.errors import UsageError
 
 LEVERS = ("cascade", "caching", "output", "batch")
+CONFIGURED = ("batch", "cascade", "plan")
 
 
 def run(
@@ -30,12 +37,16 @@ def run(
     name: str,
     dims: list[Dimension],
     filters: Filters,
+    config: str | None = None,
     **options: Any,
 ) -> Simulation:
+    """The simulation `name` over the filtered requests; `config` is costops.yaml's path
+    (None: ./costops.yaml when present), read only by the levers it informs."""
+    settings = load_config(config) if name in CONFIGURED else Config()
     source = load_input(con, filters)
     if name == "plan":
-        return _plan(con, source, dims, filters, options)
-    totals, rows, assumptions, warnings = _lever(con, name, source, dims, options)
+        return _plan(con, source, dims, filters, options, settings)
+    totals, rows, assumptions, warnings = _lever(con, name, source, dims, options, settings)
     return Simulation(name, [d.name for d in dims], filters, assumptions, totals, rows, warnings)
 
 
@@ -45,40 +56,52 @@ def _lever(
     source: str,
     dims: list[Dimension],
     options: dict[str, Any],
+    settings: Config,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[str]]:
     if name == "caching":
         return (*simulate_caching(con, source, dims, options.get("ttl", "5m")), [])
     if name == "batch":
-        features = options.get("features") or []
+        features = options.get("features") or settings.batchable()
         if not features:
             raise UsageError(
                 "batch: name the features that can wait up to 24 h: --features A,B "
                 "(or `batchable: true` under features: in costops.yaml)"
             )
-        return (*simulate_batch(con, source, dims, features), [])
+        return simulate_batch(con, source, dims, features, settings.latency_slos())
     if name == "output":
         return (*simulate_output(con, source, dims, options.get("trim") or 0.0,
                                  options.get("cap")), [])  # fmt: skip
     if name == "cascade":
-        if not options.get("from_model") or not options.get("to_model"):
-            raise UsageError("cascade: --from MODEL and --to MODEL are required")
+        pair = pick_pair(options.get("from_model"), options.get("to_model"), settings)
+        if pair is None:
+            raise UsageError(
+                "cascade: --from MODEL and --to MODEL are required "
+                "(or a `cascade:` pair in costops.yaml)"
+            )
+        if isinstance(pair, str):
+            raise UsageError(f"cascade: {pair}")
         return simulate_cascade(
-            con, source, dims, options["from_model"], options["to_model"],
-            options.get("mode") or "cascade", options.get("escalation_rate"),
-            options.get("output_ratio") or 1.0,
+            con, source, dims, pair, options.get("mode") or "cascade",
+            options.get("escalation_rate"), options.get("output_ratio") or 1.0,
         )  # fmt: skip
     raise UsageError(f"unknown simulation {name!r} (choose from {', '.join(LEVERS)}, plan)")
 
 
-def _configured(name: str, options: dict[str, Any]) -> str | None:
+def _configured(name: str, options: dict[str, Any], settings: Config) -> str | None:
     """Why a lever cannot run in a plan with these options, or None when it can."""
-    if name == "cascade" and not (options.get("from_model") and options.get("to_model")):
-        return "no --from/--to pair"
-    if name == "batch" and not options.get("features"):
+    if name == "cascade":
+        pair = pick_pair(options.get("from_model"), options.get("to_model"), settings)
+        return "no --from/--to pair" if pair is None else pair if isinstance(pair, str) else None
+    if name == "batch" and not (options.get("features") or settings.batchable()):
         return "no batchable features (--features or costops.yaml)"
     if name == "output" and not (options.get("trim") or options.get("cap")):
         return "no --trim or --cap"
     return None
+
+
+def _from_config(step: str, options: dict[str, Any]) -> bool:
+    """The step's models come (at least partly) from costops.yaml, not the command line."""
+    return step == "cascade" and not (options.get("from_model") and options.get("to_model"))
 
 
 def _plan(
@@ -87,6 +110,7 @@ def _plan(
     dims: list[Dimension],
     filters: Filters,
     options: dict[str, Any],
+    settings: Config,
 ) -> Simulation:
     """Each lever on what the previous one left, so savings never count twice."""
     order = options.get("order") or list(LEVERS)
@@ -96,11 +120,20 @@ def _plan(
     current, steps, warnings = source, [], []
     assumptions: dict[str, Any] = {"order": " → ".join(order)}
     for index, step in enumerate(order):
-        reason = _configured(step, options)
+        reason = _configured(step, options, settings)
         if reason:
             steps.append({"step": step, "skipped": reason})
             continue
-        totals, _, step_assumptions, step_warnings = _lever(con, step, current, [], options)
+        try:
+            totals, _, step_assumptions, step_warnings = _lever(
+                con, step, current, [], options, settings
+            )
+        except UsageError as exc:
+            if not _from_config(step, options):
+                raise
+            # a pair nobody named on this command line must not stop the plan (or the dashboard)
+            steps.append({"step": step, "skipped": f"{exc} (pair from costops.yaml)"})
+            continue
         warnings += step_warnings
         if totals.get("storage_cost"):
             warnings.append(
