@@ -78,6 +78,12 @@ def ingest(
             f"{len(damaged)} file(s) could not be read to the end; their readable lines were kept "
             f"(first: {damaged[0].name}: {damaged[0].damage})"
         )
+    refused = [r for r in results if r.status == "refused"]
+    if refused:
+        raise InputDataError(
+            f"{len(refused)} file(s) refused, nothing read from them "
+            f"(first: {refused[0].name}: {refused[0].refused})"
+        )
     rejected = [r for r in results if r.status == "rejected"]
     if rejected:
         raise InputDataError(
@@ -127,6 +133,9 @@ def _print_file(result: FileResult) -> None:
     if result.status == "skipped":
         stderr.print(f"{result.name}: already ingested (same content), skipped")
         return
+    if result.status == "refused":
+        stderr.print(f"{result.name}: refused, nothing read: {result.refused}")
+        return
     parts = [
         f"{result.lines_read:,} lines ({_formats(result)})",
         f"{result.requests_inserted:,} requests inserted"
@@ -137,6 +146,8 @@ def _print_file(result: FileResult) -> None:
         f"{result.quarantined:,} quarantined",
         *([f"{result.skipped:,} skipped (no usage)"] if result.skipped else []),
         *([f"{result.batch_inputs:,} batch inputs kept"] if result.batch_inputs else []),
+        *([f"{result.prefixes_dropped:,} {'prefix' if result.prefixes_dropped == 1 else 'prefixes'}"
+           " dropped (prefix_tokens > input_tokens)"] if result.prefixes_dropped else []),
     ]  # fmt: skip
     verdict = " — REJECTED (--strict), nothing kept" if result.status == "rejected" else ""
     stderr.print(f"{result.name}: " + " · ".join(parts) + verdict)

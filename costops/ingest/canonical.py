@@ -188,6 +188,10 @@ FAST_OK_SQL = " AND ".join([
 # Stage 2 (over stage 1): the first failed invariant, or NULL for a good line.
 REQUEST_REASON_SQL = f"CASE WHEN {FAST_OK_SQL} THEN NULL ELSE {_reason(REQUEST_CHECKS)} END"
 
+# A prefix larger than the whole input cannot be the input's prefix: the request is kept and its
+# prefix (hash and size) becomes NULL, so the caching simulation counts it as having none.
+PREFIX_FITS_SQL = "prefix_tokens IS NULL OR prefix_tokens <= input_tokens"
+
 # The request_id when a line has none: a stable hash of the format and the line's content.
 FALLBACK_ID_SQL = "'costops:' || md5(raw)"
 

@@ -113,10 +113,12 @@ def eligible(
 ) -> bool:
     """The fast path reads a file by name and keeps no line text; --map needs the line text.
     A file with a line over the limit or a broken .gz (seen by the reader's `fingerprint`) needs
-    the general path, which cuts such lines off and keeps what is readable."""
+    the general path, which cuts such lines off and keeps what is readable. A JSON array file
+    has a path of its own (costops.ingest.arrays)."""
     return (
         may_take(source, fmt, mappings, keep_text)
         and not reader.long_lines and reader.damage is None and not reader.escaped_ascii
+        and not reader.array
     )  # fmt: skip
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
 
 from costops.errors import UsageError
-from costops.ingest import canonical, fast, quarantine
+from costops.ingest import arrays, canonical, fast, quarantine
 from costops.ingest.formats import batch_inputs, otlp
 from costops.ingest.formats.cloud import hinted_reason
 from costops.ingest.formats.detect import (
@@ -24,10 +24,17 @@ from costops.ingest.formats.detect import (
 )
 from costops.ingest.formats.sql import json_mappings, patch
 from costops.ingest.redact import attributes_sql, redact_sql, tokens_sql
-from costops.ingest.sources import MAX_LINE_BYTES, Chunk, ChunkReader, Source
+from costops.ingest.sources import (
+    MAX_LINE_BYTES,
+    Chunk,
+    ChunkReader,
+    Source,
+    first_line_is_json,
+)
 
 KINDS = ("auto", "requests", "evals")
 SHOWN_BAD_LINES = 10
+ARRAY_READS = 2  # an array file DuckDB reads by name: read once more if it changed meanwhile
 
 # `part`: every line is a part of line $first (a long OTLP export, split).
 # `unparsed`: why a line is not parsed (cut off for its length, or where a .gz broke off).
@@ -195,7 +202,10 @@ WITH good AS (
         COALESCE(cache_write_5m_tokens, 0) AS cache_write_5m_tokens,
         COALESCE(cache_write_1h_tokens, 0) AS cache_write_1h_tokens,
         output_tokens, COALESCE(reasoning_tokens, 0) AS reasoning_tokens,
-        prefix_hash, prefix_tokens, max_tokens, finish_reason, COALESCE(status, 'ok') AS status,
+        CASE WHEN {canonical.PREFIX_FITS_SQL} THEN prefix_hash END AS prefix_hash,
+        CASE WHEN {canonical.PREFIX_FITS_SQL} THEN prefix_tokens END AS prefix_tokens,
+        NOT ({canonical.PREFIX_FITS_SQL}) AS prefix_dropped,
+        max_tokens, finish_reason, COALESCE(status, 'ok') AS status,
         latency_ms, COALESCE(batch, false) AS batch, service_tier, region, logged_cost,
         {{attributes}} AS attributes, line_no{{raw}}
     FROM {{source}} WHERE reason IS NULL
@@ -217,6 +227,8 @@ def best_requests_sql(source: str, dedupe: bool = True, keep_text: bool = False)
         .replace("{raw}", ", raw" if keep_text else "")
     )
 
+
+PREFIXES_DROPPED_SQL = "SELECT count(*) FROM _best WHERE prefix_dropped"
 
 # An earlier record of the same request is replaced only by a more complete one.
 REPLACE_REQUESTS_SQL = """
@@ -282,7 +294,8 @@ FORMAT_COUNTS_SQL = "SELECT format, count(*) FROM _classified GROUP BY format"
 
 @dataclass
 class FileResult:
-    """What one file's ingest did; `status` is ok, skipped (already ingested) or rejected."""
+    """What one file's ingest did; `status` is ok, skipped (already ingested), rejected
+    (--strict) or refused (not read: `refused` says why)."""
 
     name: str
     sha256: str = ""
@@ -300,6 +313,8 @@ class FileResult:
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
     damage: str | None = None  # why the file could not be read to its end (a broken .gz)
     split_rows: int = 0  # requests and bad rows so far from the line being read in parts
+    prefixes_dropped: int = 0  # requests kept without their prefix (larger than the input)
+    refused: str | None = None  # why the file was not read at all (binary, not a JSON array)
 
     @property
     def duplicates(self) -> int:
@@ -330,25 +345,90 @@ def ingest_source(
         raise UsageError(f"--format {fmt}: not supported yet (supported: {', '.join(FORMATS)})")
     if kind not in KINDS:
         raise UsageError(f"--kind {kind}: expected one of {', '.join(KINDS)}")
-    result = FileResult(source.name)
-    reader = ChunkReader(source)
-    default_ts = default_time or _modified_time(source)
-    staged = None
-    lines: int | None = None  # unknown for stdin until it is read
-    if source.path is not None:
-        may_be_fast = fast_path and fast.may_take(source, fmt, mappings or {}, keep_text)
-        result.sha256, lines = reader.fingerprint(count_keys=may_be_fast)
-        if _already_ingested(con, result.sha256):
+    options = _Options(fmt, kind, strict, default_time, mappings or {}, keep_text, fast_path)
+    with ChunkReader(source) as reader:
+        return _ingest(con, reader, options, on_progress)
+
+
+@dataclass(frozen=True)
+class _Options:
+    fmt: str
+    kind: str
+    strict: bool
+    default_time: str | None
+    mappings: dict[str, tuple[str, ...]]
+    keep_text: bool
+    fast_path: bool
+
+
+@dataclass
+class _Plan:
+    """How a source is read: staged by the fast path, as an array's elements, or (neither) by
+    the reader's chunks. `lines`: the file's line count (None for stdin)."""
+
+    staged: fast.Staged | None = None
+    elements: arrays.Staged | None = None
+    lines: int | None = None
+
+
+def _plan(
+    con: duckdb.DuckDBPyConnection,
+    reader: ChunkReader,
+    result: FileResult,
+    options: _Options,
+    on_progress: Callable[[int, int | None], None] | None,
+) -> _Plan | None:
+    """Hash (stdin: look at) the source and choose how to read it; None when it is not read at
+    all (`result.status` says why: already ingested, or refused)."""
+    source, plan = reader.source, _Plan()
+    may_be_fast = options.fast_path and fast.may_take(
+        source, options.fmt, options.mappings, options.keep_text
+    )
+    if source.path is None:
+        reader.read_stdin_head()
+        result.sha256 = reader.sha256.hexdigest() if reader.spooled else ""
+    else:
+        result.sha256, plan.lines = reader.fingerprint(count_keys=may_be_fast)
+    if reader.refused is None and result.sha256 and _already_ingested(con, result.sha256):
+        result.status = "skipped"
+        return None
+    if reader.refused is None and reader.array:
+        hashed = result.sha256
+        plan.elements = _stage_array(con, reader, result)
+        if result.sha256 != hashed and _already_ingested(con, result.sha256):
+            arrays.drop(con)
             result.status = "skipped"
-            return result
-        if on_progress:
-            on_progress(0, lines)
-        if may_be_fast and fast.eligible(source, fmt, mappings or {}, keep_text, reader):
-            staged = fast.stage(con, source, kind, lines, reader, on_progress)
-            if staged is not None and reader.changed():
-                # rotated or rewritten since it was hashed: read it once, hashing what is parsed
-                fast.drop(con)
-                staged = None
+            return None
+    if reader.refused is not None:
+        result.status, result.refused = "refused", reader.refused
+        return None
+    if on_progress:
+        on_progress(0, plan.elements.elements if plan.elements else plan.lines)
+    fast_args = (source, options.fmt, options.mappings, options.keep_text, reader)
+    if plan.lines is not None and may_be_fast and fast.eligible(*fast_args):
+        plan.staged = fast.stage(con, source, options.kind, plan.lines, reader, on_progress)
+        if plan.staged is not None and reader.changed():
+            # rotated or rewritten since it was hashed: read it once, hashing what is parsed
+            fast.drop(con)
+            plan.staged = None
+    return plan
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection,
+    reader: ChunkReader,
+    options: _Options,
+    on_progress: Callable[[int, int | None], None] | None,
+) -> FileResult:
+    source = reader.source
+    result = FileResult(source.name)
+    plan = _plan(con, reader, result, options, on_progress)
+    if plan is None:
+        return result
+    staged, elements, lines = plan.staged, plan.elements, plan.lines
+    kind, fmt, mappings, keep_text = options.kind, options.fmt, options.mappings, options.keep_text
+    default_time = options.default_time
+    default_ts = default_time or _modified_time(source)
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = _next_run_id(con)
@@ -360,11 +440,10 @@ def ingest_source(
         if staged is not None:
             _store_staged(con, run_id, staged, result)
         else:
-            for chunk in reader.chunks():
-                _load(con, chunk)
-                _stage(con, kind, fmt, default_ts, default_time, mappings or {}, keep_text)
-                _tally(con, result, chunk)
-                if strict and result.quarantined:
+            for part, last_part, done in _loaded(con, reader, elements):
+                _stage(con, kind, fmt, default_ts, default_time, mappings, keep_text)
+                _tally(con, result, part, last_part)
+                if options.strict and result.quarantined:
                     con.execute("ROLLBACK")
                     result.status = "rejected"
                     return result
@@ -372,9 +451,9 @@ def ingest_source(
                 if keep_text:
                     con.execute(KEEP_TEXT_SQL, {"run_id": run_id})
                 if on_progress:
-                    on_progress(reader.lines_done, lines)
+                    on_progress(done, elements.elements if elements else lines)
         # The hash recorded is the one of exactly the bytes parsed (stdin is hashed only now).
-        if staged is None and reader.sha256.hexdigest() != result.sha256:
+        if staged is None and elements is None and reader.sha256.hexdigest() != result.sha256:
             result.sha256 = reader.sha256.hexdigest()
             if _already_ingested(con, result.sha256):
                 con.execute("ROLLBACK")
@@ -391,6 +470,50 @@ def ingest_source(
     finally:
         _drop_staging(con)
     return result
+
+
+def _stage_array(
+    con: duckdb.DuckDBPyConnection, reader: ChunkReader, result: FileResult
+) -> arrays.Staged | None:
+    """Stage a source that starts like a JSON array. None when it is not read as one: refused
+    (`reader.refused` says why), or JSON Lines after all (`reader.array` is cleared). DuckDB reads
+    a file by name: one rotated or rewritten since it was hashed is hashed and read once more."""
+    for _ in range(ARRAY_READS):
+        if reader.damage is not None:  # a broken .gz: what is readable is not a whole array
+            reader.refused = reader.damage
+            return None
+        path = reader.spooled or reader.source.path
+        assert path is not None
+        staged = arrays.stage(con, path, reader.gzipped and reader.spooled is None)
+        if isinstance(staged, str):
+            if first_line_is_json(reader.head):
+                reader.array = False
+            else:
+                reader.refused = staged
+            return None
+        if reader.spooled is not None or not reader.changed():
+            return staged
+        arrays.drop(con)
+        result.sha256, _ = reader.fingerprint(count_keys=False)
+        if reader.refused is not None or not reader.array:
+            return None
+    reader.refused = "changed while it was read (rotated or written to): try again"
+    return None
+
+
+def _loaded(
+    con: duckdb.DuckDBPyConnection, reader: ChunkReader, elements: arrays.Staged | None
+) -> Iterator[tuple[int, bool, int]]:
+    """Load the source into `_raw` a piece at a time: the elements of an array in slices, or
+    the reader's chunks. Yields each piece's (part, last part, lines done); see `Chunk.part`."""
+    if elements is not None:
+        for first, last in elements.slices:
+            arrays.load(con, first, last)
+            yield 0, True, last + 1
+        return
+    for chunk in reader.chunks():
+        _load(con, chunk)
+        yield chunk.part, chunk.last_part, reader.lines_done
 
 
 def _load(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> None:
@@ -420,16 +543,16 @@ def _stage(
     con.execute(best_requests_sql("_req", keep_text=keep_text))
 
 
-def _tally(con: duckdb.DuckDBPyConnection, result: FileResult, chunk: Chunk) -> None:
+def _tally(con: duckdb.DuckDBPyConnection, result: FileResult, part: int, last_part: bool) -> None:
     row = con.execute(COUNTS_SQL).fetchone()
     assert row is not None
     lines, skipped, good = int(row[0]), int(row[1]), int(row[2])
     formats = {str(f): int(n) for f, n in con.execute(FORMAT_COUNTS_SQL).fetchall()}
     bad = con.execute(REASONS_SQL).fetchall()
-    if chunk.part:  # every row is a piece of one line (a split export): it counts once
-        result.split_rows = (result.split_rows if chunk.part > 1 else 0) + good + len(bad)
-        lines = int(chunk.part == 1)
-        skipped = int(chunk.last_part and result.split_rows == 0)
+    if part:  # every row is a piece of one line (a split export): it counts once
+        result.split_rows = (result.split_rows if part > 1 else 0) + good + len(bad)
+        lines = int(part == 1)
+        skipped = int(last_part and result.split_rows == 0)
         formats = {"otlp": lines}
     result.lines_read += lines
     result.skipped += skipped
@@ -469,6 +592,7 @@ def _store_staged(
 def _store_good(
     con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult, evals: str
 ) -> None:
+    result.prefixes_dropped += _count(con.execute(PREFIXES_DROPPED_SQL))
     replaced = _count(con.execute(REPLACE_REQUESTS_SQL))
     inserted = _count(con.execute(INSERT_REQUESTS_SQL, {"run_id": run_id}))
     result.requests_replaced += replaced
@@ -520,3 +644,4 @@ def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
                   "_best"):  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {table}")
     fast.drop(con)
+    arrays.drop(con)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import glob
 import gzip
 import hashlib
@@ -10,10 +11,12 @@ import json
 import os
 import re
 import sys
+import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,6 +32,8 @@ KEPT_BYTES = 64 * 1024  # of a line cut off, what is kept for the quarantine
 # In a directory, only files that look like logs are read; a file named explicitly always is.
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+TEXT_CHECK_BYTES = 64 * 1024  # the start of the content that `not_text` judges
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,12 @@ def expand(paths: list[str]) -> list[Source]:
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and _looks_like_log(p))
+            if not found:
+                names = ", ".join(f"*{suffix}" for suffix in LOG_SUFFIXES)
+                raise InputDataError(
+                    f"{raw}: no log files in this directory (looked for {names}, also gzipped; "
+                    "name a file to read it whatever its name)"
+                )
             sources.extend(Source(str(p), p) for p in found)
         elif path.is_file():
             sources.append(Source(raw, path))
@@ -96,6 +107,12 @@ class ChunkReader:
         self.key_counts: Counter[str] = Counter()  # set by `fingerprint`: see COUNTED_KEYS
         self.escaped_ascii = False  # set by `fingerprint`: a key could hide from the counting
         self._identity: tuple[int, ...] | None = None  # the file `fingerprint` read
+        # Judged on the first block by the first read (`fingerprint`, or `read_stdin_head`):
+        self.head = b""  # the first TEXT_CHECK_BYTES of the content
+        self.refused: str | None = None  # why the content is not read at all (see `not_text`)
+        self.array = False  # the content starts like one JSON array, not JSON Lines
+        self.spooled: Path | None = None  # stdin's array, copied for DuckDB's array reader
+        self._replay: tuple[BinaryIO | gzip.GzipFile, Iterator[bytes]] | None = None
 
     def fingerprint(self, count_keys: bool = True) -> tuple[str, int]:
         """The hash of the (decompressed) content, read ahead so a known file can be skipped,
@@ -111,7 +128,11 @@ class ChunkReader:
             if hasattr(stream, "fileno"):
                 info = os.fstat(stream.fileno())
                 self._identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-            for block in self._blocks(stream):
+            for number, block in enumerate(self._blocks(stream)):
+                if number == 0:
+                    self._judge(block)
+                    if self.refused is not None:
+                        break  # not read any further: none of it is stored
                 digest.update(block)
                 lines += block.count(b"\n")
                 last = block[-1:]
@@ -134,11 +155,51 @@ class ChunkReader:
             return True
         return self._identity != (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
+    def read_stdin_head(self) -> None:
+        """Stdin can be read once: judge its first block now (`refused`, `array`). An array is
+        copied to a file (`spooled`) for DuckDB's reader, hashing what is copied; otherwise
+        `chunks` goes on from the first block."""
+        stream = self._open()
+        blocks = self._blocks(stream)
+        first = next(blocks, b"")
+        self._judge(first)
+        if not self.array:
+            self._replay = (stream, chain([first], blocks))
+            return
+        handle, name = tempfile.mkstemp(prefix="costops-stdin-", suffix=".json")
+        self.spooled = Path(name)
+        with stream, os.fdopen(handle, "wb") as spool:
+            for block in chain([first], blocks):
+                self.sha256.update(block)
+                spool.write(block)
+        _note_damage(self.sha256, self.damage)
+
+    def __enter__(self) -> ChunkReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Remove what `read_stdin_head` spooled."""
+        if self.spooled is not None:
+            self.spooled.unlink(missing_ok=True)
+            self.spooled = None
+
+    def _judge(self, first: bytes) -> None:
+        self.head = first[:TEXT_CHECK_BYTES]
+        self.refused = not_text(self.head)
+        self.array = self.refused is None and starts_array(self.head)
+
     def chunks(self) -> Iterator[Chunk]:
         """The source as chunks of whole lines, hashing exactly the bytes read into `sha256`."""
         lines = _Lines()
-        with self._open() as stream:
-            for block in self._blocks(stream):
+        self.sha256 = hashlib.sha256()  # a spooled stdin was hashed while it was copied
+        if self._replay is not None:
+            stream, blocks = self._replay
+            self._replay = None
+        else:
+            stream = self._open()
+            blocks = self._blocks(stream)
+        with stream:
+            for block in blocks:
                 self.sha256.update(block)
                 yield from lines.feed(block)
                 self.lines_done = lines.line - 1
@@ -192,7 +253,9 @@ class ChunkReader:
 
     def _open(self) -> BinaryIO | gzip.GzipFile:
         raw: BinaryIO
-        if self.source.path is None:
+        if self.spooled is not None:  # JSON Lines after all: read from the copy
+            raw = open(self.spooled, "rb")  # noqa: SIM115 - closed by the caller's with
+        elif self.source.path is None:
             raw = sys.stdin.buffer
         else:
             try:
@@ -235,6 +298,40 @@ def _note_damage(digest: Any, damage: str | None) -> None:
     the same content as a whole file of those bytes (or an empty file)."""
     if damage is not None:
         digest.update(b"\0" + damage.encode())
+
+
+def not_text(head: bytes) -> str | None:
+    """Why content that starts with `head` is not a text log, or None. A NUL byte alone is not
+    enough (a bad line of a text log may hold one; it is quarantined): it takes NUL bytes and
+    bytes that are not UTF-8, as in any binary file, or a UTF-16 byte order mark."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16 text, not UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)"
+    if b"\0" not in head:
+        return None
+    try:  # not final: a character cut off at the end of `head` is not an error
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "not text (NUL bytes and bytes that are not UTF-8 at its start)"
+    return None
+
+
+def starts_array(head: bytes) -> bool:
+    """Whether content that starts with `head` starts like a JSON array (after a BOM and white
+    space): an export of records as one array, not JSON Lines."""
+    return head.removeprefix(UTF8_BOM).lstrip(b" \t\r\n")[:1] == b"["
+
+
+def first_line_is_json(head: bytes) -> bool:
+    """Whether content that starts with `head` has more than one line and its first line is a
+    whole JSON value: JSON Lines whose first line is an array, not one array across lines."""
+    line, _, rest = head.partition(b"\n")
+    if not rest.strip():
+        return False
+    try:
+        json.loads(line.decode("utf-8-sig"))
+    except ValueError:
+        return False
+    return True
 
 
 def line_limit(head: bytes) -> int:
