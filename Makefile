@@ -10,12 +10,17 @@ N ?= 1000000
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# $(call venv-install,PIP_FLAGS,EXTRAS): create .venv if missing, install costops editable, stamp $@.
+define venv-install
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "costops needs Python >= 3.11"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(PY) -m pip install $(1) --upgrade pip
+	$(PY) -m pip install $(1) -e '.$(2)'
+	touch $@
+endef
+
+$(STAMP): pyproject.toml
+	$(call venv-install,--quiet,[dev])
 
 # pytest exits 5 when it collects no tests: that is a failure here, not a pass.
 test: $(STAMP)
@@ -39,16 +44,31 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format costops tests sample_logs scripts benchmarks
 	$(VENV)/bin/ruff check --fix costops tests sample_logs scripts benchmarks
 
-demo: $(STAMP)
+# The demo needs costops, not the test and lint tools: a venv that has the dev install serves as
+# is, else only the runtime dependencies go in (-qq: pip's notes are not the demo's output).
+RUN_STAMP := $(VENV)/.installed-run
+DEMO_STAMP = $(if $(wildcard $(STAMP)),$(STAMP),$(RUN_STAMP))
+
+$(RUN_STAMP): pyproject.toml
+	$(call venv-install,-qq,)
+
+demo: $(DEMO_STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
 	$(VENV)/bin/costops ingest sample_logs --timestamp 2026-03-20T12:00:00Z --db $(DEMO_DB)
 	$(VENV)/bin/costops report --by feature --db $(DEMO_DB)
 	$(VENV)/bin/costops report --by model --db $(DEMO_DB)
 	$(VENV)/bin/costops simulate caching --ttl best --db $(DEMO_DB)
 	$(VENV)/bin/costops dashboard -o dashboard.html --config sample_logs/costops.yaml --db $(DEMO_DB)
+	@echo
 	@echo "dashboard: $$(pwd)/dashboard.html"
+	@echo "next: costops is in .venv; activate it (or call .venv/bin/costops) and use the demo database:"
+	@echo "  source .venv/bin/activate"
+	@echo "  export COSTOPS_DB=$(DEMO_DB)"
+	@echo "  costops simulate plan --features translate,doc-summarize"
+	@echo "  costops --help    # every command, with real output: docs/commands.md"
 
-# Re-run the README's examples on a fresh demo.duckdb and paste their real output.
+# Re-run the examples in README.md and docs/commands.md on a fresh demo.duckdb and paste their
+# real output (CI fails when that changes either file).
 readme: $(STAMP)
 	$(PY) scripts/readme_examples.py
 
