@@ -83,4 +83,4 @@ def test_format_parquet_for_tables(run, report_db, tmp_path):
     rows = duckdb.connect().execute(f"SELECT feature, cost FROM '{target}'").fetchall()
     assert rows[0] == ("A", pytest.approx(6.0)) and len(rows) == 4
     result = run(*args, "--format", "parquet")
-    assert result.code == 2 and "--output FILE.parquet" in result.stderr
+    assert result.code == 2 and "-o FILE.parquet" in result.stderr

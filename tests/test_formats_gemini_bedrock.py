@@ -101,7 +101,7 @@ def gemini_db(run, db):
     result = run("ingest", GEMINI, "--timestamp", GIVEN_TIME, "--db", db)
     assert result.code == 0, result.stderr
     assert "6 lines (gemini 5, skip 1)" in result.stderr  # the chunk without usage is skipped
-    assert "4 requests inserted" in result.stderr and "1 duplicates" in result.stderr
+    assert "4 requests inserted" in result.stderr and "1 duplicate" in result.stderr
     return db
 
 
@@ -234,7 +234,7 @@ def test_bedrock_body_without_model_or_time_is_quarantined_with_a_hint(run, db, 
     again = tmp_path / "again.jsonl"
     again.write_text(path.read_text() + "\n")  # other bytes: not skipped as already ingested
     result = run("ingest", str(again), "--timestamp", GIVEN_TIME, "--db", db)
-    assert "1 requests inserted" in result.stderr and HINT_MODEL in result.stderr
+    assert "1 request inserted" in result.stderr and HINT_MODEL in result.stderr
     assert _requests(db, "ts::VARCHAR")["r-no-time"] == ("2026-06-02 00:00:00",)
 
 

@@ -97,7 +97,7 @@ def test_streamed_partial_records_keep_only_the_final_one(run, db, tmp_path, ord
     final = req("s1", output_tokens=250, timestamp="2026-03-02T10:00:00Z", finish_reason="stop")
     lines = (partial, final) if order == "partial-first" else (final, partial)
     result = run("ingest", write(tmp_path / "s.jsonl", *lines), "--db", db)
-    assert "1 requests inserted" in result.stderr and "1 duplicates" in result.stderr
+    assert "1 request inserted" in result.stderr and "1 duplicate" in result.stderr
     assert rows(db, "SELECT output_tokens, finish_reason FROM requests") == [(250, "stop")]
 
 

@@ -236,7 +236,7 @@ def test_a_binary_file_is_refused_whole_and_the_next_file_goes_on(run, db, tmp_p
     about = [line for line in result.stderr.splitlines() if "a.log" in line]
     assert len(about) == 2, result.stderr  # its own line, and the error at the end
     assert why in about[0] and "refused" in about[0]
-    assert "b.jsonl: 1 lines" in result.stderr  # the summary came before the exit
+    assert "b.jsonl: 1 line" in result.stderr  # the summary came before the exit
     assert rows(db, "SELECT count(*) FROM ingest_runs WHERE file LIKE '%a.log'") == [(0,)]
 
 

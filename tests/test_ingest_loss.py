@@ -156,7 +156,7 @@ def test_budget_check_survives_huge_task_counts(run, db, tmp_path):
     assert run("ingest", str(path), "--db", db).code == 0
     result = run("budget", "check", "--task-tokens", "5", "--db", db, "--format", "json")
     assert result.code == 1 and "Traceback" not in result.stderr
-    assert [(b["scope"], b["actual"]) for b in result.json()["breaches"]] == [("task t1", 12)]
+    assert [(b["scope"], b["actual"]) for b in result.json()["rows"]] == [("task t1", 12)]
 
 
 # ---- 5. a truncated .gz in a directory -------------------------------------------------------
@@ -183,7 +183,7 @@ def test_a_truncated_gz_keeps_its_readable_lines_and_the_next_files(run, db, tmp
     (folder / "c.jsonl").write_text(canonical("c-1") + "\n")
     result = run("ingest", str(folder), "--db", db)
     assert result.code == 3 and "Traceback" not in result.stderr
-    assert "c.jsonl: 1 lines" in result.stderr  # the file after it was read
+    assert "c.jsonl: 1 line" in result.stderr  # the file after it was read
     assert "3 files into" in result.stderr  # and the summary printed
     ids = request_ids(db)
     assert ids == ["a-1", *(f"b-{n:05}" for n in range(whole)), "c-1"]

@@ -133,7 +133,7 @@ def test_pricing_coverage_lists_unpriced_models(run, report_db):
     assert data[0]["unpriced_requests"] == 1 and data[0]["unpriced_tokens"] == 1000
     assert run(*args).code == 0
     failing = run(*args, "--fail-on-unpriced")
-    assert failing.code == 1 and "1 requests have no price" in failing.stderr
+    assert failing.code == 1 and "1 request has no price" in failing.stderr
 
 
 def test_packaged_tables_ship_inside_the_package():

@@ -26,7 +26,9 @@ def report(run, db, *args):
 
 def test_envelope_keys(run, report_db):
     data = report(run, report_db, "--by", "feature")
-    assert list(data) == ["group_by", "currency", "cost_basis", "since", "until", "totals", "rows"]
+    assert list(data) == [
+        "group_by", "currency", "tz", "since", "until", "where", "cost_basis", "totals", "rows",
+    ]  # fmt: skip
     assert data["group_by"] == ["feature"] and data["currency"] == "USD"
     expected_keys = {
         "feature", "requests", "units", "input_tokens", "output_tokens", "cache_read_tokens",

@@ -42,13 +42,13 @@ def budget(run, db, *args):
 
 def test_a_task_exactly_at_its_budget_is_not_a_breach(run, tasks_db):
     result = budget(run, tasks_db, "--task-cost", "4.00")
-    assert result.code == 0 and result.json()["breaches"] == []
+    assert result.code == 0 and result.json()["rows"] == []
 
 
 def test_one_cent_over_is_a_breach_with_when_and_who(run, tasks_db):
     result = budget(run, tasks_db, "--task-cost", "3.99")
     assert result.code == 1
-    (breach,) = result.json()["breaches"]
+    (breach,) = result.json()["rows"]
     assert breach["scope"] == "task T1" and breach["actual"] == pytest.approx(4.0)
     assert breach["first_crossed"] == "2026-03-02T10:02:00Z"  # running $2, $3, then $4
     assert breach["top_contributors"][0].startswith("c1 (acme-small, $2.0000)")
@@ -56,7 +56,7 @@ def test_one_cent_over_is_a_breach_with_when_and_who(run, tasks_db):
 
 def test_token_budget_per_task(run, tasks_db):
     result = budget(run, tasks_db, "--task-tokens", "3000000")
-    breaches = result.json()["breaches"]
+    breaches = result.json()["rows"]
     assert result.code == 1 and [b["scope"] for b in breaches] == ["task T1"]  # 4M > 3M; T4 = 3M
 
 
@@ -70,7 +70,7 @@ def test_token_budget_per_task(run, tasks_db):
 def test_daily_budget_buckets_in_the_time_zone(run, tasks_db, tz, breached):
     result = budget(run, tasks_db, "--daily-cost", "4", "--by", "feature", "--where",
                     "feature=search", "--tz", tz)  # fmt: skip
-    scopes = [b["scope"] for b in result.json()["breaches"]]
+    scopes = [b["scope"] for b in result.json()["rows"]]
     assert scopes == breached and result.code == (1 if breached else 0)
 
 
@@ -83,7 +83,7 @@ def test_budgets_from_config_and_forecast(run, tasks_db, tmp_path):
     result = budget(run, tasks_db, "--forecast")
     data = result.json()
     assert result.code == 1
-    assert [(b["budget"], b["scope"]) for b in data["breaches"]] == [("agent tasks", "task T1")]
+    assert [(b["budget"], b["scope"]) for b in data["rows"]] == [("agent tasks", "task T1")]
     # $11 in the first 2 days and 30 minutes of March, projected over 31 days: a warning
     (warning,) = data["forecast_warnings"]
     assert warning["month_to_date"] == pytest.approx(11.0)

@@ -80,8 +80,9 @@ TASK_SQL = """
 WITH calls AS (
     SELECT p.task_id, p.ts, p.request_id, p.model, p.cost,
         p.input_tokens + p.output_tokens AS tokens,
-        sum({measure}) OVER (PARTITION BY p.task_id ORDER BY p.ts, p.request_id
-                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running
+        -- exact running sums (costops.analysis.exact), as DOUBLE
+        CAST(decimal_sum({measure}) OVER (PARTITION BY p.task_id ORDER BY p.ts, p.request_id
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS DOUBLE) AS running
     FROM evaluated_requests p WHERE p.task_id IS NOT NULL AND {where}
 )
 SELECT task_id AS scope, max(running) AS actual,
@@ -95,8 +96,8 @@ ORDER BY actual DESC, scope
 PERIOD_SQL = """
 WITH calls AS (
     SELECT {period} AS period, {key} AS key, p.ts, p.cost, {contributor} AS contributor,
-        sum(p.cost) OVER (PARTITION BY {period}, {key} ORDER BY p.ts, p.request_id
-                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running
+        CAST(decimal_sum(p.cost) OVER (PARTITION BY {period}, {key} ORDER BY p.ts, p.request_id
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS DOUBLE) AS running
     FROM evaluated_requests p WHERE {where}
 ),
 groups AS (
@@ -105,7 +106,7 @@ groups AS (
     FROM calls GROUP BY period, key
 ),
 contributors AS (
-    SELECT period, key, contributor, sum(cost) AS cost FROM calls
+    SELECT period, key, contributor, money_sum(cost) AS cost FROM calls
     GROUP BY period, key, contributor
 )
 SELECT g.period, g.key, g.actual,
@@ -180,7 +181,7 @@ def _forecast(
     key = dimension(budget.by, tz).sql if budget.by else "'all'"
     sql = f"""
     WITH latest AS (SELECT max({local}) AS now FROM evaluated_requests p WHERE {where})
-    SELECT {key} AS key, sum(p.cost) AS mtd, any_value(l.now) AS now
+    SELECT {key} AS key, money_sum(p.cost) AS mtd, any_value(l.now) AS now
     FROM evaluated_requests p, latest l
     WHERE {where} AND date_trunc('month', {local}) = date_trunc('month', l.now)
     GROUP BY 1

@@ -108,10 +108,22 @@ def parse_where(items: list[str] | None) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def in_scope(con: duckdb.DuckDBPyConnection, filters: Filters) -> bool:
+    """Whether any stored request passes the filters."""
+    where, params = where_clause(filters)
+    found = con.execute(f"SELECT 1 FROM priced_requests p WHERE {where} LIMIT 1", params)
+    return bool(found.fetchall())
+
+
 def where_clause(filters: Filters) -> tuple[str, list[object]]:
     """SQL conditions (joined with AND) and their bound parameters, over priced_requests p."""
     conditions: list[str] = []
     params: list[object] = []
+    if filters.since and filters.until:
+        start = _bound(filters.since, "--since", inclusive_day_end=False)
+        end = _bound(filters.until, "--until", inclusive_day_end=True)
+        if dt.datetime.fromisoformat(start) >= dt.datetime.fromisoformat(end):
+            raise UsageError(f"--since {filters.since} is not before --until {filters.until}")
     if filters.since:
         conditions.append("p.ts >= CAST(timezone(?, CAST(? AS TIMESTAMP)) AS TIMESTAMP)")
         params += [filters.tz, _bound(filters.since, "--since", inclusive_day_end=False)]

@@ -23,7 +23,8 @@ SELECT request_id, model_key, cost FROM priced_requests
 # p: every stored request priced by the new tables (the live view); o: its cost by the old ones.
 DIFF_SQL = """
 WITH grouped AS (
-    SELECT {keys}count(*) AS requests, sum(o.cost) AS old_cost, sum(p.cost) AS new_cost,
+    SELECT {keys}count(*) AS requests, money_sum(o.cost) AS old_cost,
+        money_sum(p.cost) AS new_cost,
         sum(CASE WHEN o.cost IS DISTINCT FROM p.cost THEN 1 ELSE 0 END) AS changed_requests,
         sum(CASE WHEN o.cost IS NOT NULL AND p.cost IS NULL THEN 1 ELSE 0 END) AS newly_unpriced,
         sum(CASE WHEN o.cost IS NULL AND p.cost IS NOT NULL THEN 1 ELSE 0 END) AS newly_priced,

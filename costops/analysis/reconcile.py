@@ -74,8 +74,8 @@ SELECT *, CASE WHEN differs AND cost IS NOT NULL THEN {CAUSE_SQL} END AS cause F
 
 GROUPS_SQL = """
 WITH g AS (
-    SELECT {keys}count(*) AS requests, sum(cost) AS computed_cost,
-        sum(logged_cost) AS logged_cost, sum(difference) AS difference,
+    SELECT {keys}count(*) AS requests, money_sum(cost) AS computed_cost,
+        money_sum(logged_cost) AS logged_cost, money_sum(difference) AS difference,
         sum(CASE WHEN differs THEN 1 ELSE 0 END) AS differing_requests,
         sum(CASE WHEN cost IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
         mode(cause) AS likely_cause

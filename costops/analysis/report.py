@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from costops.analysis.filters import Dimension, Filters, where_clause
+from costops.analysis.filters import TIME_DIMENSIONS, Dimension, Filters, where_clause
 from costops.analysis.session import fetch_dicts
 
 # A unit is a task (task_id) or a lone request: a request without a task_id is a unit of its own,
@@ -19,13 +19,13 @@ METRICS_SQL = """
     sum(p.output_tokens) AS output_tokens,
     sum(p.cache_read_tokens) AS cache_read_tokens,
     sum(p.cache_write_5m_tokens + p.cache_write_1h_tokens) AS cache_write_tokens,
-    sum(p.cost) AS cost,
+    money_sum(p.cost) AS cost,
     sum(CASE WHEN p.task_id IS NULL AND p.unit_evaluated THEN 1 ELSE 0 END)
         + count(DISTINCT CASE WHEN p.unit_evaluated THEN p.task_id END) AS evaluated_units,
     sum(CASE WHEN p.task_id IS NULL AND p.unit_success THEN 1 ELSE 0 END)
         + count(DISTINCT CASE WHEN p.unit_success THEN p.task_id END) AS successful_units,
-    sum(CASE WHEN p.unit_evaluated THEN p.cost ELSE 0 END) AS evaluated_cost,
-    sum(CASE WHEN NOT p.unit_evaluated THEN p.cost ELSE 0 END) AS unevaluated_cost,
+    money_sum(CASE WHEN p.unit_evaluated THEN p.cost ELSE 0 END) AS evaluated_cost,
+    money_sum(CASE WHEN NOT p.unit_evaluated THEN p.cost ELSE 0 END) AS unevaluated_cost,
     sum(CASE WHEN p.cost IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
     sum(CASE WHEN p.cost IS NULL THEN p.input_tokens + p.output_tokens ELSE 0 END)
         AS unpriced_tokens
@@ -42,6 +42,11 @@ ROW_KEYS = (
     "cache_write_tokens", "cost", "share", "cumulative_share", "pareto_head", "evaluated_units",
     "successful_units", "evaluated_share", "pass_rate", "cost_per_success", "evaluated_cost",
     "unevaluated_cost", "unpriced_requests", "unpriced_tokens",
+)  # fmt: skip
+SUM_KEYS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost",
+    "evaluated_units", "successful_units", "evaluated_cost", "unevaluated_cost",
+    "unpriced_requests", "unpriced_tokens",
 )  # fmt: skip
 PARETO_THRESHOLD = 0.8
 
@@ -64,6 +69,8 @@ def build_report(
     where, params = where_clause(filters)
     con.execute(_groups_sql(dims, where), params)
     totals = fetch_dicts(con, TOTALS_SQL)[0]
+    if not totals["requests"]:  # nothing in scope: sums are 0 (NULL would mean unpriced)
+        totals.update({k: 0 for k in SUM_KEYS if totals[k] is None})
     totals.update(share=1.0 if totals["cost"] else None, cumulative_share=None, pareto_head=None)
     rows = fetch_dicts(con, _rows_sql(dims)) if dims else []
     con.execute("DROP TABLE _report_groups")
@@ -93,18 +100,23 @@ TOTALS_SQL = f"SELECT * EXCLUDE (is_total), {RATIOS_SQL} FROM _report_groups WHE
 
 
 def _rows_sql(dims: list[Dimension]) -> str:
+    """Rows by cost (the Pareto ranking), or in time order when every dimension is a time
+    bucket; shares and the Pareto head are ranked by cost either way."""
     order = ", ".join(f'"{d.name}" ASC NULLS LAST' for d in dims)
     ranking = f"ORDER BY cost DESC NULLS LAST, {order}"
+    shown = f"ORDER BY {order}" if all(d.name in TIME_DIMENSIONS for d in dims) else ranking
     return f"""
     WITH shared AS (
         SELECT *, {RATIOS_SQL},
-            cost / NULLIF(sum(cost) OVER (), 0) AS share,
+            cost / NULLIF(all_cost, 0) AS share,
             CASE WHEN cost IS NOT NULL THEN
                 sum(cost) OVER ({ranking} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-                / NULLIF(sum(cost) OVER (), 0) END AS cumulative_share,
+                / NULLIF(all_cost, 0) END AS cumulative_share,
             COALESCE(sum(cost) OVER ({ranking} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                / NULLIF(sum(cost) OVER (), 0) AS preceding_share
-        FROM _report_groups WHERE NOT is_total
+                / NULLIF(all_cost, 0) AS preceding_share
+        FROM _report_groups,
+            (SELECT cost AS all_cost FROM _report_groups WHERE is_total) AS whole
+        WHERE NOT is_total
     )
     SELECT {", ".join(f'"{d.name}"' for d in dims)}, {", ".join(ROW_KEYS[:7])},
         share, cumulative_share,
@@ -112,5 +124,5 @@ def _rows_sql(dims: list[Dimension]) -> str:
         cost IS NOT NULL AND preceding_share < {PARETO_THRESHOLD} AS pareto_head,
         {", ".join(ROW_KEYS[10:])}
     FROM shared
-    {ranking}
+    {shown}
     """

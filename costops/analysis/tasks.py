@@ -23,7 +23,7 @@ SELECT task_id, {keys}
     count(*) AS calls,
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
-    sum(cost) AS cost,
+    money_sum(cost) AS cost,
     sum(CASE WHEN after_failure THEN 1 ELSE 0 END) AS retries,
     date_diff('millisecond', min(ts), max(ts)) / 1000.0 AS duration_s,
     strftime(min(ts), '%Y-%m-%dT%H:%M:%SZ') AS started,
@@ -39,7 +39,7 @@ SELECT {names}
     avg(calls) AS calls_per_task,
     avg(input_tokens) AS input_tokens_per_task,
     avg(output_tokens) AS output_tokens_per_task,
-    sum(cost) AS cost,
+    money_sum(cost) AS cost,
     quantile_cont(cost, 0.5) AS cost_p50,
     quantile_cont(cost, 0.95) AS cost_p95,
     max(cost) AS cost_max,
@@ -75,5 +75,7 @@ def build_tasks(
     group = f"GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
     rows = fetch_dicts(con, GROUPS_SQL.format(names=names, group=group)) if dims else []
     totals = fetch_dicts(con, GROUPS_SQL.format(names="", group=""))[0]
+    if not totals["tasks"]:  # nothing in scope: the cost is 0 (NULL would mean unpriced)
+        totals["cost"] = 0.0
     costliest = fetch_dicts(con, TOP_SQL.format(names=names), [max(top, 0)])
     return TaskReport([d.name for d in dims], filters, totals, rows, costliest)

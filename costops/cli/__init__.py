@@ -72,13 +72,19 @@ def options(
     """Options before the command: `costops --version` as well as `costops version`."""
 
 
-def main() -> None:
-    """Run the CLI; map errors to exit codes once, here (SPEC §11).
+INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (128 + SIGINT)
 
-    typer handles usage errors itself (exit 2); our errors surface as one line on stderr.
-    """
+
+def main() -> None:
+    """Run the CLI; map errors to exit codes once, here (SPEC §11): every error is one line on
+    stderr, typer's usage errors (exit 2) as well as ours; Ctrl-C exits 130 without a traceback
+    (a write in progress is rolled back: the database stays as it was)."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="costops")
+    except typer.TyperException as exc:  # a usage error found by typer (click)
+        _usage_error(exc)
+    except KeyboardInterrupt:
+        code = INTERRUPTED
     except CostopsError as exc:
         stderr.print(f"costops: error: {exc}")
         sys.exit(int(exc.exit_code))
@@ -96,6 +102,23 @@ def main() -> None:
         )
         stderr.print(f"costops: error: out of memory within COSTOPS_MEMORY_LIMIT={limit}; {advice}")
         sys.exit(int(ExitCode.DATABASE))
+    if code == INTERRUPTED:  # typer turns Ctrl-C into this exit code
+        stderr.print("costops: interrupted")
+    if isinstance(code, int):
+        sys.exit(code)
+
+
+def _usage_error(exc: typer.TyperException) -> None:
+    """A usage error as one line naming the command's help; no arguments at all: the help."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(2)
+    text = exc.format_message()
+    message = " ".join(text.replace("Value error, ", "").split())
+    context = getattr(exc, "ctx", None)
+    hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+    stderr.print(f"costops: error: {message}{hint}")
+    sys.exit(int(getattr(exc, "exit_code", 2)))
 
 
 def _out_of_memory(exc: BaseException) -> bool:

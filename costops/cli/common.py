@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import math
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from costops.errors import UsageError
-from costops.render.formats import ParquetRows
+from costops.render.result import ParquetRows, Result, render
 from costops.store.db import resolve_db_path
 
-OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "parquet")
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    parquet = "parquet"
+
+
+# `-o FILE` picks the format from its extension, unless --format is given.
+EXTENSION_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown",
+                     ".parquet": "parquet"}  # fmt: skip
 
 DbOption = Annotated[
     str | None,
@@ -27,6 +39,13 @@ def _check_wait(seconds: float) -> float:
     if math.isnan(seconds) or seconds < 0:
         raise typer.BadParameter("expected a number of seconds, 0 or more")
     return seconds
+
+
+def check_amount(value: float | None) -> float | None:
+    """A budget or price given on the command line: a number, 0 or more."""
+    if value is not None and (math.isnan(value) or value < 0):
+        raise typer.BadParameter("expected an amount, 0 or more")
+    return value
 
 
 WaitOption = Annotated[
@@ -46,11 +65,15 @@ ConfigOption = Annotated[
                  show_default=False),
 ]  # fmt: skip
 FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="table | json | csv | markdown | parquet.")
-]
+    OutputFormat | None,
+    typer.Option("--format", "-f", case_sensitive=False, show_default=False,
+                 help="Output format [default: from -o FILE's extension, else table]."),
+]  # fmt: skip
 OutputOption = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-]
+    str | None,
+    typer.Option("--output", "-o", metavar="FILE", show_default=False,
+                 help="Write to FILE (- is stdout); .csv .json .md .parquet pick the format."),
+]  # fmt: skip
 SinceOption = Annotated[
     str | None,
     typer.Option("--since", help="From this local date/time (inclusive), e.g. 2026-03-01."),
@@ -69,27 +92,40 @@ def db_path(db: str | None) -> str:
     return resolve_db_path(db)
 
 
-def check_format(fmt: str) -> str:
-    if fmt not in OUTPUT_FORMATS:
-        raise UsageError(f"--format {fmt}: expected one of {', '.join(OUTPUT_FORMATS)}")
-    return fmt
+def output_format(fmt: OutputFormat | None, output: str | None) -> str:
+    """--format when given, else the format -o FILE's extension names, else a table."""
+    if fmt is not None:
+        return fmt.value
+    if output and output != "-":
+        return EXTENSION_FORMATS.get(Path(output).suffix.lower(), "table")
+    return "table"
 
 
-def emit(rendered: Any, output: Path | None) -> None:
-    """Data goes to stdout or --output; a rich renderable is printed, text written as is."""
+def emit(result: Result, fmt: OutputFormat | None, output: str | None) -> None:
+    """Data goes to stdout or -o FILE, in the format asked for; a file that cannot be written is
+    a one-line error."""
+    rendered = render(result, output_format(fmt, output))
+    path = None if output in (None, "-") else Path(output)
+    if path is not None and path.is_dir():
+        raise UsageError(f"-o {output}: is a directory")
+    try:
+        _write(rendered, path)
+    except OSError as exc:
+        raise UsageError(f"-o {output}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _write(rendered: object, path: Path | None) -> None:
     if isinstance(rendered, ParquetRows):
-        if output is None:
-            raise UsageError("--format parquet writes a file: add --output FILE.parquet")
-        rendered.write(output)
-        return
-    if isinstance(rendered, str):
-        if output:
-            output.write_text(rendered, encoding="utf-8")
-        else:
+        if path is None:
+            raise UsageError("Parquet is written to a file: add -o FILE.parquet")
+        rendered.write(path)
+    elif isinstance(rendered, str):
+        if path is None:
             sys.stdout.write(rendered)
-        return
-    if output:
-        with output.open("w", encoding="utf-8") as handle:
+        else:
+            path.write_text(rendered, encoding="utf-8")
+    elif path is not None:
+        with path.open("w", encoding="utf-8") as handle:
             Console(file=handle, width=160, highlight=False).print(rendered)
     else:
         # Piped output keeps every column: a terminal's width, else a wide fixed one.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from enum import StrEnum
 from typing import Annotated
 
 import duckdb
@@ -11,12 +13,19 @@ from rich.text import Text
 
 from costops.cli.common import ConfigOption, DbOption, WaitOption, db_path
 from costops.config import load_config, parse_map_options
-from costops.errors import InputDataError
+from costops.errors import InputDataError, UsageError
 from costops.ingest.formats.detect import FORMATS
 from costops.ingest.run import FileResult, ingest_source
 from costops.ingest.sources import Source, expand
 from costops.render.table import stderr
+from costops.render.words import count
 from costops.store.db import INGEST_MEMORY_LIMIT, open_db
+
+
+class Kind(StrEnum):
+    auto = "auto"
+    requests = "requests"
+    evals = "evals"
 
 
 def ingest(
@@ -27,7 +36,9 @@ def ingest(
         str,
         typer.Option("--format", help="auto (detect per line) | " + " | ".join(FORMATS[1:]) + "."),
     ] = "auto",
-    kind: Annotated[str, typer.Option("--kind", help="auto | requests | evals.")] = "auto",
+    kind: Annotated[
+        Kind, typer.Option("--kind", case_sensitive=False, help="auto: told apart per line.")
+    ] = Kind.auto,
     strict: Annotated[
         bool, typer.Option("--strict", help="Any bad line: keep nothing from that file, exit 3.")
     ] = False,
@@ -61,6 +72,7 @@ def ingest(
     db: DbOption = None,
 ) -> None:
     """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""
+    _check_timestamp(timestamp)  # before any file is read
     mappings = {**load_config(config).dimensions, **parse_map_options(mapping)}
     sources = expand(paths)
     path = db_path(db)
@@ -68,31 +80,42 @@ def ingest(
     with open_db(path, wait=wait, memory_limit=INGEST_MEMORY_LIMIT) as con:
         for source in sources:
             results.append(
-                _ingest_one(con, source, fmt, kind, strict, timestamp, mappings, keep_text)
+                _ingest_one(con, source, fmt, kind.value, strict, timestamp, mappings, keep_text)
             )
             _print_file(results[-1])
     _print_totals(results, path)
     damaged = [r for r in results if r.damage]
     if damaged:
         raise InputDataError(
-            f"{len(damaged)} file(s) could not be read to the end; their readable lines were kept "
-            f"(first: {damaged[0].name}: {damaged[0].damage})"
+            f"{count(len(damaged), 'file')} could not be read to the end; their readable lines "
+            f"were kept (first: {damaged[0].name}: {damaged[0].damage})"
         )
     refused = [r for r in results if r.status == "refused"]
     if refused:
         raise InputDataError(
-            f"{len(refused)} file(s) refused, nothing read from them "
+            f"{count(len(refused), 'file')} refused, nothing read from them "
             f"(first: {refused[0].name}: {refused[0].refused})"
         )
     rejected = [r for r in results if r.status == "rejected"]
     if rejected:
         raise InputDataError(
-            f"{len(rejected)} file(s) had bad lines and --strict is set; nothing from them was "
-            f"kept (first: {rejected[0].name})"
+            f"{count(len(rejected), 'file')} had bad lines and --strict is set; nothing from them "
+            f"was kept (first: {rejected[0].name})"
         )
     usable = sum(r.requests_inserted + r.evals_inserted + r.duplicates for r in results)
     if not usable and any(r.quarantined for r in results):
         raise InputDataError("no usable lines in the input; see the quarantine reasons above")
+
+
+def _check_timestamp(timestamp: str | None) -> None:
+    if timestamp is None:
+        return
+    try:
+        dt.datetime.fromisoformat(timestamp)
+    except ValueError as exc:
+        raise UsageError(
+            f"--timestamp {timestamp!r}: expected a time like 2026-03-01T12:00:00Z"
+        ) from exc
 
 
 def _ingest_one(
@@ -137,17 +160,17 @@ def _print_file(result: FileResult) -> None:
         stderr.print(f"{result.name}: refused, nothing read: {result.refused}")
         return
     parts = [
-        f"{result.lines_read:,} lines ({_formats(result)})",
-        f"{result.requests_inserted:,} requests inserted"
+        f"{count(result.lines_read, 'line')} ({_formats(result)})",
+        f"{count(result.requests_inserted, 'request')} inserted"
         + (f" ({result.requests_replaced:,} replaced a less complete record)"
            if result.requests_replaced else ""),
-        f"{result.evals_inserted:,} evals inserted",
-        f"{result.duplicates:,} duplicates",
+        f"{count(result.evals_inserted, 'eval')} inserted",
+        f"{count(result.duplicates, 'duplicate')}",
         f"{result.quarantined:,} quarantined",
         *([f"{result.skipped:,} skipped (no usage)"] if result.skipped else []),
         *([f"{result.batch_inputs:,} batch inputs kept"] if result.batch_inputs else []),
-        *([f"{result.prefixes_dropped:,} {'prefix' if result.prefixes_dropped == 1 else 'prefixes'}"
-           " dropped (prefix_tokens > input_tokens)"] if result.prefixes_dropped else []),
+        *([f"{count(result.prefixes_dropped, 'prefix')} dropped (prefix_tokens > input_tokens)"]
+          if result.prefixes_dropped else []),
     ]  # fmt: skip
     verdict = " — REJECTED (--strict), nothing kept" if result.status == "rejected" else ""
     stderr.print(f"{result.name}: " + " · ".join(parts) + verdict)
@@ -175,7 +198,7 @@ def _print_totals(results: list[FileResult], path: str) -> None:
         total.good_lines += r.good_lines
         total.quarantined += r.quarantined
     stderr.print(
-        f"{len(results)} files into {path}: {total.lines_read:,} lines read · "
-        f"{total.requests_inserted:,} requests and {total.evals_inserted:,} evals inserted · "
-        f"{total.duplicates:,} duplicates · {total.quarantined:,} quarantined",
+        f"{count(len(results), 'file')} into {path}: {count(total.lines_read, 'line')} read · "
+        f"{count(total.requests_inserted, 'request')} and {count(total.evals_inserted, 'eval')} "
+        f"inserted · {count(total.duplicates, 'duplicate')} · {total.quarantined:,} quarantined",
     )

@@ -20,7 +20,6 @@ from costops.cli.common import (
     OutputOption,
     PricingOption,
     WaitOption,
-    check_format,
     db_path,
     emit,
 )
@@ -34,9 +33,10 @@ from costops.rates.importers import (
 )
 from costops.rates.inspect import check, history_rows, list_rows, resolve_model
 from costops.rates.tables import load_tables
+from costops.render import words
 from costops.render.columns import Column
-from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
-from costops.render.table import rich_table, stderr
+from costops.render.result import Result, Section
+from costops.render.table import stderr
 from costops.store.db import open_db
 
 app = typer.Typer(help="Inspect and check the versioned pricing tables.", no_args_is_help=True)
@@ -69,7 +69,15 @@ SHOW_COLUMNS = [
 COVERAGE_COLUMNS = [
     Column("provider", "provider"),
     Column("model", "logged model"),
-    Column("priced_as", "priced as"),
+    # a table shows the nearest table's name where the entry would be
+    Column(
+        "priced_as",
+        "priced as",
+        shown=lambda r: (
+            r.get("priced_as")
+            or (f"none (nearest: {r['suggestion']})" if r.get("suggestion") else None)
+        ),
+    ),
     Column("match", "match"),
     Column("status", "status"),
     Column("requests", "requests", "int"),
@@ -80,17 +88,12 @@ COVERAGE_COLUMNS = [
 ]
 
 
-def _render(title: str, columns: list[Column], rows: list[dict[str, Any]], fmt: str) -> Any:
-    check_format(fmt)
-    if fmt == "json":
-        return to_json({"currency": "USD", "unit": "USD per million tokens", "rows": rows})
-    if fmt == "csv":
-        return to_csv(rows, list(rows[0]) if rows else [c.key for c in columns])
-    if fmt == "parquet":
-        return ParquetRows([{k: v for k, v in r.items() if not isinstance(v, dict)} for r in rows])
-    if fmt == "markdown":
-        return to_markdown(rows, columns)
-    return rich_table(title, columns, rows)
+def _prices_result(title: str, columns: list[Column], rows: list[dict[str, Any]]) -> Result:
+    """A table of prices (USD per million tokens); CSV/Parquet keep every key of the rows."""
+    keys = [k for k, v in rows[0].items() if not isinstance(v, dict)] if rows else None
+    section = Section("rows", title, columns, rows, {"rows": len(rows)}, show_totals=False)
+    meta = {"currency": "USD", "unit": "USD per million tokens"}
+    return Result(meta, [section], csv_keys=keys or [c.key for c in columns])
 
 
 @app.command("list")
@@ -98,7 +101,7 @@ def list_models(
     provider: Annotated[
         list[str] | None, typer.Option("--provider", help="Only this provider (repeatable).")
     ] = None,
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     pricing: PricingOption = None,
 ) -> None:
@@ -108,13 +111,13 @@ def list_models(
         wanted = {p.lower() for p in provider}
         rows = [r for r in rows if r["provider"].lower() in wanted]
     title = f"{len(rows)} priced models (USD per million tokens, current version)"
-    emit(_render(title, LIST_COLUMNS, rows, fmt), output)
+    emit(_prices_result(title, LIST_COLUMNS, rows), fmt, output)
 
 
 @app.command("show")
 def show(
     model: Annotated[str, typer.Argument(help="Table id or a logged model name.")],
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     pricing: PricingOption = None,
 ) -> None:
@@ -126,7 +129,7 @@ def show(
             f"{model}: no pricing table matches this model; see `costops pricing list`"
         )
     title = f"{found.key} — matches {', '.join(map(str, found.match))} ({found.source_file})"
-    emit(_render(title, SHOW_COLUMNS, history_rows(found), fmt), output)
+    emit(_prices_result(title, SHOW_COLUMNS, history_rows(found)), fmt, output)
 
 
 @app.command("check")
@@ -162,7 +165,7 @@ def coverage(
     fail_on_unpriced: Annotated[
         bool, typer.Option("--fail-on-unpriced", help="Exit 1 when any request has no price.")
     ] = False,
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
@@ -171,14 +174,22 @@ def coverage(
     """Logged models and whether a table prices them (unpriced is NULL, never $0)."""
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         rows = coverage_rows(con)
-    shown = rows
-    if fmt in ("table", "markdown"):  # the suggestion goes where the table entry would be
-        shown = [{**r, "priced_as": f"none (nearest: {r['suggestion']})"} if r["suggestion"]
-                 else r for r in rows]  # fmt: skip
-    emit(_render("Pricing coverage of logged models", COVERAGE_COLUMNS, shown, fmt), output)
+    title = "Pricing coverage of logged models"
+    section = Section("rows", title, COVERAGE_COLUMNS, rows, _coverage_totals(rows),
+                      show_totals=False)  # fmt: skip
+    emit(Result({"currency": "USD"}, [section], csv_keys=list(rows[0]) if rows else None),
+         fmt, output)  # fmt: skip
     unpriced = sum(r["unpriced_requests"] for r in rows)
     if fail_on_unpriced and unpriced:
-        raise CheckFailed(f"{unpriced:,} requests have no price; add a table with --pricing DIR")
+        have = "has" if unpriced == 1 else "have"
+        raise CheckFailed(
+            f"{words.count(unpriced, 'request')} {have} no price; add a table with --pricing DIR"
+        )
+
+
+def _coverage_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    return {"models": len(rows), "requests": sum(r["requests"] for r in rows),
+            "unpriced_requests": sum(r["unpriced_requests"] for r in rows)}  # fmt: skip
 
 
 def _diff_columns(dims: list[str]) -> list[Column]:
@@ -200,30 +211,26 @@ def diff(
     old: Annotated[str, typer.Argument(help="Pricing directory as it is (e.g. pricing/).")],
     new: Annotated[str, typer.Argument(help="Pricing directory with the change.")],
     by: Annotated[str, typer.Option("--by", help="Dimensions, comma-separated.")] = "feature,model",
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
 ) -> None:
     """What changing the tables from OLD to NEW would do to the cost of the stored requests.
     Each directory is layered over the packaged tables, as with --pricing."""
-    check_format(fmt)
     old_tables, new_tables = load_tables([old]), load_tables([new])
     with open_db(db_path(db), create=False, wait=wait, read_only=True) as con:
         dims = parse_dimensions(by, "UTC")
         totals, rows = pricing_diff(con, old_tables, new_tables, dims)
     columns = _diff_columns([d.name for d in dims])
-    if fmt == "json":
-        emit(to_json({"currency": "USD", "old": old, "new": new, "group_by": [d.name for d in dims],
-                      "totals": totals, "rows": rows}), output)  # fmt: skip
-        return
     change = totals["change"]
     title = (
         f"Pricing diff {old} → {new}: {totals['changed_requests']:,} of "
         f"{totals['requests']:,} requests change cost"
         + (f", total {change:+,.2f} USD" if change is not None else "")
     )
-    emit(_render(title, columns, rows, fmt), output)
+    meta = {"currency": "USD", "old": old, "new": new, "group_by": [d.name for d in dims]}
+    emit(Result(meta, [Section("rows", title, columns, rows, totals)]), fmt, output)
 
 
 @app.command("import")

@@ -18,12 +18,12 @@ from costops.cli.common import (
     UntilOption,
     WaitOption,
     WhereOption,
-    check_format,
     db_path,
     emit,
 )
 from costops.errors import CheckFailed, UsageError
-from costops.render.reconcile import render
+from costops.render.reconcile import reconciliation_result
+from costops.render.words import count
 
 
 def reconcile_command(
@@ -32,14 +32,16 @@ def reconcile_command(
         float,
         typer.Option("--tolerance", help="Allowed difference, relative to the logged cost."),
     ] = 0.01,
-    top: Annotated[int, typer.Option("--top", help="How many differing requests to list.")] = 10,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=0, help="How many differing requests to list.")
+    ] = 10,
     fail: Annotated[
         bool, typer.Option("--fail-on-difference", help="Exit 1 when any request differs.")
     ] = False,
     since: SinceOption = None,
     until: UntilOption = None,
     where: WhereOption = None,
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
@@ -47,13 +49,13 @@ def reconcile_command(
 ) -> None:
     """Compare costops' cost with the cost the logs reported (logged_cost), by group and for the
     most different requests, naming the likely cause."""
-    check_format(fmt)
     if not 0 <= tolerance < 1:
         raise UsageError(f"--tolerance {tolerance}: expected a fraction such as 0.01 (1 %)")
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         filters = Filters(since, until, parse_where(where), "UTC")
         result = reconcile(con, parse_dimensions(by, "UTC"), filters, tolerance, top)
-    emit(render(result, fmt), output)
+    emit(reconciliation_result(result), fmt, output)
     differing = result.totals.get("differing_requests") or 0
     if fail and differing:
-        raise CheckFailed(f"{differing:,} requests differ from their logged cost")
+        differ = "differs" if differing == 1 else "differ"
+        raise CheckFailed(f"{count(differing, 'request')} {differ} from its logged cost")

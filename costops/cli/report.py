@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -20,14 +21,15 @@ from costops.cli.common import (
     UntilOption,
     WaitOption,
     WhereOption,
-    check_format,
     db_path,
     emit,
 )
-from costops.errors import UsageError
-from costops.render.report import render
+from costops.render.report import report_result
 
-COST_BASES = ("effective", "list")
+
+class CostBasis(StrEnum):
+    effective = "effective"
+    list = "list"
 
 
 def report(
@@ -39,28 +41,29 @@ def report(
     until: UntilOption = None,
     where: WhereOption = None,
     top: Annotated[
-        int | None, typer.Option("--top", help="Show only the N costliest rows.")
+        int | None, typer.Option("--top", "-n", min=0, help="Show only the N costliest rows.")
     ] = None,
     tz: TzOption = "UTC",
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
     cost: Annotated[
-        str,
-        typer.Option("--cost", help="effective (after contract discounts) or list prices."),
-    ] = "effective",
+        CostBasis,
+        typer.Option(
+            "--cost",
+            case_sensitive=False,
+            help="effective: after contract discounts; list: before them.",
+        ),
+    ] = CostBasis.effective,
 ) -> None:
     """Where the money goes: cost by DIM with Pareto shares, pass rate and cost per success."""
-    check_format(fmt)
-    if cost not in COST_BASES:
-        raise UsageError(f"--cost {cost}: expected one of {', '.join(COST_BASES)}")
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         if cost == "list":
             use_list_prices(con)
         validate_timezone(con, tz)
         filters = Filters(since, until, parse_where(where), tz)
         result = build_report(con, parse_dimensions(by, tz), filters, top)
-        result.cost_basis = cost
-    emit(render(result, fmt), output)
+        result.cost_basis = cost.value
+    emit(report_result(result), fmt, output)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
+from costops.analysis.filters import (
+    Filters,
+    in_scope,
+    parse_dimensions,
+    parse_where,
+    validate_timezone,
+)
 from costops.analysis.session import analysis_session
+from costops.analysis.simulate.engine import Simulation
 from costops.analysis.simulate.runner import run
 from costops.cli.common import (
     ConfigOption,
@@ -20,29 +28,57 @@ from costops.cli.common import (
     UntilOption,
     WaitOption,
     WhereOption,
-    check_format,
     db_path,
     emit,
 )
-from costops.config import load_config
-from costops.render.simulation import render
+from costops.render.simulation import simulation_result
 from costops.render.table import stderr
+
+EMPTY_TOTALS = {"baseline_cost": 0.0, "simulated_cost": 0.0, "savings": 0.0, "savings_pct": None}
 
 app = typer.Typer(
     help="What a cost lever would have saved on your own traffic.", no_args_is_help=True
 )
 
 ByOption = Annotated[str, typer.Option("--by", help="Dimensions to group by, comma-separated.")]
-TtlOption = Annotated[str, typer.Option("--ttl", help="5m | 1h | best (cheaper TTL per prefix).")]
+
+
+class Ttl(StrEnum):
+    five_minutes = "5m"
+    one_hour = "1h"
+    best = "best"
+
+
+class Mode(StrEnum):
+    cascade = "cascade"
+    route = "route"
+
+
+TtlOption = Annotated[
+    Ttl, typer.Option("--ttl", case_sensitive=False, help="best: the cheaper TTL per prefix.")
+]
 FeaturesOption = Annotated[
     str | None,
     typer.Option("--features", help="Features whose work can wait 24 h, comma-separated "
                  "(default: `batchable: true` in costops.yaml)."),
 ]  # fmt: skip
-FromOption = Annotated[str | None, typer.Option("--from", help="The model used today.")]
-ToOption = Annotated[str | None, typer.Option("--to", help="The cheaper model to try first.")]
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="The model used today (default: the `cascade:` pair in "
+                 "costops.yaml)."),
+]  # fmt: skip
+ToOption = Annotated[
+    str | None,
+    typer.Option("--to", help="The cheaper model to try first (default: the `cascade:` pair "
+                 "in costops.yaml)."),
+]  # fmt: skip
 ModeOption = Annotated[
-    str, typer.Option("--mode", help="cascade (try cheap first) | route (one model per unit).")
+    Mode,
+    typer.Option(
+        "--mode",
+        case_sensitive=False,
+        help="cascade: try the cheap model first; route: one model per unit.",
+    ),
 ]
 RateOption = Annotated[
     float | None,
@@ -59,39 +95,42 @@ CapOption = Annotated[int | None, typer.Option("--cap", help="A max_tokens cap t
 
 
 def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
-    fmt = check_format(common["fmt"])
     with analysis_session(db_path(common["db"]), common["pricing"], wait=common["wait"]) as con:
         tz = validate_timezone(con, common["tz"])
         filters = Filters(common["since"], common["until"], parse_where(common["where"]), tz)
-        sim = run(con, name, parse_dimensions(common["by"], tz), filters, **options)
+        dims = parse_dimensions(common["by"], tz)
+        if in_scope(con, filters):
+            sim = run(con, name, dims, filters, config=common.get("config"), **options)
+        else:  # nothing to replay: an empty result, $0 on both sides (null would mean unpriced)
+            stderr.print("note: no request in scope (--since/--until/--where, or an empty "
+                         "database): nothing to simulate")  # fmt: skip
+            sim = Simulation(name, [d.name for d in dims], filters, {}, EMPTY_TOTALS, [])
     for warning in sim.warnings:
         stderr.print(f"warning: {warning}")
-    emit(render(sim, fmt), common["output"])
+    emit(simulation_result(sim), common["fmt"], common["output"])
 
 
-def _features(features: str | None, config: str | None) -> list[str]:
-    if features:
-        return [f.strip() for f in features.split(",") if f.strip()]
-    settings = load_config(config).features
-    return [name for name, options in settings.items() if options.get("batchable")]
+def _features(features: str | None) -> list[str] | None:
+    """--features A,B; None leaves the default (`batchable: true` in costops.yaml) to the runner."""
+    return [f.strip() for f in features.split(",") if f.strip()] if features else None
 
 
 @app.command("caching")
 def caching(
-    ttl: TtlOption = "5m",
+    ttl: TtlOption = Ttl.five_minutes,
     by: ByOption = "feature",
     since: SinceOption = None,
     until: UntilOption = None,
     where: WhereOption = None,
     tz: TzOption = "UTC",
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Prompt caching: TTL simulation per prefix, hit rates, break-even and a verdict."""
-    _execute("caching", locals(), ttl=ttl)
+    _execute("caching", locals(), ttl=ttl.value)
 
 
 @app.command("batch")
@@ -103,21 +142,21 @@ def batch(
     until: UntilOption = None,
     where: WhereOption = None,
     tz: TzOption = "UTC",
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Batch APIs: eligible work re-priced at batch rates, and the share of spend that moves."""
-    _execute("batch", locals(), features=_features(features, config))
+    _execute("batch", locals(), features=_features(features))
 
 
 @app.command("cascade")
 def cascade(
     from_model: FromOption = None,
     to_model: ToOption = None,
-    mode: ModeOption = "cascade",
+    mode: ModeOption = Mode.cascade,
     escalation_rate: RateOption = None,
     output_ratio: RatioOption = 1.0,
     by: ByOption = "feature",
@@ -125,14 +164,15 @@ def cascade(
     until: UntilOption = None,
     where: WhereOption = None,
     tz: TzOption = "UTC",
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """A cheaper model first (or a router): escalation, pass rate and cost per success."""
-    _execute("cascade", locals(), from_model=from_model, to_model=to_model, mode=mode,
+    _execute("cascade", locals(), from_model=from_model, to_model=to_model, mode=mode.value,
              escalation_rate=escalation_rate, output_ratio=output_ratio)  # fmt: skip
 
 
@@ -145,7 +185,7 @@ def output_(
     until: UntilOption = None,
     where: WhereOption = None,
     tz: TzOption = "UTC",
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
@@ -161,12 +201,12 @@ def plan(
         str | None,
         typer.Option("--order", help="Lever order (default cascade,caching,output,batch)."),
     ] = None,
-    ttl: TtlOption = "best",
+    ttl: TtlOption = Ttl.best,
     features: FeaturesOption = None,
     config: ConfigOption = None,
     from_model: FromOption = None,
     to_model: ToOption = None,
-    mode: ModeOption = "cascade",
+    mode: ModeOption = Mode.cascade,
     escalation_rate: RateOption = None,
     output_ratio: RatioOption = 1.0,
     trim: TrimOption = 0.0,
@@ -176,7 +216,7 @@ def plan(
     until: UntilOption = None,
     where: WhereOption = None,
     tz: TzOption = "UTC",
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
@@ -188,11 +228,11 @@ def plan(
         "plan",
         locals(),
         order=steps,
-        ttl=ttl,
-        features=_features(features, config),
+        ttl=ttl.value,
+        features=_features(features),
         from_model=from_model,
         to_model=to_model,
-        mode=mode,
+        mode=mode.value,
         escalation_rate=escalation_rate,
         output_ratio=output_ratio,
         trim=trim,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Group
 
 from costops.analysis.budget import Budget, check_budgets, parse_budgets
 from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
@@ -22,14 +21,14 @@ from costops.cli.common import (
     UntilOption,
     WaitOption,
     WhereOption,
-    check_format,
+    check_amount,
     db_path,
     emit,
 )
 from costops.config import load_config
 from costops.render.columns import Column
-from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
-from costops.render.table import rich_table, stderr
+from costops.render.result import Result, Section, scope_meta
+from costops.render.table import stderr
 
 budget_app = typer.Typer(help="Budgets per task and per period, for alerting.",
                          no_args_is_help=True)  # fmt: skip
@@ -66,59 +65,56 @@ BREACH_COLUMNS = [
 
 def tasks(
     by: Annotated[str, typer.Option("--by", help="Dimensions, comma-separated.")] = "feature",
-    top: Annotated[int, typer.Option("--top", help="How many of the costliest tasks.")] = 10,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=0, help="How many of the costliest tasks.")
+    ] = 10,
     since: SinceOption = None,
     until: UntilOption = None,
     where: WhereOption = None,
     tz: TzOption = "UTC",
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Agent tasks: calls and tokens per task, cost per task (p50/p95/max), retries."""
-    check_format(fmt)
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         dims = parse_dimensions(by, tz)
         report = build_tasks(con, dims, Filters(since, until, parse_where(where), tz), top)
     names = [Column(d, d) for d in report.group_by]
-    if fmt == "json":
-        emit(to_json({"group_by": report.group_by, "currency": "USD", "since": since,
-                      "until": until, "totals": report.totals, "rows": report.rows,
-                      "costliest": report.costliest}), output)  # fmt: skip
-    elif fmt == "csv":
-        emit(to_csv(report.rows, [*report.group_by, *(c.key for c in GROUP_COLUMNS)]), output)
-    elif fmt == "parquet":
-        emit(ParquetRows(report.rows), output)
-    elif fmt == "markdown":
-        emit(to_markdown(report.rows, names + GROUP_COLUMNS) + "\n"
-             + to_markdown(report.costliest, names + TOP_COLUMNS), output)  # fmt: skip
-    else:
-        totals = {**report.totals, **{d: "total" for d in report.group_by[:1]}}
-        emit(Group(
-            rich_table("Agent tasks: what one task costs", names + GROUP_COLUMNS, report.rows,
-                       totals),
-            rich_table(f"The {len(report.costliest)} costliest tasks", TOP_COLUMNS[:1] + names
-                       + TOP_COLUMNS[1:], report.costliest),
-        ), output)  # fmt: skip
+    sections = [
+        Section("rows", "Agent tasks: what one task costs", names + GROUP_COLUMNS, report.rows,
+                report.totals),
+        Section("costliest", f"The {len(report.costliest)} costliest tasks",
+                TOP_COLUMNS[:1] + names + TOP_COLUMNS[1:], report.costliest),
+    ]  # fmt: skip
+    meta = scope_meta(report.group_by, report.filters)
+    keys = [*report.group_by, *(c.key for c in GROUP_COLUMNS)]
+    emit(Result(meta, sections, csv_keys=keys), fmt, output)
 
 
 @budget_app.command("check")
 def check(
-    task_cost: Annotated[float | None, typer.Option("--task-cost", help="USD per task.")] = None,
+    task_cost: Annotated[
+        float | None,
+        typer.Option("--task-cost", callback=check_amount, help="USD per task."),
+    ] = None,
     task_tokens: Annotated[
-        int | None, typer.Option("--task-tokens", help="Tokens per task.")
+        int | None, typer.Option("--task-tokens", min=0, help="Tokens per task.")
     ] = None,
     daily_cost: Annotated[
-        float | None, typer.Option("--daily-cost", help="USD per day (per --by).")
+        float | None,
+        typer.Option("--daily-cost", callback=check_amount, help="USD per day (per --by)."),
     ] = None,
     weekly_cost: Annotated[
-        float | None, typer.Option("--weekly-cost", help="USD per week (per --by).")
+        float | None,
+        typer.Option("--weekly-cost", callback=check_amount, help="USD per week (per --by)."),
     ] = None,
     monthly_cost: Annotated[
-        float | None, typer.Option("--monthly-cost", help="USD per month (per --by).")
+        float | None,
+        typer.Option("--monthly-cost", callback=check_amount, help="USD per month (per --by)."),
     ] = None,
     by: Annotated[
         str | None, typer.Option("--by", help="Dimension for the period budgets.")
@@ -135,14 +131,13 @@ def check(
     until: UntilOption = None,
     where: WhereOption = None,
     tz: TzOption = "UTC",
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     output: OutputOption = None,
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
 ) -> None:
     """Check budgets (flags and costops.yaml); exit 1 when any is breached, 0 when none."""
-    check_format(fmt)
     settings = load_config(config)
     budgets = parse_budgets(settings.budgets, settings.source or "costops.yaml")
     budgets += _flag_budgets(task_cost, task_tokens, daily_cost, weekly_cost, monthly_cost, by)
@@ -156,7 +151,7 @@ def check(
         )
     for row in breaches:
         row["contributors"] = "; ".join(row["top_contributors"] or [])
-    emit(_render(breaches, warnings, budgets, fmt), output)
+    emit(_budget_result(breaches, warnings, budgets), fmt, output)
     for w in warnings:
         stderr.print(
             f"warning: {w['budget']} {w['scope']}: projected ${w['projected']:,.2f} "
@@ -184,17 +179,13 @@ def _flag_budgets(
     return out
 
 
-def _render(breaches: list[dict[str, Any]], warnings: list[dict[str, Any]],
-            budgets: list[Budget], fmt: str) -> Any:  # fmt: skip
-    if fmt == "json":
-        return to_json({"breached": bool(breaches), "budgets": [b.describe() for b in budgets],
-                        "breaches": breaches, "forecast_warnings": warnings})  # fmt: skip
-    if fmt == "csv":
-        return to_csv(breaches, [c.key for c in BREACH_COLUMNS])
-    if fmt == "parquet":
-        return ParquetRows(breaches)
-    if fmt == "markdown":
-        return to_markdown(breaches, BREACH_COLUMNS)
+def _budget_result(
+    breaches: list[dict[str, Any]], warnings: list[dict[str, Any]], budgets: list[Budget]
+) -> Result:
     title = f"{len(breaches)} budget breach{'es' if len(breaches) != 1 else ''}"
     caption = "checked: " + "; ".join(f"{b.name}: {b.describe()}" for b in budgets)
-    return rich_table(title, BREACH_COLUMNS, breaches, caption=caption)
+    section = Section("rows", title, BREACH_COLUMNS, breaches, {"breaches": len(breaches)},
+                      caption=caption, show_totals=False)  # fmt: skip
+    meta = {"breached": bool(breaches), "budgets": [b.describe() for b in budgets],
+            "forecast_warnings": warnings}  # fmt: skip
+    return Result(meta, [section])

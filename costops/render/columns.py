@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,12 @@ class Column:
     key: str
     header: str
     kind: str = "text"  # text | int | money | pct | tokens | bool | mark | rate | ratio | num
+    # What a table shows, when it is not row[key] (the machine formats keep row[key]).
+    shown: Callable[[dict[str, Any]], Any] | None = None
+
+    def cell(self, row: dict[str, Any]) -> str:
+        """The text of this column's cell in `row`."""
+        return display(self.shown(row) if self.shown else row.get(self.key), self.kind)
 
 
 def display(value: Any, kind: str) -> str:

@@ -1,15 +1,11 @@
-"""Render a Reconciliation: groups with their likely cause, then the most different requests."""
+"""A Reconciliation as a Result: groups with their likely cause, then the most different
+requests."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Group
-
 from costops.analysis.reconcile import Reconciliation
 from costops.render.columns import Column
-from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
-from costops.render.table import rich_table
+from costops.render.result import Result, Section
 
 METRIC_COLUMNS = [
     Column("requests", "requests", "int"),
@@ -32,31 +28,21 @@ TOP_COLUMNS = [
 ]
 
 
-def render(result: Reconciliation, fmt: str) -> Any:
+def reconciliation_result(result: Reconciliation) -> Result:
     columns = [*(Column(d, d) for d in result.group_by), *METRIC_COLUMNS]
-    if fmt == "json":
-        return to_json({"currency": "USD", "group_by": result.group_by,
-                        "tolerance": result.tolerance, "totals": result.totals,
-                        "rows": result.rows, "top_requests": result.top_requests})  # fmt: skip
-    if fmt == "csv":
-        return to_csv(result.rows, [c.key for c in columns])
-    if fmt == "parquet":
-        return ParquetRows(result.rows)
-    if fmt == "markdown":
-        return (
-            to_markdown(result.rows, columns) + "\n" + to_markdown(result.top_requests, TOP_COLUMNS)
-        )
     totals = result.totals
-    if not totals.get("requests"):
+    if totals.get("requests"):
+        title = (
+            f"Reconciliation with logged costs ({totals['requests']:,} "
+            f"request{'s carry' if totals['requests'] != 1 else ' carries'} one; "
+            f"tolerance {result.tolerance:.1%})"
+        )
+    else:
         title = "Reconciliation: no stored request carries a logged cost"
-        return rich_table(title, columns, [])
-    title = (
-        f"Reconciliation with logged costs ({totals['requests']:,} requests carry one; "
-        f"tolerance {result.tolerance:.1%})"
-    )
-    label = {result.group_by[0]: "total"} if result.group_by else {}
-    groups = rich_table(title, columns, result.rows, totals={**totals, **label})
-    if not result.top_requests:
-        return groups
-    top = rich_table("The most different requests", TOP_COLUMNS, result.top_requests)
-    return Group(groups, top)
+    sections = [Section("rows", title, columns, result.rows, totals)]
+    if result.top_requests:
+        sections.append(
+            Section("top_requests", "The most different requests", TOP_COLUMNS, result.top_requests)
+        )
+    meta = {"group_by": result.group_by, "currency": "USD", "tolerance": result.tolerance}
+    return Result(meta, sections)

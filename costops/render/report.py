@@ -1,13 +1,10 @@
-"""Render a Report in every format; the table highlights the Pareto head."""
+"""A Report as a Result: the Pareto table, its head highlighted."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from costops.analysis.report import ROW_KEYS, Report
 from costops.render.columns import Column
-from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
-from costops.render.table import rich_table
+from costops.render.result import Result, Section, scope_meta
 
 METRIC_COLUMNS = [
     Column("pareto_head", "80%", "mark"),
@@ -24,35 +21,8 @@ METRIC_COLUMNS = [
 ]
 
 
-def columns(report: Report) -> list[Column]:
-    return [Column(name, name) for name in report.group_by] + METRIC_COLUMNS
-
-
-def envelope(report: Report) -> dict[str, Any]:
-    totals = {k: report.totals.get(k) for k in ROW_KEYS}
-    return {
-        "group_by": report.group_by,
-        "currency": "USD",
-        "cost_basis": report.cost_basis,
-        "since": report.filters.since,
-        "until": report.filters.until,
-        "totals": totals,
-        "rows": report.rows,
-    }
-
-
-def render(report: Report, fmt: str) -> Any:
-    """A string for json/csv/markdown, a rich renderable for table."""
-    if fmt == "json":
-        return to_json(envelope(report))
-    if fmt == "parquet":
-        return ParquetRows(report.rows)
-    if fmt == "csv":
-        return to_csv(report.rows, [*report.group_by, *ROW_KEYS])
-    labels = dict.fromkeys(report.group_by, "")
-    totals = {**report.totals, **labels, **{d: "total" for d in report.group_by[:1]}}
-    if fmt == "markdown":
-        return to_markdown(report.rows, columns(report), totals)
+def report_result(report: Report) -> Result:
+    columns = [Column(name, name) for name in report.group_by] + METRIC_COLUMNS
     span = " → ".join(x for x in (report.filters.since, report.filters.until) if x)
     title = f"Cost by {', '.join(report.group_by) or 'everything'}"
     if span:
@@ -65,4 +35,9 @@ def render(report: Report, fmt: str) -> Any:
             f"\n{unpriced:,} request{'s' if unpriced != 1 else ''} with no price "
             "(cost unknown, not $0): see `costops pricing coverage`."
         )
-    return rich_table(title, columns(report), report.rows, totals, "pareto_head", caption)
+    if not report.totals.get("requests"):
+        caption = "No request in scope."
+    totals = {k: report.totals.get(k) for k in ROW_KEYS}
+    rows = Section("rows", title, columns, report.rows, totals, "pareto_head", caption)
+    meta = {**scope_meta(report.group_by, report.filters), "cost_basis": report.cost_basis}
+    return Result(meta, [rows], csv_keys=[*report.group_by, *ROW_KEYS])

@@ -1,16 +1,12 @@
-"""Render a Simulation: savings per group, the assumptions beside the numbers, warnings."""
+"""A Simulation as a Result: savings per group, the assumptions beside the numbers, warnings."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
-
 from costops.analysis.simulate.engine import Simulation
 from costops.render.columns import Column
-from costops.render.formats import ParquetRows, to_csv, to_json, to_markdown
-from costops.render.safe import markdown_cell
-from costops.render.table import rich_table
+from costops.render.result import Result, Section, scope_meta
 
 SAVINGS_COLUMNS = [
     Column("baseline_cost", "baseline", "money"),
@@ -64,47 +60,18 @@ STEP_COLUMNS = [
 ]
 
 
-def envelope(sim: Simulation) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "group_by": sim.group_by,
-        "currency": "USD",
-        "since": sim.filters.since,
-        "until": sim.filters.until,
-        "simulation": sim.name,
-        "assumptions": sim.assumptions,
-        "totals": sim.totals,
-        "rows": sim.rows,
-    }
-    if sim.steps:
-        out["steps"] = sim.steps
-    if sim.warnings:
-        out["warnings"] = sim.warnings
-    return out
-
-
-def render(sim: Simulation, fmt: str) -> Any:
-    """A string for json/csv/markdown, a rich renderable for table."""
+def simulation_result(sim: Simulation) -> Result:
     own = OWN_COLUMNS[sim.name]
     columns = [Column(d, d) for d in sim.group_by] + SAVINGS_COLUMNS + own
-    if fmt == "json":
-        return to_json(envelope(sim))
-    if fmt == "parquet":
-        return ParquetRows(sim.rows or [sim.totals])
-    if fmt == "csv":
-        return to_csv(sim.rows, [*sim.group_by, *SAVINGS_KEYS, *(c.key for c in own)])
-    labels = dict.fromkeys(sim.group_by, "")
-    totals = {**sim.totals, **labels, **{d: "total" for d in sim.group_by[:1]}}
-    notes = _notes(sim.assumptions)
-    if fmt == "markdown":
-        steps = to_markdown(sim.steps, STEP_COLUMNS) + "\n" if sim.steps else ""
-        text = to_markdown(sim.rows, columns, totals)
-        return steps + text + "\n" + "\n".join(f"- {markdown_cell(line)}" for line in notes) + "\n"
-    table = rich_table(f"What if: {sim.name}", columns, sim.rows, totals, caption="\n".join(notes))
-    if not sim.steps:
-        return table
-    waterfall = rich_table("Savings waterfall (each lever on what the previous left)",
-                           STEP_COLUMNS, sim.steps)  # fmt: skip
-    return Group(waterfall, table)
+    notes = _notes(sim.assumptions) if sim.assumptions else ["No request in scope."]
+    sections = [Section("rows", f"What if: {sim.name}", columns, sim.rows, sim.totals)]
+    if sim.steps:
+        title = "Savings waterfall (each lever on what the previous left)"
+        sections.insert(0, Section("steps", title, STEP_COLUMNS, sim.steps))
+    meta = {**scope_meta(sim.group_by, sim.filters), "simulation": sim.name,
+            "assumptions": sim.assumptions, "warnings": sim.warnings}  # fmt: skip
+    keys = [*sim.group_by, *SAVINGS_KEYS, *(c.key for c in own)]
+    return Result(meta, sections, notes, csv_keys=keys)
 
 
 def _notes(assumptions: dict[str, Any], prefix: str = "") -> list[str]:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from costops.render.columns import Column, display
+from costops.render.columns import Column
 from costops.render.safe import cell, plain, plain_lines
 
 
@@ -44,8 +44,8 @@ def rich_table(
         table.add_column(cell(column.header), justify="left" if column.kind == "text" else "right")
     for row in rows:
         style = "bold" if highlight_key and row.get(highlight_key) else None
-        table.add_row(*(cell(display(row.get(c.key), c.kind)) for c in columns), style=style)
+        table.add_row(*(cell(c.cell(row)) for c in columns), style=style)
     if totals is not None:
         table.add_section()
-        table.add_row(*(cell(display(totals.get(c.key), c.kind)) for c in columns), style="italic")
+        table.add_row(*(cell(c.cell(totals)) for c in columns), style="italic")
     return table

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import duckdb
 
+from costops.analysis.exact import MACROS_SQL
 from costops.errors import DatabaseError, DatabaseLocked
 from costops.store.migrations import LATEST_VERSION, current_version, migrate
 
@@ -179,6 +180,7 @@ def _configure(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
     con.execute("SET memory_limit = ?", [os.environ.get("COSTOPS_MEMORY_LIMIT", memory_limit)])
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")  # never DuckDB's own bar in costops output
+    con.execute(MACROS_SQL)  # money_sum/decimal_sum: exact sums of money
 
 
 def _open_error(path: str, detail: str, *, read_only: bool) -> DatabaseError:

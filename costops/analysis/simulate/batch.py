@@ -34,7 +34,7 @@ def set_features(con: duckdb.DuckDBPyConnection, features: list[str]) -> None:
 
 
 BEFORE_EXTRAS = """
-    sum(CASE WHEN p.sim_eligible THEN p.cost * p.sim_weight ELSE 0 END) AS eligible_cost,
+    money_sum(CASE WHEN p.sim_eligible THEN p.cost * p.sim_weight ELSE 0 END) AS eligible_cost,
     sum(CASE WHEN p.sim_eligible THEN 1 ELSE 0 END) AS eligible_requests
 """
 

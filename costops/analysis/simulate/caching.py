@@ -14,9 +14,11 @@ from typing import Any
 
 import duckdb
 
+from costops.analysis.exact import money_difference
 from costops.analysis.filters import Dimension
 from costops.analysis.simulate.engine import AFTER, BEFORE, WEIGHT, compare, price, select_requests
 from costops.errors import UsageError
+from costops.render.words import count
 
 TTL_SECONDS = {"5m": 300, "1h": 3600}
 DEFAULT_MIN_CACHEABLE = 1024
@@ -98,7 +100,7 @@ EXTRAS_SQL = """
     avg(CASE WHEN p.sim_cacheable THEN
         (CASE WHEN p.sim_ttl = '1h' THEN p.r_cache_write_1h ELSE p.r_cache_write_5m END
          - p.r_input) / NULLIF(p.r_input - p.r_cache_read, 0) END) AS break_even_reads,
-    sum(p.sim_storage_cost * p.sim_weight) AS storage_cost,
+    money_sum(p.sim_storage_cost * p.sim_weight) AS storage_cost,
     sum(CASE WHEN NOT p.sim_has_prefix THEN 1 ELSE 0 END) AS no_prefix_requests,
     sum(CASE WHEN p.sim_has_prefix AND NOT p.sim_long_enough THEN 1 ELSE 0 END)
         AS below_minimum_requests
@@ -125,7 +127,7 @@ def simulate_caching(
         key = tuple(row.get(d.name) for d in dims) if row is not totals else ()
         row["ceiling_cost"] = ceiling.get(key)
         row["ceiling_savings"] = (
-            row["baseline_cost"] - row["ceiling_cost"]
+            money_difference(row["baseline_cost"], row["ceiling_cost"])
             if row["baseline_cost"] is not None and row["ceiling_cost"] is not None
             else None
         )
@@ -141,8 +143,8 @@ def simulate_caching(
         "storage": "billed where the pricing table has cache_storage_per_mtok_hour: each "
         "entry from its write to its last hit plus the TTL (the ceiling leaves storage out)",
         "not_modelled": "provider-side evictions before the TTL",
-        "not_simulated": f"{totals['no_prefix_requests']:,} requests without a prefix identity, "
-        f"{totals['below_minimum_requests']:,} with a prefix below the model's minimum",
+        "not_simulated": f"{count(totals['no_prefix_requests'], 'request')} without a prefix "
+        f"identity, {totals['below_minimum_requests']:,} with a prefix below the model's minimum",
         "hint": "requests without prefix_hash/prefix_tokens cannot be simulated: log a hash and "
         "the token count of the stable prompt prefix (system prompt + tools)",
     }
@@ -195,8 +197,8 @@ def _best_of_both(con: duckdb.DuckDBPyConnection, flagged: str) -> None:
         add_storage(con, table, TTL_SECONDS[ttl])
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {AFTER} AS
-    WITH short AS (SELECT sim_group, sum(cost * {WEIGHT}) AS cost FROM _sim_5m GROUP BY 1),
-    long AS (SELECT sim_group, sum(cost * {WEIGHT}) AS cost FROM _sim_1h GROUP BY 1),
+    WITH short AS (SELECT sim_group, money_sum(cost * {WEIGHT}) AS cost FROM _sim_5m GROUP BY 1),
+    long AS (SELECT sim_group, money_sum(cost * {WEIGHT}) AS cost FROM _sim_1h GROUP BY 1),
     -- per group sums, compared group by group (never a join of the two scenarios' requests)
     choice AS (
         SELECT s.sim_group, s.cost <= l.cost AS short_wins
@@ -214,12 +216,12 @@ def _ceiling(
     """Cost if every repeat of a prefix were a hit, per row key (and () for the total)."""
     price(con, scenario_sql(flagged, None, "5m"), "_sim_ceiling")
     keys = ", ".join(d.sql for d in dims)
-    total = con.execute(f"SELECT sum(p.cost * p.{WEIGHT}) FROM _sim_ceiling p").fetchone()
+    total = con.execute(f"SELECT money_sum(p.cost * p.{WEIGHT}) FROM _sim_ceiling p").fetchone()
     out: dict[tuple[Any, ...], float | None] = {(): total[0] if total else None}
     if dims:
         group = ", ".join(str(i + 1) for i in range(len(dims)))
         for *key, cost in con.execute(
-            f"SELECT {keys}, sum(p.cost * p.{WEIGHT}) FROM _sim_ceiling p GROUP BY {group}"
+            f"SELECT {keys}, money_sum(p.cost * p.{WEIGHT}) FROM _sim_ceiling p GROUP BY {group}"
         ).fetchall():
             out[tuple(key)] = cost
     return out

@@ -129,7 +129,7 @@ def _unit_metrics(success: str) -> str:
     return f"""
     sum(CASE WHEN {first_eval} AND p.{success} THEN 1 ELSE 0 END)
         / NULLIF(sum(CASE WHEN {first_eval} THEN 1 ELSE 0 END), 0) AS pass_rate_{{when}},
-    sum(CASE WHEN p.sim_evaluated THEN p.cost * p.{WEIGHT} ELSE 0 END)
+    money_sum(CASE WHEN p.sim_evaluated THEN p.cost * p.{WEIGHT} ELSE 0 END)
         / NULLIF(sum(CASE WHEN {first_eval} AND p.{success} THEN 1 ELSE 0 END), 0)
         AS cost_per_success_{{when}}
     """

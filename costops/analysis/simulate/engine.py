@@ -84,17 +84,20 @@ def _compare_sql(dims: list[Dimension], extras: str, before_extras: str) -> str:
     join = " AND ".join(f'b."{n}" IS NOT DISTINCT FROM a."{n}"' for n in names) or "TRUE"
     picked = "".join(f'COALESCE(b."{n}", a."{n}") AS "{n}", ' for n in names)
     quoted = ", ".join(f'"{n}"' for n in names)
-    rest_a = f"a.* EXCLUDE ({quoted})" if names else "a.*"
-    rest_b = f"b.* EXCLUDE ({quoted})" if names else "b.*"
+    rest_a = f"a.* EXCLUDE ({quoted}{', ' if names else ''}simulated)"
+    rest_b = f"b.* EXCLUDE ({quoted}{', ' if names else ''}baseline)"
     order = g.order
     return f"""
-    WITH b AS (SELECT {keys}sum(p.cost * p.{WEIGHT}) AS baseline_cost{before_tail}
+    WITH b AS (SELECT {keys}decimal_sum(p.cost * p.{WEIGHT}) AS baseline{before_tail}
                FROM {BEFORE} p {group}),
-         a AS (SELECT {keys}sum(p.cost * p.{WEIGHT}) AS simulated_cost{tail}
+         a AS (SELECT {keys}decimal_sum(p.cost * p.{WEIGHT}) AS simulated{tail}
                FROM {AFTER} p {group})
-    SELECT {picked}{rest_b}, {rest_a},
-        b.baseline_cost - a.simulated_cost AS savings,
-        (b.baseline_cost - a.simulated_cost) / NULLIF(b.baseline_cost, 0) AS savings_pct
+    SELECT {picked}CAST(b.baseline AS DOUBLE) AS baseline_cost, {rest_b},
+        CAST(a.simulated AS DOUBLE) AS simulated_cost, {rest_a},
+        -- exact: equal costs save exactly 0
+        CAST(b.baseline - a.simulated AS DOUBLE) AS savings,
+        CAST(b.baseline - a.simulated AS DOUBLE) / NULLIF(CAST(b.baseline AS DOUBLE), 0)
+            AS savings_pct
     FROM b FULL OUTER JOIN a ON {join}
-    ORDER BY b.baseline_cost DESC NULLS LAST{order}
+    ORDER BY b.baseline DESC NULLS LAST{order}
     """

@@ -19,7 +19,8 @@ BEFORE_EXTRAS = """
     mode(p.max_tokens) AS typical_max_tokens,
     avg(CASE WHEN lower(p.finish_reason) IN ('length', 'max_tokens') THEN 1.0 ELSE 0.0 END)
         AS truncation_rate,
-    sum(p.cost_output * p.sim_weight) / NULLIF(sum(p.cost * p.sim_weight), 0) AS output_share,
+    money_sum(p.cost_output * p.sim_weight)
+        / NULLIF(money_sum(p.cost * p.sim_weight), 0) AS output_share,
     sum(CASE WHEN $trimmed > $cap THEN 1 ELSE 0 END) AS outputs_cut
 """
 
