@@ -203,3 +203,45 @@ def test_counts_read_in_the_singular(run, db, tmp_path):
     assert "1 line (costops 1) · 1 request inserted · 0 evals inserted · 0 duplicates" in (
         result.stderr
     )
+
+
+@pytest.fixture
+def long_names_db(run, db, tmp_path):
+    lines = [
+        {"request_id": f"r{i}", "timestamp": "2026-03-02T10:00:00Z", "provider": "acme",
+         "model": "acme-small", "feature": name, "input_tokens": 1000 * (i + 1),
+         "output_tokens": 10}
+        for i, name in enumerate(["contract-review-enterprise-tier", "support-agent-escalations"])
+    ]  # fmt: skip
+    (tmp_path / "long.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert run("ingest", "long.jsonl", "--db", db).code == 0
+    return db
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_fit_the_width_with_names_whole(run, long_names_db, monkeypatch, width):
+    """Fewer columns, not truncated cells: the least important columns go first."""
+    from costops.cli import common
+
+    monkeypatch.setattr(common, "PIPED_WIDTH", width)
+    out = _report(run, long_names_db).stdout
+    assert max(len(line) for line in out.splitlines()) <= width
+    assert "contract-review-enterprise-tier" in out and "support-agent-escalations" in out
+    assert "cost" in out and "share" in out
+    assert ("units" in out) == (width > 120)  # the first column to go
+
+
+def test_wide_keeps_every_column_and_compact_the_main_ones(run, long_names_db, monkeypatch):
+    from costops.cli import common
+
+    monkeypatch.setattr(common, "PIPED_WIDTH", 80)
+    wide = _report(run, long_names_db, "--wide").stdout
+    assert all(h in wide for h in ("units", "input tok", "output tok", "cum.", "unpriced"))
+    compact = _report(run, long_names_db, "--compact").stdout
+    assert "input tok" not in compact and "units" not in compact and "cost" in compact
+    assert "contract-review-enterprise-tier" in compact
+
+
+def test_piped_tables_have_no_trailing_spaces(run, report_db):
+    out = _report(run, report_db).stdout
+    assert out.strip() and all(line == line.rstrip() for line in out.splitlines())

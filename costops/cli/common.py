@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import sys
 from enum import StrEnum
@@ -109,25 +110,29 @@ def emit(result: Result, fmt: OutputFormat | None, output: str | None) -> None:
     if path is not None and path.is_dir():
         raise UsageError(f"-o {output}: is a directory")
     try:
-        _write(rendered, path)
+        _write(rendered, path, wide=result.layout == "wide")
     except OSError as exc:
         raise UsageError(f"-o {output}: cannot write: {exc.strerror or exc}") from exc
 
 
-def _write(rendered: object, path: Path | None) -> None:
+PIPED_WIDTH = 160  # a table piped or written to a file: this wide, no trailing spaces
+WIDE = 10_000  # --wide: every column, however wide
+
+
+def _write(rendered: object, path: Path | None, *, wide: bool) -> None:
     if isinstance(rendered, ParquetRows):
         if path is None:
             raise UsageError("Parquet is written to a file: add -o FILE.parquet")
         rendered.write(path)
-    elif isinstance(rendered, str):
-        if path is None:
-            sys.stdout.write(rendered)
-        else:
-            path.write_text(rendered, encoding="utf-8")
-    elif path is not None:
-        with path.open("w", encoding="utf-8") as handle:
-            Console(file=handle, width=160, highlight=False).print(rendered)
+        return
+    if not isinstance(rendered, str):  # a table
+        if path is None and sys.stdout.isatty():  # the terminal's width (or every column)
+            Console(highlight=False, width=WIDE if wide else None).print(rendered)
+            return
+        buffer = io.StringIO()
+        Console(file=buffer, width=WIDE if wide else PIPED_WIDTH, highlight=False).print(rendered)
+        rendered = "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
+    if path is None:
+        sys.stdout.write(rendered)
     else:
-        # Piped output keeps every column: a terminal's width, else a wide fixed one.
-        width = None if sys.stdout.isatty() else 160
-        Console(highlight=False, width=width).print(rendered)
+        path.write_text(rendered, encoding="utf-8")

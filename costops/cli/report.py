@@ -49,6 +49,12 @@ def report(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column, however wide the table gets.")
+    ] = False,
+    compact: Annotated[
+        bool, typer.Option("--compact", help="Only the main columns (cost, share, pass rate).")
+    ] = False,
     cost: Annotated[
         CostBasis,
         typer.Option(
@@ -66,4 +72,6 @@ def report(
         filters = Filters(since, until, parse_where(where), tz)
         result = build_report(con, parse_dimensions(by, tz), filters, top)
         result.cost_basis = cost.value
-    emit(report_result(result), fmt, output)
+    shown = report_result(result)
+    shown.layout = "compact" if compact else "wide" if wide else "fit"
+    emit(shown, fmt, output)

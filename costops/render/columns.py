@@ -14,6 +14,8 @@ class Column:
     kind: str = "text"  # text | int | money | pct | tokens | bool | mark | rate | ratio | num
     # What a table shows, when it is not row[key] (the machine formats keep row[key]).
     shown: Callable[[dict[str, Any]], Any] | None = None
+    # Which columns a narrow terminal drops first: the highest number (0: never dropped).
+    priority: int = 0
 
     def cell(self, row: dict[str, Any]) -> str:
         """The text of this column's cell in `row`."""

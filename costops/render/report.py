@@ -6,18 +6,19 @@ from costops.analysis.report import ROW_KEYS, Report
 from costops.render.columns import Column
 from costops.render.result import Result, Section, scope_meta
 
+# priority: which columns a narrow terminal drops first (the highest number; 0 never)
 METRIC_COLUMNS = [
-    Column("pareto_head", "80%", "mark"),
-    Column("requests", "requests", "int"),
-    Column("units", "units", "int"),
-    Column("input_tokens", "input tok", "tokens"),
-    Column("output_tokens", "output tok", "tokens"),
+    Column("pareto_head", "80%", "mark", priority=2),
+    Column("requests", "requests", "int", priority=1),
+    Column("units", "units", "int", priority=5),
+    Column("input_tokens", "input tok", "tokens", priority=4),
+    Column("output_tokens", "output tok", "tokens", priority=4),
     Column("cost", "cost", "money"),
-    Column("share", "share", "pct"),
-    Column("cumulative_share", "cum.", "pct"),
-    Column("pass_rate", "pass rate", "pct"),
-    Column("cost_per_success", "cost/success", "money"),
-    Column("unpriced_requests", "unpriced", "int"),
+    Column("share", "share", "pct", priority=1),
+    Column("cumulative_share", "cum.", "pct", priority=3),
+    Column("pass_rate", "pass rate", "pct", priority=2),
+    Column("cost_per_success", "cost/success", "money", priority=2),
+    Column("unpriced_requests", "unpriced", "int", priority=3),
 ]
 
 

@@ -18,7 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.table import Table
 
 from costops.analysis.filters import Filters
 from costops.render.columns import Column
@@ -44,6 +46,7 @@ class Result:
     sections: list[Section]  # in the order shown; exactly one has key "rows"
     notes: list[str] = field(default_factory=list)  # lines under the tables
     csv_keys: list[str] | None = None  # the main section's CSV/Parquet columns (default: shown)
+    layout: str = "fit"  # table: fit (drop columns to fit the width) | wide | compact
 
     @property
     def main(self) -> Section:
@@ -128,16 +131,51 @@ def _markdown_table(section: Section) -> str:
     return "\n".join(lines) + "\n"
 
 
+COMPACT_PRIORITY = 2  # --compact keeps the columns of this priority and above
+
+
 def _table(result: Result) -> RenderableType:
-    tables = []
-    for i, section in enumerate(result.sections):
-        caption = section.caption
-        if i == len(result.sections) - 1 and result.notes:
-            caption = "\n".join([*([caption] if caption else []), *result.notes])
+    return FittedTables(result)
+
+
+class FittedTables:
+    """The sections as tables that fit the width they are printed in: a narrow terminal drops
+    the least important columns (Column.priority) rather than cutting cells short; `wide`
+    keeps every column, `compact` only the important ones."""
+
+    def __init__(self, result: Result):
+        self.result = result
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        sections = self.result.sections
+        for i, section in enumerate(sections):
+            caption = section.caption
+            if i == len(sections) - 1 and self.result.notes:
+                caption = "\n".join([*([caption] if caption else []), *self.result.notes])
+            columns = section.columns
+            if self.result.layout == "compact":
+                columns = [c for c in columns if c.priority <= COMPACT_PRIORITY]
+            table = self._table(section, columns, caption)
+            fit = self.result.layout != "wide"
+            while fit and _width(console, options, table) > options.max_width:
+                droppable = [c for c in columns if c.priority > 0]
+                if not droppable:
+                    break
+                dropped = max(reversed(droppable), key=lambda c: c.priority)  # rightmost first
+                columns = [c for c in columns if c is not dropped]
+                table = self._table(section, columns, caption)
+            yield table
+
+    @staticmethod
+    def _table(section: Section, columns: list[Column], caption: str) -> Table:
         totals = _labelled(section) if _shows_totals(section) else None
-        tables.append(rich_table(section.title, section.columns, section.rows, totals,
-                                 section.highlight, caption or None))  # fmt: skip
-    return tables[0] if len(tables) == 1 else Group(*tables)
+        return rich_table(section.title, columns, section.rows, totals, section.highlight,
+                          caption or None)  # fmt: skip
+
+
+def _width(console: Console, options: ConsoleOptions, table: Table) -> int:
+    """The width a table takes when nothing in it is cut short."""
+    return Measurement.get(console, options.update(width=10_000), table).maximum
 
 
 def _shows_totals(section: Section) -> bool:

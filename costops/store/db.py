@@ -107,7 +107,8 @@ def check_file(path: str, *, create: bool) -> None:
     except FileNotFoundError:
         if not create:
             raise DatabaseError(
-                f"{path}: no database here; run `costops ingest` first or pass --db"
+                f"no database at {os.path.abspath(path)}; create it with `costops ingest FILES` "
+                "(add --db to name it), or point at one with --db FILE or $COSTOPS_DB"
             ) from None
         return
     except OSError as exc:
