@@ -245,3 +245,16 @@ def test_wide_keeps_every_column_and_compact_the_main_ones(run, long_names_db, m
 def test_piped_tables_have_no_trailing_spaces(run, report_db):
     out = _report(run, report_db).stdout
     assert out.strip() and all(line == line.rstrip() for line in out.splitlines())
+
+
+@pytest.mark.parametrize(
+    "args", [["ingest", "-h"], ["report", "--help"], ["simulate", "caching", "-h"], ["-h"]]
+)
+def test_help_reads_like_a_cli(run, args):
+    """No typer placeholders (<str>, <bool>, {paths}); flags read as flags; -h is --help."""
+    text = run(*args).stdout
+    assert text.startswith("Usage: costops")
+    assert "<str>" not in text and "<bool>" not in text and "{" not in text.split("\n")[0]
+    if args[0] == "ingest":
+        assert "Usage: costops ingest [OPTIONS] PATHS..." in text
+        assert "  --strict  " in text and "--timestamp TEXT" in text

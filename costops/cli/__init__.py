@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import duckdb
 import typer
+import typer.core
 
 from costops import __version__
 from costops.cli import (
@@ -32,6 +33,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # plain help: TEXT/INTEGER metavars, flags without a value (rich help showed <str>, <bool>)
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("ingest")(ingest.ingest)
 app.command("report")(report.report)
@@ -79,8 +83,10 @@ def main() -> None:
     """Run the CLI; map errors to exit codes once, here (SPEC §11): every error is one line on
     stderr, typer's usage errors (exit 2) as well as ours; Ctrl-C exits 130 without a traceback
     (a write in progress is rolled back: the database stays as it was)."""
+    command = typer.main.get_command(app)
+    _plain_metavars(command)
     try:
-        code = app(standalone_mode=False, prog_name="costops")
+        code = command.main(standalone_mode=False, prog_name="costops")
     except typer.TyperException as exc:  # a usage error found by typer (click)
         _usage_error(exc)
     except KeyboardInterrupt:
@@ -106,6 +112,35 @@ def main() -> None:
         stderr.print("costops: interrupted")
     if isinstance(code, int):
         sys.exit(code)
+
+
+METAVARS = {"str": "TEXT", "int": "N", "float": "NUMBER", "list[str]": "TEXT", "path": "FILE"}
+
+
+def _plain_metavars(command: Any) -> None:
+    """Help that reads like a CLI's: `--since TEXT`, `PATHS...`, not typer's `<str>`,
+    `<list[str]>` and `{paths}` (cosmetic: typer internals may move, so a failure changes
+    nothing)."""
+    try:
+        context = typer.Context(command)
+        for param in command.params:
+            if getattr(param, "is_flag", False) or param.metavar is not None:
+                continue
+            label = param.display_type(context).strip("<>")
+            if isinstance(param, typer.core.TyperArgument):
+                name = param.name.upper() + ("..." if param.nargs != 1 else "")
+                param.metavar = param.name.upper()
+                hide_type: Any = lambda ctx: ""  # noqa: E731
+                usage: Any = lambda name=name: name  # noqa: E731
+                param.display_type = hide_type  # type: ignore[method-assign]
+                param._usage_display_name = usage  # type: ignore[method-assign]
+            else:
+                label = "int" if label.endswith("range") else label  # typer's "int range"
+                param.metavar = f"[{label}]" if "|" in label else METAVARS.get(label, label.upper())
+        for sub in getattr(command, "commands", {}).values():
+            _plain_metavars(sub)
+    except (AttributeError, TypeError):  # pragma: no cover - another typer version
+        return
 
 
 def _usage_error(exc: typer.TyperException) -> None:

@@ -53,8 +53,11 @@ def quarantine(
     ] = 100,
     clear: Annotated[
         bool,
-        typer.Option("--clear", help="Forget the quarantined lines (of --file, else all), once "
-                     "the file is fixed and ingested again."),
+        typer.Option(
+            "--clear",
+            help="Forget the quarantined lines (of --file, else all), once "
+            "the file is fixed and ingested again.",
+        ),
     ] = False,
     fmt: FormatOption = None,
     output: OutputOption = None,
