@@ -7,14 +7,15 @@ import math
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from costops.errors import UsageError
-from costops.render.result import ParquetRows, Result, render
-from costops.store.db import resolve_db_path
+
+if TYPE_CHECKING:
+    from costops.render.result import Result
 
 
 class OutputFormat(StrEnum):
@@ -90,6 +91,8 @@ TzOption = Annotated[str, typer.Option("--tz", help="Time zone for day/week/mont
 
 
 def db_path(db: str | None) -> str:
+    from costops.store.db import resolve_db_path
+
     return resolve_db_path(db)
 
 
@@ -105,6 +108,8 @@ def output_format(fmt: OutputFormat | None, output: str | None) -> str:
 def emit(result: Result, fmt: OutputFormat | None, output: str | None) -> None:
     """Data goes to stdout or -o FILE, in the format asked for; a file that cannot be written is
     a one-line error."""
+    from costops.render.result import render
+
     rendered = render(result, output_format(fmt, output))
     path = None if output in (None, "-") else Path(output)
     if path is not None and path.is_dir():
@@ -120,6 +125,8 @@ WIDE = 10_000  # --wide: every column, however wide
 
 
 def _write(rendered: object, path: Path | None, *, wide: bool) -> None:
+    from costops.render.result import ParquetRows
+
     if isinstance(rendered, ParquetRows):
         if path is None:
             raise UsageError("Parquet is written to a file: add -o FILE.parquet")

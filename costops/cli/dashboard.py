@@ -7,9 +7,6 @@ from typing import Annotated
 
 import typer
 
-from costops.analysis.filters import Filters, parse_where, validate_timezone
-from costops.analysis.overview import build_overview
-from costops.analysis.session import analysis_session
 from costops.cli.common import (
     ConfigOption,
     DbOption,
@@ -21,7 +18,6 @@ from costops.cli.common import (
     WhereOption,
     db_path,
 )
-from costops.config import load_config
 from costops.render.table import stderr
 
 
@@ -37,6 +33,11 @@ def dashboard(
     pricing: PricingOption = None,
 ) -> None:
     """One self-contained HTML dashboard (works offline) to share."""
+    from costops.analysis.filters import Filters, parse_where, validate_timezone
+    from costops.analysis.overview import build_overview
+    from costops.analysis.session import analysis_session
+    from costops.config import load_config
+
     settings = load_config(config)
     batchable = [name for name, opts in settings.features.items() if opts.get("batchable")]
     with analysis_session(db_path(db), pricing, wait=wait) as con:

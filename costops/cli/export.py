@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from costops.analysis.filters import Filters, parse_where, validate_timezone
-from costops.analysis.session import analysis_session
 from costops.cli.common import (
     DbOption,
     PricingOption,
@@ -19,7 +17,6 @@ from costops.cli.common import (
     WhereOption,
     db_path,
 )
-from costops.render.focus import export
 from costops.render.table import stderr
 
 app = typer.Typer(help="Export costs for BI tools and FinOps platforms.", no_args_is_help=True)
@@ -37,6 +34,10 @@ def _export(
     pricing: list[str] | None,
     wait: float,
 ) -> None:
+    from costops.analysis.filters import Filters, parse_where, validate_timezone
+    from costops.analysis.session import analysis_session
+    from costops.render.focus import export
+
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         rows = export(con, what, Filters(since, until, parse_where(where), tz), output)

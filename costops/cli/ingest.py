@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import duckdb
 import typer
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TimeRemainingColumn
 from rich.text import Text
 
 from costops.cli.common import ConfigOption, DbOption, WaitOption, db_path
-from costops.config import load_config, parse_map_options
 from costops.errors import InputDataError, UsageError
-from costops.ingest.formats.detect import FORMATS
-from costops.ingest.run import FileResult, ingest_source
-from costops.ingest.sources import Source, expand
+from costops.ingest.formats import FORMATS
 from costops.render.table import stderr
 from costops.render.words import count
-from costops.store.db import INGEST_MEMORY_LIMIT, open_db
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from costops.ingest.run import FileResult
+    from costops.ingest.sources import Source
 
 
 class Kind(StrEnum):
@@ -72,6 +73,10 @@ def ingest(
     db: DbOption = None,
 ) -> None:
     """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""
+    from costops.config import load_config, parse_map_options
+    from costops.ingest.sources import expand
+    from costops.store.db import INGEST_MEMORY_LIMIT, open_db
+
     _check_timestamp(timestamp)  # before any file is read
     mappings = {**load_config(config).dimensions, **parse_map_options(mapping)}
     sources = expand(paths)
@@ -128,6 +133,8 @@ def _ingest_one(
     mappings: dict[str, tuple[str, ...]],
     keep_text: bool,
 ) -> FileResult:
+    from costops.ingest.run import ingest_source
+
     options = {
         "fmt": fmt, "kind": kind, "strict": strict, "default_time": timestamp,
         "mappings": mappings, "keep_text": keep_text,
@@ -188,6 +195,8 @@ def _formats(result: FileResult) -> str:
 
 
 def _print_totals(results: list[FileResult], path: str) -> None:
+    from costops.ingest.run import FileResult
+
     if len(results) < 2:
         return
     total = FileResult("total")

@@ -6,14 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from costops.analysis.coverage import coverage_rows
-from costops.analysis.filters import parse_dimensions
-from costops.analysis.pricing_diff import pricing_diff
-from costops.analysis.session import analysis_session
 from costops.cli.common import (
     DbOption,
     FormatOption,
@@ -24,20 +20,12 @@ from costops.cli.common import (
     emit,
 )
 from costops.errors import CheckFailed, PricingError, UsageError
-from costops.rates.importers import (
-    claimed_names,
-    import_genai_prices,
-    import_litellm,
-    read_litellm,
-    write_tables,
-)
-from costops.rates.inspect import check, history_rows, list_rows, resolve_model
-from costops.rates.tables import load_tables
 from costops.render import words
 from costops.render.columns import Column
-from costops.render.result import Result, Section
 from costops.render.table import stderr
-from costops.store.db import open_db
+
+if TYPE_CHECKING:
+    from costops.render.result import Result
 
 app = typer.Typer(help="Inspect and check the versioned pricing tables.", no_args_is_help=True)
 
@@ -90,6 +78,8 @@ COVERAGE_COLUMNS = [
 
 def _prices_result(title: str, columns: list[Column], rows: list[dict[str, Any]]) -> Result:
     """A table of prices (USD per million tokens); CSV/Parquet keep every key of the rows."""
+    from costops.render.result import Result, Section
+
     keys = [k for k, v in rows[0].items() if not isinstance(v, dict)] if rows else None
     section = Section("rows", title, columns, rows, {"rows": len(rows)}, show_totals=False)
     meta = {"currency": "USD", "unit": "USD per million tokens"}
@@ -106,6 +96,9 @@ def list_models(
     pricing: PricingOption = None,
 ) -> None:
     """Every priced model with its current rates (USD per million tokens)."""
+    from costops.rates.inspect import list_rows
+    from costops.rates.tables import load_tables
+
     rows = list_rows(load_tables(pricing))
     if provider:
         wanted = {p.lower() for p in provider}
@@ -122,6 +115,9 @@ def show(
     pricing: PricingOption = None,
 ) -> None:
     """The dated price history of one model."""
+    from costops.rates.inspect import history_rows, resolve_model
+    from costops.rates.tables import load_tables
+
     tables = load_tables(pricing)
     found = resolve_model(tables, model)
     if found is None:
@@ -140,6 +136,9 @@ def check_tables(
     ] = False,
 ) -> None:
     """Validate the tables: schema, version order, pattern clashes, missing cache rates."""
+    from costops.rates.inspect import check
+    from costops.rates.tables import load_tables
+
     tables = load_tables(pricing)
     findings = check(tables)
     warnings: Counter[str] = Counter()
@@ -172,6 +171,10 @@ def coverage(
     pricing: PricingOption = None,
 ) -> None:
     """Logged models and whether a table prices them (unpriced is NULL, never $0)."""
+    from costops.analysis.coverage import coverage_rows
+    from costops.analysis.session import analysis_session
+    from costops.render.result import Result, Section
+
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         rows = coverage_rows(con)
     title = "Pricing coverage of logged models"
@@ -218,6 +221,12 @@ def diff(
 ) -> None:
     """What changing the tables from OLD to NEW would do to the cost of the stored requests.
     Each directory is layered over the packaged tables, as with --pricing."""
+    from costops.analysis.filters import parse_dimensions
+    from costops.analysis.pricing_diff import pricing_diff
+    from costops.rates.tables import load_tables
+    from costops.render.result import Result, Section
+    from costops.store.db import open_db
+
     old_tables, new_tables = load_tables([old]), load_tables([new])
     with open_db(db_path(db), create=False, wait=wait, read_only=True) as con:
         dims = parse_dimensions(by, "UTC")
@@ -257,6 +266,15 @@ def import_prices(
     """Convert another price list into costops YAML for review: LiteLLM's price map (dated
     today) or the installed genai-prices package's data (with its own dates). Every price key
     without a costops rule is reported, never dropped silently."""
+    from costops.rates.importers import (
+        claimed_names,
+        import_genai_prices,
+        import_litellm,
+        read_litellm,
+        write_tables,
+    )
+    from costops.rates.tables import load_tables
+
     today = dt.date.today()
     out = out_alias or out
     wanted = set(provider or [])

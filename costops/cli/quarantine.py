@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from costops.analysis.session import fetch_dicts
 from costops.cli.common import (
     DbOption,
     FormatOption,
@@ -17,10 +16,8 @@ from costops.cli.common import (
     emit,
 )
 from costops.render.columns import Column
-from costops.render.result import Result, Section
 from costops.render.table import stderr
 from costops.render.words import count
-from costops.store.db import open_db
 
 QUARANTINE_SQL = """
 SELECT file, line_no, reason, byte_length, sha256, structure, raw FROM quarantine
@@ -65,6 +62,10 @@ def quarantine(
     wait: WaitOption = 0.0,
 ) -> None:
     """List quarantined lines: file, line number, reason, size and structure (or kept text)."""
+    from costops.analysis.session import fetch_dicts
+    from costops.render.result import Result, Section
+    from costops.store.db import open_db
+
     if clear:
         with open_db(db_path(db), create=False, wait=wait) as con:
             (cleared,) = con.execute(CLEAR_SQL, [file, file]).fetchall()[0]

@@ -6,9 +6,6 @@ from typing import Annotated
 
 import typer
 
-from costops.analysis.filters import Filters, parse_dimensions, parse_where
-from costops.analysis.reconcile import reconcile
-from costops.analysis.session import analysis_session
 from costops.cli.common import (
     DbOption,
     FormatOption,
@@ -22,7 +19,6 @@ from costops.cli.common import (
     emit,
 )
 from costops.errors import CheckFailed, UsageError
-from costops.render.reconcile import reconciliation_result
 from costops.render.words import count
 
 
@@ -49,6 +45,11 @@ def reconcile_command(
 ) -> None:
     """Compare costops' cost with the cost the logs reported (logged_cost), by group and for the
     most different requests, naming the likely cause."""
+    from costops.analysis.filters import Filters, parse_dimensions, parse_where
+    from costops.analysis.reconcile import reconcile
+    from costops.analysis.session import analysis_session
+    from costops.render.reconcile import reconciliation_result
+
     if not 0 <= tolerance < 1:
         raise UsageError(f"--tolerance {tolerance}: expected a fraction such as 0.01 (1 %)")
     with analysis_session(db_path(db), pricing, wait=wait) as con:

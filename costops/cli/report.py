@@ -7,10 +7,6 @@ from typing import Annotated
 
 import typer
 
-from costops.analysis.cache import use_list_prices
-from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
-from costops.analysis.report import build_report
-from costops.analysis.session import analysis_session
 from costops.cli.common import (
     DbOption,
     FormatOption,
@@ -24,7 +20,6 @@ from costops.cli.common import (
     db_path,
     emit,
 )
-from costops.render.report import report_result
 
 
 class CostBasis(StrEnum):
@@ -65,6 +60,12 @@ def report(
     ] = CostBasis.effective,
 ) -> None:
     """Where the money goes: cost by DIM with Pareto shares, pass rate and cost per success."""
+    from costops.analysis.cache import use_list_prices
+    from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
+    from costops.analysis.report import build_report
+    from costops.analysis.session import analysis_session
+    from costops.render.report import report_result
+
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         if cost == "list":
             use_list_prices(con)

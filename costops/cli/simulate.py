@@ -7,16 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from costops.analysis.filters import (
-    Filters,
-    in_scope,
-    parse_dimensions,
-    parse_where,
-    validate_timezone,
-)
-from costops.analysis.session import analysis_session
-from costops.analysis.simulate.engine import Simulation
-from costops.analysis.simulate.runner import run
 from costops.cli.common import (
     ConfigOption,
     DbOption,
@@ -31,7 +21,6 @@ from costops.cli.common import (
     db_path,
     emit,
 )
-from costops.render.simulation import simulation_result
 from costops.render.table import stderr
 
 EMPTY_TOTALS = {"baseline_cost": 0.0, "simulated_cost": 0.0, "savings": 0.0, "savings_pct": None}
@@ -95,6 +84,18 @@ CapOption = Annotated[int | None, typer.Option("--cap", help="A max_tokens cap t
 
 
 def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
+    from costops.analysis.filters import (
+        Filters,
+        in_scope,
+        parse_dimensions,
+        parse_where,
+        validate_timezone,
+    )
+    from costops.analysis.session import analysis_session
+    from costops.analysis.simulate.engine import Simulation
+    from costops.analysis.simulate.runner import run
+    from costops.render.simulation import simulation_result
+
     with analysis_session(db_path(common["db"]), common["pricing"], wait=common["wait"]) as con:
         tz = validate_timezone(con, common["tz"])
         filters = Filters(common["since"], common["until"], parse_where(common["where"]), tz)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from costops.analysis.budget import Budget, check_budgets, parse_budgets
-from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
-from costops.analysis.session import analysis_session
-from costops.analysis.tasks import build_tasks
 from costops.cli.common import (
     ConfigOption,
     DbOption,
@@ -25,10 +21,12 @@ from costops.cli.common import (
     db_path,
     emit,
 )
-from costops.config import load_config
 from costops.render.columns import Column
-from costops.render.result import Result, Section, scope_meta
 from costops.render.table import stderr
+
+if TYPE_CHECKING:
+    from costops.analysis.budget import Budget
+    from costops.render.result import Result
 
 budget_app = typer.Typer(help="Budgets per task and per period, for alerting.",
                          no_args_is_help=True)  # fmt: skip
@@ -79,6 +77,11 @@ def tasks(
     pricing: PricingOption = None,
 ) -> None:
     """Agent tasks: calls and tokens per task, cost per task (p50/p95/max), retries."""
+    from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
+    from costops.analysis.session import analysis_session
+    from costops.analysis.tasks import build_tasks
+    from costops.render.result import Result, Section, scope_meta
+
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         dims = parse_dimensions(by, tz)
@@ -138,6 +141,11 @@ def check(
     pricing: PricingOption = None,
 ) -> None:
     """Check budgets (flags and costops.yaml); exit 1 when any is breached, 0 when none."""
+    from costops.analysis.budget import check_budgets, parse_budgets
+    from costops.analysis.filters import Filters, parse_where, validate_timezone
+    from costops.analysis.session import analysis_session
+    from costops.config import load_config
+
     settings = load_config(config)
     budgets = parse_budgets(settings.budgets, settings.source or "costops.yaml")
     budgets += _flag_budgets(task_cost, task_tokens, daily_cost, weekly_cost, monthly_cost, by)
@@ -169,6 +177,8 @@ def _flag_budgets(
     monthly: float | None,
     by: str | None,
 ) -> list[Budget]:
+    from costops.analysis.budget import Budget
+
     out = []
     if task_cost is not None or task_tokens is not None:
         out.append(Budget("--task-cost/--task-tokens", "task", task_cost, task_tokens))
@@ -182,6 +192,8 @@ def _flag_budgets(
 def _budget_result(
     breaches: list[dict[str, Any]], warnings: list[dict[str, Any]], budgets: list[Budget]
 ) -> Result:
+    from costops.render.result import Result, Section
+
     title = f"{len(breaches)} budget breach{'es' if len(breaches) != 1 else ''}"
     caption = "checked: " + "; ".join(f"{b.name}: {b.describe()}" for b in budgets)
     section = Section("rows", title, BREACH_COLUMNS, breaches, {"breaches": len(breaches)},

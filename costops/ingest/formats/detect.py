@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from costops.ingest.formats import FORMATS
 from costops.ingest.formats.cloud import (
     BEDROCK_DETECT_SQL,
     GEMINI_CHUNK_SQL,
@@ -21,10 +22,7 @@ from costops.ingest.formats.gateways import (
 from costops.ingest.formats.providers import RESPONSE_SQL, anthropic_fields, openai_fields
 from costops.ingest.formats.sql import canonical_object
 
-FORMATS = (
-    "auto", "costops", "openai", "anthropic", "litellm", "otlp", "openai-batch",
-    "anthropic-batch", "langfuse", "claude-code", "gemini", "bedrock",
-)  # fmt: skip
+__all__ = ["FORMATS"]  # also importable from here
 
 # Lines that carry no usage of their own: counted as skipped, not quarantined.
 SKIP = "skip"
