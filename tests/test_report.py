@@ -152,7 +152,8 @@ def test_where_value_is_bound_not_pasted(run, report_db):
 
 def test_report_on_missing_database_is_exit_5(run, tmp_path):
     result = run("report", "--db", str(tmp_path / "nope.duckdb"))
-    assert result.code == 5 and "run `costops ingest` first" in result.stderr
+    assert result.code == 5 and f"no database at {tmp_path / 'nope.duckdb'}" in result.stderr
+    assert "costops ingest FILES" in result.stderr and "$COSTOPS_DB" in result.stderr
 
 
 def test_out_of_memory_is_one_line_and_exit_5(run, report_db, monkeypatch):
