@@ -154,6 +154,11 @@ def test_time_buckets_come_in_time_order_with_shares_by_cost(run, report_db):
         ["quarantine", "--top", "-5"],
         ["simulate", "caching", "--ttl", "9h"],
         ["ingest", "nope.jsonl", "--timestamp", "notatime"],
+        ["budget", "check", "--task-cost", "inf"],
+        ["budget", "check"],
+        ["report", "-o", "r.html"],
+        ["dashboard", "-o", "missing-dir/d.html"],
+        ["export", "focus", "-o", "missing-dir/f.csv"],
     ],
 )
 def test_every_usage_error_is_one_line_exit_2(run, report_db, args):
@@ -228,7 +233,10 @@ def test_tables_fit_the_width_with_names_whole(run, long_names_db, monkeypatch, 
     assert max(len(line) for line in out.splitlines()) <= width
     assert "contract-review-enterprise-tier" in out and "support-agent-escalations" in out
     assert "cost" in out and "share" in out
-    assert ("units" in out) == (width > 120)  # the first column to go
+    header = next(line for line in out.splitlines() if line.startswith("┃"))
+    assert "units" not in header  # the first column to go
+    assert "hidden to fit the width: units" in out
+    assert ("pass rate" in header) == (width == 120)
 
 
 def test_wide_keeps_every_column_and_compact_the_main_ones(run, long_names_db, monkeypatch):
@@ -258,3 +266,32 @@ def test_help_reads_like_a_cli(run, args):
     if args[0] == "ingest":
         assert "Usage: costops ingest [OPTIONS] PATHS..." in text
         assert "  --strict  " in text and "--timestamp TEXT" in text
+
+
+def test_ctrl_c_inside_a_duckdb_query_exits_130(run, report_db, monkeypatch):
+    """DuckDB turns SIGINT during a query into its InterruptException, not KeyboardInterrupt."""
+    import duckdb
+
+    def interrupted(*args, **kwargs):
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr(report_module, "_groups_sql", interrupted)
+    result = _report(run, report_db)
+    assert result.code == 130 and result.stderr == "costops: interrupted\n"
+
+
+def test_top_with_time_buckets_keeps_the_costliest_in_time_order(run, report_db):
+    """UTC days $6 / $3 / $1: --top 2 keeps 03-02 and 03-03 (not the first two days)."""
+    rows = _report(run, report_db, "--by", "day", "-n", "2", "-f", "json").json()["rows"]
+    assert [r["day"] for r in rows] == ["2026-03-02", "2026-03-03"]
+    rows = _report(run, report_db, "--by", "day", "-n", "1", "-f", "json").json()["rows"]
+    assert [r["day"] for r in rows] == ["2026-03-02"]
+
+
+def test_pricing_diff_on_an_empty_database(run, db, tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    assert run("ingest", "empty.jsonl", "--db", db).code == 0
+    result = run("pricing", "diff", FIXTURE_PRICING, FIXTURE_PRICING, "--db", db, "-f", "json")
+    assert result.code == 0, result.stderr
+    totals = result.json()["totals"]
+    assert (totals["requests"], totals["changed_requests"], totals["change"]) == (0, 0, 0.0)

@@ -32,15 +32,18 @@ class Overview:
 
 
 def build_overview(
-    con: duckdb.DuckDBPyConnection, filters: Filters, batchable: list[str]
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: str | None = None
 ) -> Overview:
+    """Everything the dashboard shows; `config` is costops.yaml's path (None: ./costops.yaml
+    when present): the plan reads its batchable features, latency SLOs and cascade pairs."""
+
     def dims(spec: str) -> list[Dimension]:
         return parse_dimensions(spec, filters.tz)
 
     by_feature = build_report(con, dims("feature"), filters)
     if by_feature.totals["requests"]:
         caching = run(con, "caching", dims("feature"), filters, ttl="best")
-        plan = run(con, "plan", dims("feature"), filters, ttl="best", features=batchable)
+        plan = run(con, "plan", dims("feature"), filters, config=config, ttl="best")
     else:  # nothing to replay: the simulations would only price an empty set
         caching = Simulation("caching", ["feature"], filters, {"ttl": "best"}, dict(NOTHING), [])
         plan = Simulation("plan", ["feature"], filters, {}, dict(NOTHING), [])

@@ -23,22 +23,24 @@ SELECT request_id, model_key, cost FROM priced_requests
 # p: every stored request priced by the new tables (the live view); o: its cost by the old ones.
 DIFF_SQL = """
 WITH grouped AS (
-    SELECT {keys}count(*) AS requests, money_sum(o.cost) AS old_cost,
-        money_sum(p.cost) AS new_cost,
-        sum(CASE WHEN o.cost IS DISTINCT FROM p.cost THEN 1 ELSE 0 END) AS changed_requests,
-        sum(CASE WHEN o.cost IS NOT NULL AND p.cost IS NULL THEN 1 ELSE 0 END) AS newly_unpriced,
-        sum(CASE WHEN o.cost IS NULL AND p.cost IS NOT NULL THEN 1 ELSE 0 END) AS newly_priced,
+    SELECT {keys}count(*) AS requests, decimal_sum(o.cost) AS old_exact,
+        decimal_sum(p.cost) AS new_exact,
+        count(*) FILTER (WHERE o.cost IS DISTINCT FROM p.cost) AS changed_requests,
+        count(*) FILTER (WHERE o.cost IS NOT NULL AND p.cost IS NULL) AS newly_unpriced,
+        count(*) FILTER (WHERE o.cost IS NULL AND p.cost IS NOT NULL) AS newly_priced,
         string_agg(DISTINCT CASE WHEN o.model_key IS DISTINCT FROM p.model_key
             THEN COALESCE(o.model_key, 'none') || ' -> ' || COALESCE(p.model_key, 'none') END,
             '; ') AS rematched
     FROM priced_requests p JOIN _diff_old o ON o.request_id = p.request_id
     {group_by}
 )
-SELECT *, new_cost - old_cost AS change,
-    (new_cost - old_cost) / NULLIF(old_cost, 0) AS change_pct
+-- exact: the change is the difference of the exact sums
+SELECT * EXCLUDE (old_exact, new_exact), CAST(old_exact AS DOUBLE) AS old_cost,
+    CAST(new_exact AS DOUBLE) AS new_cost, CAST(new_exact - old_exact AS DOUBLE) AS change,
+    CAST(new_exact - old_exact AS DOUBLE) / NULLIF(CAST(old_exact AS DOUBLE), 0) AS change_pct
 FROM grouped
 {having}
-ORDER BY abs(COALESCE(new_cost, 0) - COALESCE(old_cost, 0)) DESC, changed_requests DESC {order}
+ORDER BY abs(COALESCE(new_exact, 0) - COALESCE(old_exact, 0)) DESC, changed_requests DESC {order}
 """
 
 
@@ -53,6 +55,8 @@ def pricing_diff(
     con.execute(OLD_COSTS_SQL)
     install_pricing(con, new)
     totals = fetch_dicts(con, _sql([], having=""))[0]
+    if not totals["requests"]:  # nothing stored: $0 either way (null would mean unpriced)
+        totals.update(old_cost=0.0, new_cost=0.0, change=0.0)
     rows = fetch_dicts(con, _sql(dims, having="WHERE changed_requests > 0")) if dims else []
     return totals, rows
 

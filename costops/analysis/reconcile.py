@@ -115,6 +115,10 @@ def reconcile(
     sql = CHECKED_SQL.replace("{where}", where).replace("$tol", repr(float(tolerance)))
     con.execute(sql, params)
     totals = fetch_dicts(con, _groups_sql([]))[0]
+    if not totals["requests"]:  # nothing in scope: sums are 0 (null would mean unpriced)
+        zero = ("computed_cost", "logged_cost", "difference", "differing_requests",
+                "unpriced_requests")  # fmt: skip
+        totals.update({k: 0.0 if k.endswith(("cost", "difference")) else 0 for k in zero})
     rows = fetch_dicts(con, _groups_sql(dims)) if dims else []
     top_requests = fetch_dicts(con, TOP_SQL, [top])
     return Reconciliation([d.name for d in dims], tolerance, totals, rows, top_requests)

@@ -70,12 +70,16 @@ def build_report(
     con.execute(_groups_sql(dims, where), params)
     totals = fetch_dicts(con, TOTALS_SQL)[0]
     if not totals["requests"]:  # nothing in scope: sums are 0 (NULL would mean unpriced)
-        totals.update({k: 0 for k in SUM_KEYS if totals[k] is None})
+        totals.update({k: 0.0 if "cost" in k else 0 for k in SUM_KEYS if totals[k] is None})
     totals.update(share=1.0 if totals["cost"] else None, cumulative_share=None, pareto_head=None)
     rows = fetch_dicts(con, _rows_sql(dims)) if dims else []
     con.execute("DROP TABLE _report_groups")
-    if top is not None:
-        rows = rows[:top]
+    if top is not None:  # the N costliest (rows in time order stay in time order)
+        ranked = sorted(
+            range(len(rows)), key=lambda i: (rows[i]["cost"] is None, -(rows[i]["cost"] or 0))
+        )
+        kept = set(ranked[:top])
+        rows = [row for i, row in enumerate(rows) if i in kept]
     return Report([d.name for d in dims], filters, totals, rows)
 
 

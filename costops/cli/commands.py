@@ -96,6 +96,9 @@ def run() -> None:
     except Exception as exc:
         from costops.store.db import INGEST_MEMORY_LIMIT, MEMORY_LIMIT
 
+        if _interrupted(exc):  # Ctrl-C inside a DuckDB query
+            stderr.print("costops: interrupted")
+            sys.exit(INTERRUPTED)
         if not _out_of_memory(exc):
             raise
         ingest = sys.argv[1:2] == ["ingest"]
@@ -155,6 +158,16 @@ def _usage_error(exc: typer.TyperException) -> None:
     hint = f" (see `{context.command_path} --help`)" if context is not None else ""
     stderr.print(f"costops: error: {message}{hint}")
     sys.exit(int(getattr(exc, "exit_code", 2)))
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """A query DuckDB stopped on SIGINT: its InterruptException, or "Query interrupted"."""
+    from costops.store.db import causes
+
+    return any(
+        type(seen).__name__ == "InterruptException" or "Query interrupted" in str(seen)
+        for seen in causes(exc)
+    )
 
 
 def _out_of_memory(exc: BaseException) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -28,7 +30,7 @@ class OutputFormat(StrEnum):
 
 # `-o FILE` picks the format from its extension, unless --format is given.
 EXTENSION_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown",
-                     ".parquet": "parquet"}  # fmt: skip
+                     ".parquet": "parquet", ".txt": "table"}  # fmt: skip
 
 DbOption = Annotated[
     str | None,
@@ -45,7 +47,7 @@ def _check_wait(seconds: float) -> float:
 
 def check_amount(value: float | None) -> float | None:
     """A budget or price given on the command line: a number, 0 or more."""
-    if value is not None and (math.isnan(value) or value < 0):
+    if value is not None and (not math.isfinite(value) or value < 0):
         raise typer.BadParameter("expected an amount, 0 or more")
     return value
 
@@ -100,9 +102,11 @@ def output_format(fmt: OutputFormat | None, output: str | None) -> str:
     """--format when given, else the format -o FILE's extension names, else a table."""
     if fmt is not None:
         return fmt.value
-    if output and output != "-":
-        return EXTENSION_FORMATS.get(Path(output).suffix.lower(), "table")
-    return "table"
+    suffix = Path(output).suffix.lower() if output and output != "-" else ""
+    if suffix and suffix not in EXTENSION_FORMATS:
+        known = " ".join(EXTENSION_FORMATS)
+        raise UsageError(f"-o {output}: which format? name a file ending {known}, or add --format")
+    return EXTENSION_FORMATS.get(suffix, "table")
 
 
 def emit(result: Result, fmt: OutputFormat | None, output: str | None) -> None:
@@ -112,12 +116,32 @@ def emit(result: Result, fmt: OutputFormat | None, output: str | None) -> None:
 
     rendered = render(result, output_format(fmt, output))
     path = None if output in (None, "-") else Path(output)
-    if path is not None and path.is_dir():
-        raise UsageError(f"-o {output}: is a directory")
-    try:
+    with writing(path):
         _write(rendered, path, wide=result.layout == "wide")
+
+
+def check_output(path: Path | None) -> None:
+    """A path -o can write, checked before any work: exit 2 in one line otherwise."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"-o {path}: is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"-o {path}: no such directory: {path.parent}")
+
+
+@contextmanager
+def writing(path: Path | None) -> Iterator[None]:
+    """Writing -o FILE: a failure (disk full, no permission) is one line, exit 2."""
+    check_output(path)
+    try:
+        yield
     except OSError as exc:
-        raise UsageError(f"-o {output}: cannot write: {exc.strerror or exc}") from exc
+        raise UsageError(f"-o {path}: cannot write: {exc.strerror or exc}") from exc
+    except Exception as exc:  # DuckDB's COPY reports a write failure as its IOException
+        if type(exc).__name__ != "IOException":
+            raise
+        raise UsageError(f"-o {path}: cannot write: {exc}") from exc
 
 
 PIPED_WIDTH = 160  # a table piped or written to a file: this wide, no trailing spaces

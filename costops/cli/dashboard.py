@@ -16,7 +16,9 @@ from costops.cli.common import (
     UntilOption,
     WaitOption,
     WhereOption,
+    check_output,
     db_path,
+    writing,
 )
 from costops.render.table import stderr
 
@@ -38,17 +40,18 @@ def dashboard(
     from costops.analysis.session import analysis_session
     from costops.config import load_config
 
-    settings = load_config(config)
-    batchable = [name for name, opts in settings.features.items() if opts.get("batchable")]
+    check_output(output)
+    load_config(config)  # a bad config file is an error before any work
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
-        overview = build_overview(con, Filters(since, until, parse_where(where), tz), batchable)
+        overview = build_overview(con, Filters(since, until, parse_where(where), tz), config)
     span = " to ".join(x for x in (since, until) if x)
     title = "LLM spend" + (f", {span}" if span else "")
     from costops.render.dashboard import build_dashboard
 
     page = build_dashboard(overview, title)
-    output.write_text(page, encoding="utf-8")
+    with writing(output):
+        output.write_text(page, encoding="utf-8")
     if overview.empty:
         scope = "match --since/--until/--where" if since or until or where else "in the database"
         stderr.print(f"note: no requests {scope}; the dashboard shows empty states")

@@ -15,7 +15,9 @@ from costops.cli.common import (
     UntilOption,
     WaitOption,
     WhereOption,
+    check_output,
     db_path,
+    writing,
 )
 from costops.render.table import stderr
 
@@ -38,7 +40,8 @@ def _export(
     from costops.analysis.session import analysis_session
     from costops.render.focus import export
 
-    with analysis_session(db_path(db), pricing, wait=wait) as con:
+    check_output(output)
+    with analysis_session(db_path(db), pricing, wait=wait) as con, writing(output):
         validate_timezone(con, tz)
         rows = export(con, what, Filters(since, until, parse_where(where), tz), output)
     stderr.print(f"{rows:,} rows written to {output}")

@@ -58,5 +58,5 @@ def reconcile_command(
     emit(reconciliation_result(result), fmt, output)
     differing = result.totals.get("differing_requests") or 0
     if fail and differing:
-        differ = "differs" if differing == 1 else "differ"
-        raise CheckFailed(f"{count(differing, 'request')} {differ} from its logged cost")
+        differ = "differs from its" if differing == 1 else "differ from their"
+        raise CheckFailed(f"{count(differing, 'request')} {differ} logged cost")

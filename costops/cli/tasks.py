@@ -21,8 +21,10 @@ from costops.cli.common import (
     db_path,
     emit,
 )
+from costops.errors import UsageError
 from costops.render.columns import Column
 from costops.render.table import stderr
+from costops.render.words import count
 
 if TYPE_CHECKING:
     from costops.analysis.budget import Budget
@@ -32,23 +34,23 @@ budget_app = typer.Typer(help="Budgets per task and per period, for alerting.",
                          no_args_is_help=True)  # fmt: skip
 
 GROUP_COLUMNS = [
-    Column("tasks", "tasks", "int"),
-    Column("calls_per_task", "calls/task", "ratio"),
-    Column("input_tokens_per_task", "input tok/task", "tokens"),
-    Column("output_tokens_per_task", "output tok/task", "tokens"),
+    Column("tasks", "tasks", "int", priority=1),
+    Column("calls_per_task", "calls/task", "ratio", priority=3),
+    Column("input_tokens_per_task", "input tok/task", "tokens", priority=4),
+    Column("output_tokens_per_task", "output tok/task", "tokens", priority=4),
     Column("cost", "cost", "money"),
-    Column("cost_p50", "p50/task", "money"),
-    Column("cost_p95", "p95/task", "money"),
-    Column("cost_max", "max/task", "money"),
-    Column("retry_share", "retries", "pct"),
+    Column("cost_p50", "p50/task", "money", priority=2),
+    Column("cost_p95", "p95/task", "money", priority=2),
+    Column("cost_max", "max/task", "money", priority=3),
+    Column("retry_share", "retries", "pct", priority=3),
 ]
 TOP_COLUMNS = [
     Column("task_id", "task"),
-    Column("calls", "calls", "int"),
+    Column("calls", "calls", "int", priority=2),
     Column("cost", "cost", "money"),
-    Column("duration_s", "seconds", "num"),
-    Column("started", "started"),
-    Column("verdict", "eval", "rate"),
+    Column("duration_s", "seconds", "num", priority=3),
+    Column("started", "started", priority=4),
+    Column("verdict", "eval", "rate", priority=2),
 ]
 BREACH_COLUMNS = [
     Column("budget", "budget"),
@@ -90,7 +92,7 @@ def tasks(
     sections = [
         Section("rows", "Agent tasks: what one task costs", names + GROUP_COLUMNS, report.rows,
                 report.totals),
-        Section("costliest", f"The {len(report.costliest)} costliest tasks",
+        Section("costliest", f"The costliest tasks ({count(len(report.costliest), 'task')})",
                 TOP_COLUMNS[:1] + names + TOP_COLUMNS[1:], report.costliest),
     ]  # fmt: skip
     meta = scope_meta(report.group_by, report.filters)
@@ -150,8 +152,9 @@ def check(
     budgets = parse_budgets(settings.budgets, settings.source or "costops.yaml")
     budgets += _flag_budgets(task_cost, task_tokens, daily_cost, weekly_cost, monthly_cost, by)
     if not budgets:
-        stderr.print("no budgets: pass --task-cost/--daily-cost/… or add budgets: to costops.yaml")
-        raise typer.Exit(2)
+        raise UsageError(
+            "no budgets: pass --task-cost/--daily-cost/… or add budgets: to costops.yaml"
+        )
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         breaches, warnings = check_budgets(

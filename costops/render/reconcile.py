@@ -8,19 +8,19 @@ from costops.render.columns import Column
 from costops.render.result import Result, Section
 
 METRIC_COLUMNS = [
-    Column("requests", "requests", "int"),
+    Column("requests", "requests", "int", priority=2),
     Column("computed_cost", "costops", "money"),
     Column("logged_cost", "logged", "money"),
     Column("difference", "difference", "money"),
-    Column("difference_pct", "diff %", "pct"),
-    Column("differing_requests", "differing", "int"),
+    Column("difference_pct", "diff %", "pct", priority=1),
+    Column("differing_requests", "differing", "int", priority=2),
     Column("likely_cause", "likely cause"),
 ]
 TOP_COLUMNS = [
     Column("request_id", "request"),
-    Column("ts", "time (UTC)"),
-    Column("feature", "feature"),
-    Column("model", "model"),
+    Column("ts", "time (UTC)", priority=3),
+    Column("feature", "feature", priority=2),
+    Column("model", "model", priority=2),
     Column("computed_cost", "costops", "money"),
     Column("logged_cost", "logged", "money"),
     Column("difference", "difference", "money"),

@@ -157,13 +157,16 @@ class FittedTables:
                 columns = [c for c in columns if c.priority <= COMPACT_PRIORITY]
             table = self._table(section, columns, caption)
             fit = self.result.layout != "wide"
+            hidden: list[str] = []
             while fit and _width(console, options, table) > options.max_width:
                 droppable = [c for c in columns if c.priority > 0]
                 if not droppable:
                     break
                 dropped = max(reversed(droppable), key=lambda c: c.priority)  # rightmost first
                 columns = [c for c in columns if c is not dropped]
-                table = self._table(section, columns, caption)
+                hidden.append(dropped.header)
+                note = f"hidden to fit the width: {', '.join(hidden)} (-f csv or json has them)"
+                table = self._table(section, columns, "\n".join(filter(None, [caption, note])))
             yield table
 
     @staticmethod

@@ -9,54 +9,54 @@ from costops.render.columns import Column
 from costops.render.result import Result, Section, scope_meta
 
 SAVINGS_COLUMNS = [
-    Column("baseline_cost", "baseline", "money"),
-    Column("simulated_cost", "simulated", "money"),
+    Column("baseline_cost", "baseline", "money", priority=1),
+    Column("simulated_cost", "simulated", "money", priority=1),
     Column("savings", "savings", "money"),
-    Column("savings_pct", "savings %", "pct"),
+    Column("savings_pct", "savings %", "pct", priority=1),
 ]
 SAVINGS_KEYS = [c.key for c in SAVINGS_COLUMNS]
 
 OWN_COLUMNS = {
     "caching": [
-        Column("hit_rate", "hit rate", "pct"),
-        Column("actual_hit_rate", "logged", "pct"),
-        Column("reads", "reads", "int"),
-        Column("writes", "writes", "int"),
-        Column("reads_per_write", "r/w", "ratio"),
-        Column("break_even_reads", "break-even", "ratio"),
-        Column("ceiling_savings", "ceiling", "money"),
+        Column("hit_rate", "hit rate", "pct", priority=2),
+        Column("actual_hit_rate", "logged", "pct", priority=4),
+        Column("reads", "reads", "int", priority=4),
+        Column("writes", "writes", "int", priority=4),
+        Column("reads_per_write", "r/w", "ratio", priority=5),
+        Column("break_even_reads", "break-even", "ratio", priority=5),
+        Column("ceiling_savings", "ceiling", "money", priority=3),
         Column("verdict", "verdict"),
     ],
     "batch": [
-        Column("eligible_requests", "eligible", "int"),
-        Column("eligible_share", "spend that moves", "pct"),
+        Column("eligible_requests", "eligible", "int", priority=2),
+        Column("eligible_share", "spend that moves", "pct", priority=1),
     ],
     "cascade": [
-        Column("in_scope_units", "units", "int"),
-        Column("escalation_rate", "escalation", "pct"),
-        Column("pass_rate_before", "pass before", "pct"),
-        Column("pass_rate_after", "pass after", "pct"),
-        Column("cost_per_success_before", "cost/success before", "money"),
-        Column("cost_per_success_after", "cost/success after", "money"),
+        Column("in_scope_units", "units", "int", priority=3),
+        Column("escalation_rate", "escalation", "pct", priority=1),
+        Column("pass_rate_before", "pass before", "pct", priority=2),
+        Column("pass_rate_after", "pass after", "pct", priority=2),
+        Column("cost_per_success_before", "cost/success before", "money", priority=3),
+        Column("cost_per_success_after", "cost/success after", "money", priority=3),
     ],
     "output": [
-        Column("p50_output_tokens", "p50 out", "int"),
-        Column("p95_output_tokens", "p95 out", "int"),
-        Column("max_output_tokens", "max out", "int"),
-        Column("typical_max_tokens", "max_tokens", "int"),
-        Column("truncation_rate", "truncated", "pct"),
-        Column("output_share", "output share", "pct"),
-        Column("outputs_cut", "cut by cap", "int"),
+        Column("p50_output_tokens", "p50 out", "int", priority=3),
+        Column("p95_output_tokens", "p95 out", "int", priority=3),
+        Column("max_output_tokens", "max out", "int", priority=4),
+        Column("typical_max_tokens", "max_tokens", "int", priority=4),
+        Column("truncation_rate", "truncated", "pct", priority=2),
+        Column("output_share", "output share", "pct", priority=2),
+        Column("outputs_cut", "cut by cap", "int", priority=3),
     ],
     "plan": [],
 }
 STEP_COLUMNS = [
     Column("step", "step"),
-    Column("cost_before", "cost before", "money"),
+    Column("cost_before", "cost before", "money", priority=1),
     Column("savings", "savings", "money"),
-    Column("cost_after", "cost after", "money"),
-    Column("share_of_baseline", "of baseline", "pct"),
-    Column("skipped", "skipped because", "rate"),
+    Column("cost_after", "cost after", "money", priority=1),
+    Column("share_of_baseline", "of baseline", "pct", priority=2),
+    Column("skipped", "skipped because", "rate", priority=3),
 ]
 
 
