@@ -206,7 +206,9 @@ def _cascade(raw: Any, where: str) -> tuple[CascadePair, ...]:
             raise ConfigError(f"{where}: {path}: needs {' and '.join(missing)} (a model each)")
         if item["from"].strip().lower() == item["to"].strip().lower():
             raise ConfigError(f"{where}: {path}: from and to name the same model")
-        pairs.append(CascadePair(item["from"].strip(), item["to"].strip(), f"{where}: {path}"))
+        # the file name only: no machine path in machine output
+        origin = f"{Path(where).name}: {path}"
+        pairs.append(CascadePair(item["from"].strip(), item["to"].strip(), origin))
     return tuple(pairs)
 
 
