@@ -124,7 +124,8 @@ def show(
         raise UsageError(
             f"{model}: no pricing table matches this model; see `costops pricing list`"
         )
-    title = f"{found.key} — matches {', '.join(map(str, found.match))} ({found.source_file})"
+    source = Path(found.source_file).name  # the file's name: output never carries a machine path
+    title = f"{found.key} — matches {', '.join(map(str, found.match))} ({source})"
     emit(_prices_result(title, SHOW_COLUMNS, history_rows(found)), fmt, output)
 
 
@@ -234,11 +235,11 @@ def diff(
     columns = _diff_columns([d.name for d in dims])
     change = totals["change"]
     title = (
-        f"Pricing diff {old} → {new}: {totals['changed_requests']:,} of "
+        f"Pricing diff {Path(old).name} → {Path(new).name}: {totals['changed_requests']:,} of "
         f"{totals['requests']:,} requests change cost"
         + (f", total {change:+,.2f} USD" if change is not None else "")
     )
-    meta = {"currency": "USD", "old": old, "new": new, "group_by": [d.name for d in dims]}
+    meta = {"currency": "USD", "group_by": [d.name for d in dims]}  # no paths in machine output
     emit(Result(meta, [Section("rows", title, columns, rows, totals)]), fmt, output)
 
 
