@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DATA, FIXTURE_PRICING
+from tests.test_simulate import simulate
 
 WINDOW_MS = 86_400_000
 
@@ -34,14 +35,6 @@ def config(tmp_path):
         (tmp_path / "costops.yaml").write_text(text, encoding="utf-8")
 
     return write
-
-
-def simulate(run, db, *args):
-    result = run("simulate", *args, "--db", db, "--pricing", FIXTURE_PRICING, "--format", "json")
-    assert result.code == 0, result.stderr
-    data = result.json()
-    data["stderr"] = result.stderr
-    return data
 
 
 def simulate_error(run, db, *args) -> str:

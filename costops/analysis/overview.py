@@ -8,12 +8,9 @@ import duckdb
 
 from costops.analysis.filters import Dimension, Filters, parse_dimensions
 from costops.analysis.report import Report, build_report
-from costops.analysis.simulate.engine import Simulation
+from costops.analysis.simulate.engine import Simulation, empty_simulation
 from costops.analysis.simulate.runner import run
 from costops.analysis.tasks import TaskReport, build_tasks
-
-# What a simulation of no requests would say: nothing spent, nothing saved (no ratio to show).
-NOTHING = {"baseline_cost": 0.0, "simulated_cost": 0.0, "savings": 0.0, "savings_pct": None}
 
 
 @dataclass
@@ -45,8 +42,8 @@ def build_overview(
         caching = run(con, "caching", dims("feature"), filters, ttl="best")
         plan = run(con, "plan", dims("feature"), filters, config=config, ttl="best")
     else:  # nothing to replay: the simulations would only price an empty set
-        caching = Simulation("caching", ["feature"], filters, {"ttl": "best"}, dict(NOTHING), [])
-        plan = Simulation("plan", ["feature"], filters, {}, dict(NOTHING), [])
+        caching = empty_simulation("caching", ["feature"], filters, {"ttl": "best"})
+        plan = empty_simulation("plan", ["feature"], filters)
     return Overview(
         by_feature=by_feature,
         by_day_feature=build_report(con, dims("day,feature"), filters),

@@ -23,8 +23,6 @@ from costops.cli.common import (
 )
 from costops.render.table import stderr
 
-EMPTY_TOTALS = {"baseline_cost": 0.0, "simulated_cost": 0.0, "savings": 0.0, "savings_pct": None}
-
 app = typer.Typer(
     help="What a cost lever would have saved on your own traffic.", no_args_is_help=True
 )
@@ -92,7 +90,7 @@ def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
         validate_timezone,
     )
     from costops.analysis.session import analysis_session
-    from costops.analysis.simulate.engine import Simulation
+    from costops.analysis.simulate.engine import empty_simulation
     from costops.analysis.simulate.runner import run
     from costops.render.simulation import simulation_result
 
@@ -105,7 +103,7 @@ def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
         else:  # nothing to replay: an empty result, $0 on both sides (null would mean unpriced)
             stderr.print("note: no request in scope (--since/--until/--where, or an empty "
                          "database): nothing to simulate")  # fmt: skip
-            sim = Simulation(name, [d.name for d in dims], filters, {}, EMPTY_TOTALS, [])
+            sim = empty_simulation(name, [d.name for d in dims], filters)
     for warning in sim.warnings:
         stderr.print(f"warning: {warning}")
     emit(simulation_result(sim), common["fmt"], common["output"])

@@ -33,6 +33,15 @@ class Simulation:
     steps: list[dict[str, Any]] = field(default_factory=list)
 
 
+def empty_simulation(
+    name: str, group_by: list[str], filters: Filters, assumptions: dict[str, Any] | None = None
+) -> Simulation:
+    """What a simulation of no requests says: nothing spent, nothing saved (0, not null, which
+    would mean unpriced), no ratio to show."""
+    totals = {"baseline_cost": 0.0, "simulated_cost": 0.0, "savings": 0.0, "savings_pct": None}
+    return Simulation(name, group_by, filters, assumptions or {}, totals, [])
+
+
 def select_requests(
     source: str,
     overrides: dict[str, str] | None = None,
