@@ -127,6 +127,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         UPDATE quarantine SET structure = TRY(json_structure(raw)), raw = NULL;
         """,
     ),
+    (
+        5,
+        "ingest_runs: the file's path, size and modification time, to skip it unread next time",
+        """
+        ALTER TABLE ingest_runs ADD COLUMN path VARCHAR;
+        ALTER TABLE ingest_runs ADD COLUMN size BIGINT;
+        ALTER TABLE ingest_runs ADD COLUMN mtime_ns BIGINT;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
