@@ -3,9 +3,11 @@ request: the first analysis after an ingest (or with other pricing) builds the c
 read it.
 
 The cache is derived data, never the record: its key covers everything the prices depend on
-(the pricing tables' content, the SQL that prices and judges units, and the store's ingest runs
-and row counts), and a cache whose key does not match is rebuilt before it is read. The build
-runs in one transaction, so an interrupted build leaves the previous cache or none.
+(the pricing files' content and the code that loads them, the SQL that prices and judges units,
+and the store's ingest runs and row counts), and a cache whose key does not match is rebuilt
+before it is read. The build runs in one transaction, so an interrupted build leaves the previous
+cache or none. The loaded pricing tables are kept with it: reading a fresh cache parses and loads
+no pricing file, yet the simulations still find every table they price scenarios with.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import hashlib
 import duckdb
 
 from costops.analysis.units import UNIT_VIEWS
-from costops.rates.cost import PRICED_VIEW_SQL, RAW_RATE_COLUMNS
+from costops.rates.cost import PRICED_VIEW_SQL, PRICING_TABLES, RAW_RATE_COLUMNS
+from costops.rates.match import EXTRA_MODELS_SQL
 
 META_TABLE = "_cache_meta"
 # (view every analysis reads, the stored table behind it)
@@ -35,22 +38,32 @@ SELECT (SELECT max(run_id) FROM ingest_runs WHERE finished_at IS NOT NULL),
 """
 
 
+def use_stored(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> bool:
+    """When the stored cache matches the store and these prices, point eval_targets,
+    unit_status, evaluated_requests and priced_requests at it and copy the pricing tables it
+    was built with into this session (readers need no write); else change nothing."""
+    if _stored_key(con) != _key(con, pricing_fingerprint):
+        return False
+    for table in PRICING_TABLES:  # temp tables: a cascade adds names and maps them again
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM main._cache_{table}")
+    con.execute(EXTRA_MODELS_SQL)
+    _point_views(con, "main")
+    return True
+
+
 def install_cached_views(
     con: duckdb.DuckDBPyConnection, pricing_fingerprint: str, *, store: bool = True
 ) -> None:
-    """Point eval_targets, unit_status, evaluated_requests and priced_requests at the cache,
-    building it first when it is missing or stale: in the file, or with store=False (a
-    read-only connection) in this session's temp tables."""
+    """On a connection with pricing installed, point eval_targets, unit_status,
+    evaluated_requests and priced_requests at the cache, building it first when it is missing
+    or stale: in the file, or with store=False (a read-only connection) in this session's temp
+    tables."""
     key = _key(con, pricing_fingerprint)
-    schema = "main" if store else "temp"
     if not store:
         _build(con, key, schema="temp")
     elif _stored_key(con) != key:
         _build(con, key)
-    for view, table in CACHED:
-        con.execute(f"DROP TABLE IF EXISTS {view}")  # the build's temp tables
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {schema}.{table}")
-    con.execute(PRICED_FROM_CACHE_SQL)
+    _point_views(con, "main" if store else "temp")
 
 
 def is_fresh(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> bool:
@@ -58,9 +71,17 @@ def is_fresh(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> bool:
     return _stored_key(con) == _key(con, pricing_fingerprint)
 
 
+def _point_views(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    for view, table in CACHED:
+        con.execute(f"DROP TABLE IF EXISTS {view}")  # the build's temp tables
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {schema}.{table}")
+    con.execute(PRICED_FROM_CACHE_SQL)
+
+
 def _key(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> str:
     state = con.execute(STORE_STATE_SQL).fetchone()
-    parts = [pricing_fingerprint, PRICED_VIEW_SQL, RAW_RATE_COLUMNS, *UNIT_VIEWS, repr(state)]
+    parts = [pricing_fingerprint, PRICED_VIEW_SQL, RAW_RATE_COLUMNS, *UNIT_VIEWS,
+             repr(PRICING_TABLES), repr(state)]  # fmt: skip
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
@@ -84,6 +105,8 @@ def _build(con: duckdb.DuckDBPyConnection, key: str, *, schema: str = "main") ->
         con.execute("BEGIN TRANSACTION")
         try:
             _copy_views(con, "TABLE")
+            for table in PRICING_TABLES:
+                con.execute(f"CREATE OR REPLACE TABLE _cache_{table} AS FROM temp.{table}")
             con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR NOT NULL)")
             con.execute(f"INSERT INTO {META_TABLE} VALUES (?)", [key])
             con.execute("COMMIT")

@@ -8,10 +8,10 @@ from typing import Any
 
 import duckdb
 
-from costops.analysis.cache import install_cached_views, is_fresh
+from costops.analysis.cache import install_cached_views, is_fresh, use_stored
 from costops.errors import DatabaseLocked
-from costops.rates.cost import install_pricing
-from costops.rates.tables import PricingTables, load_tables
+from costops.rates.cost import install_pricing, pricing_fingerprint
+from costops.rates.tables import PricingSources, PricingTables, load_tables, pricing_sources
 from costops.store.db import connect, storage_errors
 
 
@@ -24,49 +24,60 @@ def analysis_session(
     db_path: str, pricing_dirs: list[str] | None = None, *, wait: float = 0.0
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The store opened read-only (other readers share it), with pricing and units installed.
-    A stale priced cache is refreshed in the file when no other process has it open (a write
-    lock held for the build only), else priced into this session's temp tables: a reader never
-    queues behind another reader."""
-    tables = load_tables(pricing_dirs)
+    A fresh priced cache is read as it is: the pricing files are read to check its key, not
+    parsed or loaded. A stale one is refreshed in the file when no other process has it open (a
+    write lock held for the build only), else priced into this session's temp tables: a reader
+    never queues behind another reader."""
+    sources = pricing_sources(pricing_dirs)
     with storage_errors(db_path):
-        con = _open_priced(db_path, tables, wait)
+        con = _open_priced(db_path, sources, wait)
         try:
             yield con
         finally:
             con.close()
 
 
-def _open_priced(db_path: str, tables: PricingTables, wait: float) -> duckdb.DuckDBPyConnection:
-    con = connect(db_path, create=False, wait=wait, read_only=True)
-    fresh = False
-    try:
-        fingerprint = install_pricing(con, tables)
-        fresh = is_fresh(con, fingerprint)
-        if fresh:
-            install_cached_views(con, fingerprint)
-            return con
-    finally:
-        if not fresh:
-            con.close()
-    _refresh_cache(db_path, tables)
+def _open_priced(db_path: str, sources: PricingSources, wait: float) -> duckdb.DuckDBPyConnection:
+    fingerprint = pricing_fingerprint(sources.content_hash)
+    con = _reader(db_path, wait, fingerprint)
+    if con is not None:
+        return con
+    tables = load_tables(sources=sources)
+    _refresh_cache(db_path, tables, fingerprint)
+    con = _reader(db_path, wait, fingerprint)
+    if con is not None:
+        return con
+    # still stale: another process had the file open (or wrote since), so price into temp tables
     con = connect(db_path, create=False, wait=wait, read_only=True)
     try:
-        fingerprint = install_pricing(con, tables)
-        # still stale when another process had the file open (or wrote since): temp tables
-        install_cached_views(con, fingerprint, store=is_fresh(con, fingerprint))
+        install_cached_views(con, install_pricing(con, tables), store=False)
     except BaseException:
         con.close()
         raise
     return con
 
 
-def _refresh_cache(db_path: str, tables: PricingTables) -> None:
+def _reader(db_path: str, wait: float, fingerprint: str) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection on the stored cache, or None when it is stale."""
+    con = connect(db_path, create=False, wait=wait, read_only=True)
+    try:
+        if use_stored(con, fingerprint):
+            return con
+    except BaseException:
+        con.close()
+        raise
+    con.close()
+    return None
+
+
+def _refresh_cache(db_path: str, tables: PricingTables, fingerprint: str) -> None:
     try:
         con = connect(db_path, create=False)  # no --wait: a reader never queues for a refresh
     except DatabaseLocked:
         return
     try:
-        install_views(con, tables)
+        if not is_fresh(con, fingerprint):  # another process may have built it meanwhile
+            install_views(con, tables)
     finally:
         con.close()
 

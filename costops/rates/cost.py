@@ -1,8 +1,9 @@
 """The priced_requests relation: requests joined to the price version in force at their time.
 
-Costs are derived at query time (SPEC §2): the pricing tables are loaded into temporary tables on
-each connection, and the view below prices every request; costops.analysis.cache keeps its
-result in the store, keyed by the tables' content, so a price edit still re-prices history. The
+Costs are derived at query time (SPEC §2): the pricing tables are loaded into temporary tables,
+and the view below prices every request; costops.analysis.cache keeps its result (and the loaded
+tables) in the store, keyed by the pricing files' content and this code, so a price edit still
+re-prices history while an analysis of a fresh cache loads no tables at all. The
 SQL keeps to a portable subset (range join on effective_from/effective_to, CASE, COALESCE) so it
 can be transpiled (SPEC §13).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -191,16 +193,39 @@ RAW_RATE_COLUMNS = ", ".join(
 )  # fmt: skip
 
 
+# The tables the priced view and the simulations read once pricing is installed: what a cache
+# build keeps beside the priced requests (extra_models, a cascade's names, starts empty).
+PRICING_TABLES = (
+    "price_models", "price_versions", "price_context_tiers", "price_tiers", "price_regions",
+    "price_windows", "price_discounts", "price_patterns", "price_fallbacks", "provider_claims",
+    "provider_aliases", "model_candidates", "model_map", "name_versions",
+)  # fmt: skip
+
+# What turns pricing files into the rows above besides the files: the code of this package.
+_CODE_HASH = hashlib.sha256(
+    b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py")))
+    + (Path(__file__).parent.parent / "safe_yaml.py").read_bytes()
+).hexdigest()
+
+
+def pricing_fingerprint(content_hash: str) -> str:
+    """A fingerprint of the rates an analysis prices with, from the pricing files' content hash
+    (PricingSources.content_hash: every layer's files, contracts included) and the code that
+    loads them: it changes whenever any loaded row could, and costs no parse to compute."""
+    return hashlib.sha256(f"{content_hash}\0{_CODE_HASH}".encode()).hexdigest()
+
+
 def install_pricing(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> str:
     """Load the pricing tables into temp tables and create model_map and priced_requests.
-    Returns a fingerprint of the rates loaded, which changes whenever any price does."""
-    fingerprint = load_price_tables(con, tables)
+    Returns the tables' fingerprint (pricing_fingerprint), which changes whenever any price
+    does."""
+    load_price_tables(con, tables)
     map_models(con)
     con.execute(PRICED_VIEW_SQL)
-    return fingerprint
+    return pricing_fingerprint(tables.content_hash)
 
 
-def load_price_tables(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> str:
+def load_price_tables(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> None:
     """The pricing tables as temp tables (price_models, price_versions, patterns, …)."""
     _create_price_tables(con)
     models, versions, context_tiers, tiers, regions, windows = [], [], [], [], [], []
@@ -256,7 +281,6 @@ def load_price_tables(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> 
     }
     for table, rows in loaded.items():
         _insert(con, table, rows)
-    return hashlib.sha256(repr(sorted(loaded.items())).encode()).hexdigest()
 
 
 def add_model_names(con: duckdb.DuckDBPyConnection, names: list[tuple[str | None, str]]) -> None:

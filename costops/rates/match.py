@@ -247,8 +247,12 @@ CREATE OR REPLACE TEMP TABLE price_fallbacks (provider VARCHAR, fallback VARCHAR
 CREATE OR REPLACE TEMP TABLE provider_claims (provider VARCHAR, pattern VARCHAR, regex BOOLEAN,
     unless VARCHAR);
 CREATE OR REPLACE TEMP TABLE provider_aliases (logged VARCHAR, provider VARCHAR);
-CREATE OR REPLACE TEMP TABLE extra_models (provider VARCHAR, model VARCHAR NOT NULL)
 """
+# Names no stored request uses that an analysis prices (a cascade's candidate model).
+EXTRA_MODELS_SQL = (
+    "CREATE OR REPLACE TEMP TABLE extra_models (provider VARCHAR, model VARCHAR NOT NULL)"
+)
+MATCH_TABLES_SQL += EXTRA_MODELS_SQL
 
 
 REGEX_FIT_SQL = """

@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 
-from costops import safe_yaml
 from costops.errors import PricingError
 from costops.rates.contracts import ContractTerm, is_contract, parse_contract
 from costops.rates.dates import utc_datetime
@@ -135,49 +133,76 @@ def packaged_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "pricing_data"
 
 
-def load_tables(user_dirs: list[str] | None = None) -> PricingTables:
-    """Packaged tables, then each user directory (COSTOPS_PRICING / --pricing) layered on top."""
-    dirs: list[tuple[Path, bool]] = [(packaged_dir(), False)]
+@dataclass(frozen=True)
+class PricingFile:
+    layer: int  # 0 packaged, then each user directory in order
+    path: Path
+    text: str
+
+
+@dataclass(frozen=True)
+class PricingSources:
+    """The pricing files in layering order, read but not parsed, and a hash of everything the
+    parsed tables depend on: each file's layer, name and content."""
+
+    files: list[PricingFile]
+    content_hash: str
+
+
+def pricing_sources(user_dirs: list[str] | None = None) -> PricingSources:
+    """Packaged tables, then each user directory (COSTOPS_PRICING / --pricing), as read."""
+    dirs = [packaged_dir()]
     env_dir = os.environ.get("COSTOPS_PRICING")
     for extra in [*([env_dir] if env_dir else []), *(user_dirs or [])]:
         path = Path(extra)
         if not path.is_dir():
             raise PricingError(f"{extra}: pricing directory not found")
-        dirs.append((path, True))
+        dirs.append(path)
+    files: list[PricingFile] = []
+    digest = hashlib.sha256()
+    for layer, directory in enumerate(dirs):
+        for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+            text = path.read_text(encoding="utf-8")
+            data = text.encode()
+            digest.update(f"{layer}\0{path.name}\0{len(data)}\0".encode() + data)
+            files.append(PricingFile(layer, path, text))
+    return PricingSources(files, digest.hexdigest())
 
+
+def load_tables(
+    user_dirs: list[str] | None = None, sources: PricingSources | None = None
+) -> PricingTables:
+    """Packaged tables, then each user directory layered on top (`sources`: already read)."""
+    sources = sources or pricing_sources(user_dirs)
     merged: dict[str, PricedModel] = {}
     contracts: list[ContractTerm] = []
     aliases: dict[str, tuple[str, str]] = {}  # logged name → (model key, file)
-    files: list[str] = []
     providers: dict[str, ProviderInfo] = {}
-    digest = hashlib.sha256()
-    for layer, (directory, user) in enumerate(dirs):
-        for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
-            text = path.read_text(encoding="utf-8")
-            digest.update(path.name.encode() + b"\0" + text.encode())
-            files.append(str(path))
-            parsed = _parse_cached(text, str(path), user)
-            if parsed.contracts is not None:
-                contracts += parsed.contracts
-            elif parsed.aliases is not None:
-                aliases.update(parsed.aliases)
-            else:
-                for model in parsed.models:
-                    model = dataclasses.replace(model, layer=layer) if layer else model
-                    previous = merged.get(model.key)
-                    merged[model.key] = _overlay(previous, model) if previous else model
-                # a later file's provider facts replace only what it states
-                known = providers.get(parsed.provider, ProviderInfo())
-                providers[parsed.provider] = ProviderInfo(
-                    parsed.info.fallback_providers or known.fallback_providers,
-                    parsed.info.model_match or known.model_match,
-                )
+    for source in sources.files:
+        layer = source.layer
+        parsed = _parse_cached(source.text, str(source.path), layer > 0)
+        if parsed.contracts is not None:
+            contracts += parsed.contracts
+        elif parsed.aliases is not None:
+            aliases.update(parsed.aliases)
+        else:
+            for model in parsed.models:
+                model = dataclasses.replace(model, layer=layer) if layer else model
+                previous = merged.get(model.key)
+                merged[model.key] = _overlay(previous, model) if previous else model
+            # a later file's provider facts replace only what it states
+            known = providers.get(parsed.provider, ProviderInfo())
+            providers[parsed.provider] = ProviderInfo(
+                parsed.info.fallback_providers or known.fallback_providers,
+                parsed.info.model_match or known.model_match,
+            )
     for name, (key, file) in aliases.items():
         if key not in merged:
             raise PricingError(f"{file}: alias {name}: no table entry {key} (provider/id)")
     return PricingTables(
-        list(merged.values()), files, digest.hexdigest(), contracts=contracts,
-        aliases={name: key for name, (key, _) in aliases.items()}, providers=providers,
+        list(merged.values()), [str(f.path) for f in sources.files], sources.content_hash,
+        contracts=contracts, aliases={name: key for name, (key, _) in aliases.items()},
+        providers=providers,
     )  # fmt: skip
 
 
@@ -326,6 +351,10 @@ class _Where:
 
 
 def load_yaml(text: str, file: str) -> Any:
+    import yaml  # only a table not parsed before needs the YAML reader (start-up time)
+
+    from costops import safe_yaml
+
     try:
         return safe_yaml.load(text)
     except safe_yaml.YamlTooComplex as exc:
