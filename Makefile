@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_DB := demo.duckdb
 N ?= 1000000
 
-.PHONY: install test test-fast check-wheel lint format demo readme bench scale browser screenshot sample prices clean
+.PHONY: install test test-fast check-wheel lint format demo readme bench bench-claude-code scale browser screenshot sample prices clean
 
 install: $(STAMP)
 
@@ -80,6 +80,12 @@ bench: $(STAMP)
 COPIES ?= 10
 scale: $(STAMP)
 	$(PY) benchmarks/scale.py --db bench_out/$(N)/bench.duckdb --copies $(COPIES)
+
+# Generated Claude Code session folders, costops against ccusage (npm, into bench_out/node) on
+# each; writes its own section of BENCHMARKS.md.
+SESSIONS ?= 600 6000
+bench-claude-code: $(STAMP)
+	$(PY) benchmarks/claude_code.py --sessions $(SESSIONS)
 
 # Debian's Chromium for the dashboard's browser test (skipped where it is missing).
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
