@@ -235,7 +235,7 @@ def uncommitted() -> str:
         ["git", "status", "--porcelain", "--", "costops"], capture_output=True, text=True, cwd=ROOT
     ).stdout.split("\n")
     paths = [line[3:] for line in status if line.strip()]
-    return f" Uncommitted changes measured: {', '.join(paths)}." if paths else ""
+    return f"\nUncommitted changes measured: {', '.join(paths)}." if paths else ""
 
 
 def section(sizes: list[Size], single_process: bool, load_start: float) -> str:
