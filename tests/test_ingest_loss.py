@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from costops.ingest import batched
 from costops.ingest.sources import ChunkReader
 
 TS = "2026-03-02T10:00:00Z"
@@ -67,6 +68,7 @@ def test_a_file_rotated_between_hash_and_read_is_ingested_later(
         return result
 
     monkeypatch.setattr(ChunkReader, "fingerprint", rotate_after_hashing)
+    monkeypatch.setattr(batched, "SMALL_FILE_BYTES", 0)  # read on its own, hashed first
     assert run("ingest", str(log), "--db", db).code == 0
     assert request_ids(db) == ["new-1"]
     result = run("ingest", str(rotated), "--db", db)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +21,7 @@ from costops.render.words import count
 if TYPE_CHECKING:
     import duckdb
 
+    from costops.ingest.batched import Options
     from costops.ingest.run import FileResult
     from costops.ingest.sources import Source
 
@@ -74,6 +77,7 @@ def ingest(
 ) -> None:
     """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""
     from costops.config import load_config, parse_map_options
+    from costops.ingest.batched import Options, ingest_sources
     from costops.ingest.sources import expand
     from costops.store.db import INGEST_MEMORY_LIMIT, open_db
 
@@ -82,12 +86,12 @@ def ingest(
     sources = expand(paths)
     path = db_path(db)
     results: list[FileResult] = []
+    options = Options(fmt, kind.value, strict, timestamp, mappings, keep_text)
     with open_db(path, wait=wait, memory_limit=INGEST_MEMORY_LIMIT) as con:
-        for source in sources:
-            results.append(
-                _ingest_one(con, source, fmt, kind.value, strict, timestamp, mappings, keep_text)
-            )
-            _print_file(results[-1])
+        one = functools.partial(_ingest_one, con, options)
+        for result in ingest_sources(con, sources, options, one):
+            results.append(result)
+            _print_file(result)
     _print_totals(results, path)
     damaged = [r for r in results if r.damage]
     if damaged:
@@ -123,22 +127,10 @@ def _check_timestamp(timestamp: str | None) -> None:
         ) from exc
 
 
-def _ingest_one(
-    con: duckdb.DuckDBPyConnection,
-    source: Source,
-    fmt: str,
-    kind: str,
-    strict: bool,
-    timestamp: str | None,
-    mappings: dict[str, tuple[str, ...]],
-    keep_text: bool,
-) -> FileResult:
+def _ingest_one(con: duckdb.DuckDBPyConnection, given: Options, source: Source) -> FileResult:
     from costops.ingest.run import ingest_source
 
-    options = {
-        "fmt": fmt, "kind": kind, "strict": strict, "default_time": timestamp,
-        "mappings": mappings, "keep_text": keep_text,
-    }  # fmt: skip
+    options = dataclasses.asdict(given)
     if not stderr.is_terminal:
         return ingest_source(con, source, **options)  # type: ignore[arg-type]
     columns = ("{task.description}", BarColumn(), LinesColumn(), TimeRemainingColumn())

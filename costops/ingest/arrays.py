@@ -35,7 +35,8 @@ CREATE OR REPLACE TEMP TABLE _raw AS
 SELECT rowid + 1 AS line_no,
     CASE WHEN strlen(raw) > {MAX_LINE_BYTES} THEN left(raw, {KEPT_BYTES}) ELSE raw END AS raw,
     true AS utf8_ok,
-    CASE WHEN strlen(raw) > {MAX_LINE_BYTES} THEN '{too_long(MAX_LINE_BYTES)}' END AS unparsed
+    CASE WHEN strlen(raw) > {MAX_LINE_BYTES} THEN '{too_long(MAX_LINE_BYTES)}' END AS unparsed,
+    $default_ts::VARCHAR AS default_ts, rowid = 0 AS file_start
 FROM _array WHERE rowid BETWEEN $first AND $last
 """
 
@@ -64,9 +65,9 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, gzipped: bool) -> Staged |
     return Staged(elements, [(int(first), int(last)) for first, last in slices])
 
 
-def load(con: duckdb.DuckDBPyConnection, first: int, last: int) -> None:
+def load(con: duckdb.DuckDBPyConnection, first: int, last: int, default_ts: str) -> None:
     """The elements with rowid `first` to `last` into `_raw`."""
-    con.execute(LOAD_SQL, {"first": first, "last": last})
+    con.execute(LOAD_SQL, {"first": first, "last": last, "default_ts": default_ts})
 
 
 def drop(con: duckdb.DuckDBPyConnection) -> None:

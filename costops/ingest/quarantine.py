@@ -14,12 +14,13 @@ RAW_CAP = 64 * 1024  # characters kept of a structure or a --keep-text line
 INSERT_SQL = f"""
 INSERT INTO quarantine
     (run_id, file, line_no, reason, raw, quarantined_at, byte_length, sha256, structure)
-SELECT $run_id, $file, line_no, {tokens_sql("reason")},
+SELECT f.run_id, f.file, line_no - f.shift, {tokens_sql("reason")},
     CASE WHEN $keep_text THEN left({redact_sql(f"left(raw, {2 * RAW_CAP})")}, {RAW_CAP}) END,
     current_timestamp::TIMESTAMP,
     strlen(raw), sha256(raw),
     CASE WHEN length(raw) <= $max_chars
          THEN left({tokens_sql("TRY(json_structure(raw))")}, {RAW_CAP}) END
-FROM (SELECT line_no, reason, raw FROM _req UNION ALL SELECT line_no, reason, raw FROM _ev)
+FROM (SELECT line_no, reason, raw FROM _req UNION ALL SELECT line_no, reason, raw FROM _ev) q
+JOIN _files f ON q.line_no BETWEEN f.first_line AND f.last_line
 WHERE reason IS NOT NULL
 """

@@ -28,6 +28,7 @@ from costops.ingest.sources import (
     MAX_LINE_BYTES,
     Chunk,
     ChunkReader,
+    FileIdentity,
     Source,
     first_line_is_json,
 )
@@ -38,6 +39,7 @@ ARRAY_READS = 2  # an array file DuckDB reads by name: read once more if it chan
 
 # `part`: every line is a part of line $first (a long OTLP export, split).
 # `unparsed`: why a line is not parsed (cut off for its length, or where a .gz broke off).
+# `default_ts`: the time of records that carry none; `file_start`: a file's first line (its BOM).
 LOAD_CHUNK_SQL = """
 CREATE OR REPLACE TEMP TABLE _raw AS
 WITH split AS (
@@ -48,7 +50,8 @@ numbered AS (
     SELECT CASE WHEN $part > 0 THEN $first ELSE i + $first - 1 END AS line_no, raw FROM split
 )
 SELECT line_no, raw, NOT list_contains($bad_utf8::BIGINT[], line_no) AS utf8_ok,
-    ($reasons::VARCHAR[])[list_position($unparsed::BIGINT[], line_no)] AS unparsed
+    ($reasons::VARCHAR[])[list_position($unparsed::BIGINT[], line_no)] AS unparsed,
+    $default_ts::VARCHAR AS default_ts, line_no = 1 AS file_start
 FROM numbered
 """
 
@@ -84,18 +87,18 @@ REPEATED_KEY_SQL = f"""list_filter(list_concat({_repeated("keys")},
 CLASSIFY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _classified AS
 WITH uncr AS (
-    SELECT line_no, utf8_ok, unparsed,
+    SELECT line_no, utf8_ok, unparsed, default_ts, file_start,
         CASE WHEN ends_with(raw, chr(13)) THEN left(raw, length(raw) - 1) ELSE raw END AS raw
     FROM _raw
 ),
 cleaned AS (
-    SELECT line_no, utf8_ok, unparsed,
-        CASE WHEN line_no = 1 AND starts_with(raw, chr(65279)) THEN substr(raw, 2) ELSE raw END
+    SELECT line_no, utf8_ok, unparsed, default_ts,
+        CASE WHEN file_start AND starts_with(raw, chr(65279)) THEN substr(raw, 2) ELSE raw END
             AS raw
     FROM uncr
 ),
 checked AS (
-    SELECT line_no, utf8_ok, unparsed, raw,
+    SELECT line_no, utf8_ok, unparsed, default_ts, raw,
         CASE WHEN unparsed IS NULL THEN json_valid(raw) ELSE false END AS valid
     FROM cleaned
     WHERE unparsed IS NOT NULL
@@ -121,7 +124,7 @@ detected AS (
 repeats AS (
     SELECT *, CASE WHEN top_type = 'OBJECT' THEN {REPEATED_KEY_SQL} END AS repeated FROM detected
 )
-SELECT line_no, raw,
+SELECT line_no, raw, default_ts,
     CASE WHEN $kind = 'requests' AND detected = 'eval' THEN 'costops' ELSE detected END AS format,
     CASE WHEN unparsed IS NOT NULL THEN unparsed
          WHEN NOT utf8_ok THEN 'not valid UTF-8'
@@ -231,13 +234,11 @@ def best_requests_sql(source: str, dedupe: bool = True, keep_text: bool = False)
 PREFIXES_DROPPED_SQL = "SELECT count(*) FROM _best WHERE prefix_dropped"
 
 # An earlier record of the same request is replaced only by a more complete one.
-REPLACE_REQUESTS_SQL = """
-DELETE FROM requests WHERE request_id IN (
-    SELECT b.request_id FROM _best b JOIN requests r ON r.request_id = b.request_id
-    WHERE b.output_tokens > r.output_tokens
-       OR (b.output_tokens = r.output_tokens AND b.ts > r.ts)
-)
+MORE_COMPLETE_SQL = """
+SELECT b.request_id FROM _best b JOIN requests r ON r.request_id = b.request_id
+WHERE b.output_tokens > r.output_tokens OR (b.output_tokens = r.output_tokens AND b.ts > r.ts)
 """
+REPLACE_REQUESTS_SQL = f"DELETE FROM requests WHERE request_id IN ({MORE_COMPLETE_SQL})"
 
 INSERT_REQUESTS_SQL = """
 INSERT INTO requests
@@ -245,8 +246,8 @@ SELECT request_id, ts, provider, model, feature, task_id, trace_id, session_id, 
     prompt_template, environment, workspace, input_tokens, cache_read_tokens,
     cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, prefix_hash,
     prefix_tokens, max_tokens, finish_reason, status, latency_ms, batch, service_tier, region,
-    logged_cost, attributes, $run_id, line_no
-FROM _best b
+    logged_cost, attributes, f.run_id, line_no - f.shift
+FROM _best b JOIN _files f ON b.line_no BETWEEN f.first_line AND f.last_line
 WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = b.request_id)
 """
 
@@ -260,16 +261,17 @@ WITH good AS (
            row_number() OVER (PARTITION BY eval_id ORDER BY line_no) AS pick
     FROM {source} WHERE reason IS NULL
 )
-SELECT eval_id, request_id, task_id, evaluator, passed, score, ts, model, $run_id, line_no
-FROM good g
+SELECT eval_id, request_id, task_id, evaluator, passed, score, ts, model, f.run_id,
+    line_no - f.shift
+FROM good g JOIN _files f ON g.line_no BETWEEN f.first_line AND f.last_line
 WHERE pick = 1 AND NOT EXISTS (SELECT 1 FROM evals e WHERE e.eval_id = g.eval_id)
 """
 
 # --keep-text (opt-in): the whole logged line of each stored request, prompts included, secrets not.
 KEEP_TEXT_SQL = f"""
 INSERT INTO request_text
-SELECT request_id, $run_id, {redact_sql("raw")}
-FROM _best b
+SELECT request_id, f.run_id, {redact_sql("raw")}
+FROM _best b JOIN _files f ON b.line_no BETWEEN f.first_line AND f.last_line
 WHERE NOT EXISTS (SELECT 1 FROM request_text t WHERE t.request_id = b.request_id)
 """
 
@@ -290,6 +292,14 @@ SELECT (SELECT count(*) FROM _classified),
 
 
 FORMAT_COUNTS_SQL = "SELECT format, count(*) FROM _classified GROUP BY format"
+
+# The files whose lines are staged: line numbers first_line..last_line are the file's, its own
+# numbers less `shift`. One file read alone keeps its own numbers.
+ONE_FILE_SQL = """
+CREATE OR REPLACE TEMP TABLE _files AS
+SELECT $run_id::BIGINT AS run_id, $file::VARCHAR AS file, 0::BIGINT AS first_line,
+    9223372036854775807::BIGINT AS last_line, 0::BIGINT AS shift
+"""
 
 
 @dataclass
@@ -431,25 +441,24 @@ def _ingest(
     default_ts = default_time or _modified_time(source)
     con.execute("BEGIN TRANSACTION")
     try:
-        run_id = _next_run_id(con)
+        run_id = next_run_id(con)
         con.execute(
             "INSERT INTO ingest_runs (run_id, file, sha256, format, started_at) "
             "VALUES (?, ?, ?, ?, current_timestamp::TIMESTAMP)",
             [run_id, source.name, result.sha256, fmt],
         )
+        con.execute(ONE_FILE_SQL, {"run_id": run_id, "file": source.name})
         if staged is not None:
-            _store_staged(con, run_id, staged, result)
+            _store_staged(con, staged, result)
         else:
-            for part, last_part, done in _loaded(con, reader, elements):
-                _stage(con, kind, fmt, default_ts, default_time, mappings, keep_text)
+            for part, last_part, done in _loaded(con, reader, elements, default_ts):
+                stage(con, kind, fmt, default_time, mappings, keep_text)
                 _tally(con, result, part, last_part)
                 if options.strict and result.quarantined:
                     con.execute("ROLLBACK")
                     result.status = "rejected"
                     return result
-                _store(con, source.name, run_id, result, keep_text)
-                if keep_text:
-                    con.execute(KEEP_TEXT_SQL, {"run_id": run_id})
+                _store(con, result, keep_text)
                 if on_progress:
                     on_progress(done, elements.elements if elements else lines)
         # The hash recorded is the one of exactly the bytes parsed (stdin is hashed only now).
@@ -460,15 +469,15 @@ def _ingest(
                 result.status = "skipped"
                 return result
         result.damage = reader.damage
-        if result.batch_inputs or any(f.endswith("-batch") for f in result.formats):
+        if has_batch_results(result):
             con.execute(batch_inputs.JOIN_SQL)
-        _finish_run(con, run_id, result)
+        _finish_run(con, run_id, result, None if reader.changed() else reader.identity)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
-        _drop_staging(con)
+        drop_staging(con)
     return result
 
 
@@ -502,42 +511,46 @@ def _stage_array(
 
 
 def _loaded(
-    con: duckdb.DuckDBPyConnection, reader: ChunkReader, elements: arrays.Staged | None
+    con: duckdb.DuckDBPyConnection,
+    reader: ChunkReader,
+    elements: arrays.Staged | None,
+    default_ts: str,
 ) -> Iterator[tuple[int, bool, int]]:
     """Load the source into `_raw` a piece at a time: the elements of an array in slices, or
     the reader's chunks. Yields each piece's (part, last part, lines done); see `Chunk.part`."""
     if elements is not None:
         for first, last in elements.slices:
-            arrays.load(con, first, last)
+            arrays.load(con, first, last, default_ts)
             yield 0, True, last + 1
         return
     for chunk in reader.chunks():
-        _load(con, chunk)
+        _load(con, chunk, default_ts)
         yield chunk.part, chunk.last_part, reader.lines_done
 
 
-def _load(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> None:
+def _load(con: duckdb.DuckDBPyConnection, chunk: Chunk, default_ts: str) -> None:
     params = {
         "first": chunk.first_line, "part": chunk.part, "text": chunk.text,
         "bad_utf8": list(chunk.bad_utf8),
         "unparsed": list(chunk.unparsed), "reasons": list(chunk.unparsed.values()),
+        "default_ts": default_ts,
     }  # fmt: skip
     con.execute(LOAD_CHUNK_SQL, params)
 
 
-def _stage(
+def stage(
     con: duckdb.DuckDBPyConnection,
     kind: str,
     fmt: str,
-    default_ts: str,
     given_ts: str | None,
     mappings: dict[str, tuple[str, ...]],
     keep_text: bool,
 ) -> None:
+    """Classify, adapt and check the lines in `_raw` into `_req`, `_ev` and `_best`."""
     con.execute(CLASSIFY_SQL, {"kind": kind, "format": fmt})
     con.execute(otlp.SPANS_SQL)
     con.execute(otlp.TRACE_CONTEXT_SQL)
-    con.execute(canon_sql(mappings), {"default_ts": default_ts, "given_ts": given_ts})
+    con.execute(canon_sql(mappings), {"given_ts": given_ts})
     con.execute(STAGE_REQUESTS_SQL)
     con.execute(STAGE_EVALS_SQL)
     con.execute(best_requests_sql("_req", keep_text=keep_text))
@@ -566,59 +579,69 @@ def _tally(con: duckdb.DuckDBPyConnection, result: FileResult, part: int, last_p
     result.bad_lines += [(int(n), str(r)) for n, r in bad[:room]]
 
 
-def _store(
-    con: duckdb.DuckDBPyConnection, name: str, run_id: int, result: FileResult, keep_text: bool
-) -> None:
-    con.execute(
-        quarantine.INSERT_SQL,
-        {"run_id": run_id, "file": name, "keep_text": keep_text, "max_chars": MAX_LINE_BYTES},
-    )
-    _store_good(con, run_id, result, "_ev")
-    result.batch_inputs += _count(con.execute(batch_inputs.STORE_SQL, {"run_id": run_id}))
+def _store(con: duckdb.DuckDBPyConnection, result: FileResult, keep_text: bool) -> None:
+    store_quarantine(con, keep_text)
+    _store_good(con, result, "_ev")
+    result.batch_inputs += _count(con.execute(batch_inputs.STORE_SQL))
+    if keep_text:
+        con.execute(KEEP_TEXT_SQL)
 
 
-def _store_staged(
-    con: duckdb.DuckDBPyConnection, run_id: int, staged: fast.Staged, result: FileResult
-) -> None:
+def store_quarantine(con: duckdb.DuckDBPyConnection, keep_text: bool) -> None:
+    con.execute(quarantine.INSERT_SQL, {"keep_text": keep_text, "max_chars": MAX_LINE_BYTES})
+
+
+def _store_staged(con: duckdb.DuckDBPyConnection, staged: fast.Staged, result: FileResult) -> None:
     """Store a file staged by the fast path: every line good, nothing to quarantine."""
     con.execute(best_requests_sql("_fast_req", dedupe=staged.duplicate_ids))
     result.lines_read = staged.lines
     result.good_lines = staged.requests + staged.evals
     result.formats.update({"costops": staged.requests, "eval": staged.evals})
     result.formats += Counter()  # drop the zero counts
-    _store_good(con, run_id, result, "_fast_ev")
+    _store_good(con, result, "_fast_ev")
 
 
-def _store_good(
-    con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult, evals: str
-) -> None:
+def _store_good(con: duckdb.DuckDBPyConnection, result: FileResult, evals: str) -> None:
     result.prefixes_dropped += _count(con.execute(PREFIXES_DROPPED_SQL))
     replaced = _count(con.execute(REPLACE_REQUESTS_SQL))
-    inserted = _count(con.execute(INSERT_REQUESTS_SQL, {"run_id": run_id}))
+    inserted = _count(con.execute(INSERT_REQUESTS_SQL))
     result.requests_replaced += replaced
     result.requests_inserted += inserted - replaced
-    result.evals_inserted += _count(
-        con.execute(INSERT_EVALS_SQL.replace("{source}", evals), {"run_id": run_id})
-    )
+    result.evals_inserted += _count(con.execute(INSERT_EVALS_SQL.replace("{source}", evals)))
 
 
-def _finish_run(con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult) -> None:
+def _finish_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    result: FileResult,
+    identity: FileIdentity | None,
+) -> None:
+    path, size, mtime_ns = identity or (None, None, None)
     con.execute(
         "UPDATE ingest_runs SET sha256 = ?, finished_at = current_timestamp::TIMESTAMP, "
         "lines_read = ?, requests_inserted = ?, requests_replaced = ?, evals_inserted = ?, "
-        "duplicates = ?, quarantined = ? WHERE run_id = ?",
+        "duplicates = ?, quarantined = ?, path = ?, size = ?, mtime_ns = ? WHERE run_id = ?",
         [result.sha256, result.lines_read, result.requests_inserted, result.requests_replaced,
-         result.evals_inserted, result.duplicates, result.quarantined, run_id],
+         result.evals_inserted, result.duplicates, result.quarantined, path, size, mtime_ns,
+         run_id],
     )  # fmt: skip
+
+
+def has_batch_results(result: FileResult) -> bool:
+    """Whether the file had batch inputs or results: the store joins the two."""
+    return bool(result.batch_inputs) or any(f.endswith("-batch") for f in result.formats)
 
 
 def _modified_time(source: Source) -> str:
     """When a record carries no time of its own (batch results): the file's modification time."""
-    moment = (
-        dt.datetime.fromtimestamp(source.path.stat().st_mtime, dt.UTC)
-        if source.path is not None
-        else dt.datetime.now(dt.UTC)
-    )
+    return iso_time(source.path.stat().st_mtime if source.path is not None else None)
+
+
+def iso_time(seconds: float | None) -> str:
+    """A moment (now when None) as the time of a record."""
+    moment = dt.datetime.now(dt.UTC)
+    if seconds is not None:
+        moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -629,7 +652,7 @@ def _already_ingested(con: duckdb.DuckDBPyConnection, sha256: str) -> bool:
     return bool(row and row[0])
 
 
-def _next_run_id(con: duckdb.DuckDBPyConnection) -> int:
+def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
     row = con.execute("SELECT COALESCE(max(run_id), 0) + 1 FROM ingest_runs").fetchone()
     return int(row[0]) if row else 1
 
@@ -639,9 +662,9 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
     for table in ("_raw", "_classified", "_spans", "_trace_context", "_canon", "_req", "_ev",
-                  "_best"):  # fmt: skip
+                  "_best", "_files"):  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {table}")
     fast.drop(con)
     arrays.drop(con)

@@ -36,10 +36,31 @@ UTF8_BOM = b"\xef\xbb\xbf"
 TEXT_CHECK_BYTES = 64 * 1024  # the start of the content that `not_text` judges
 
 
+# A file as it was read: (absolute path, size, modification time in ns). A file whose path,
+# size and time match a finished ingest run's is skipped unread.
+FileIdentity = tuple[str, int, int]
+
+
 @dataclass(frozen=True)
 class Source:
     name: str  # the path as shown to the user, or "<stdin>"
     path: Path | None  # None for stdin
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A small file read at once (see `ChunkReader.read_whole`)."""
+
+    sha256: str  # of exactly the bytes in `chunks`
+    chunks: list[Chunk]
+    identity: FileIdentity | None  # None when the file changed while it was read
+    modified: float  # its modification time (seconds)
+
+    @property
+    def lines(self) -> int:
+        """Its number of lines, blank ones included (as the chunks split them)."""
+        last = self.chunks[-1] if self.chunks else None
+        return last.first_line + last.text.count("\n") if last else 0
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,44 @@ class ChunkReader:
             _note_damage(digest, self.damage)
         self.long_lines = self.long_lines or since_newline > MAX_LINE_BYTES
         return digest.hexdigest(), lines + (last != b"\n")
+
+    @property
+    def identity(self) -> FileIdentity | None:
+        """The file as `fingerprint` found it (None for stdin)."""
+        if self.source.path is None or self._identity is None:
+            return None
+        return (str(self.source.path.resolve()), self._identity[2], self._identity[3])
+
+    def read_whole(self, max_bytes: int) -> Whole | None:
+        """A file of JSON Lines no longer than `max_bytes` (decompressed), read and hashed at
+        once. None for anything that needs the chunked read (a larger file, stdin, an array, not
+        text, a broken .gz): nothing of it is kept."""
+        path = self.source.path
+        if path is None:
+            return None
+        self.chunk_bytes = max_bytes + 1
+        with self._open() as stream:
+            before = os.fstat(stream.fileno())
+            if not self.gzipped and before.st_size > max_bytes:
+                return None
+            blocks = self._blocks(stream)
+            data = next(blocks, b"")
+            if len(data) > max_bytes or self.damage is not None:
+                return None
+        self._judge(data)
+        if self.refused is not None or self.array:
+            return None
+        lines = _Lines()
+        chunks = [*lines.feed(data), *lines.finish(None)]
+        if any(chunk.part for chunk in chunks):  # a long export line, split: read it in parts
+            return None
+        try:
+            after = os.stat(path)
+        except OSError:
+            return None
+        same = _stat_key(before) == _stat_key(after)
+        identity = (str(path.resolve()), after.st_size, after.st_mtime_ns) if same else None
+        return Whole(hashlib.sha256(data).hexdigest(), chunks, identity, after.st_mtime)
 
     def changed(self) -> bool:
         """Whether the path no longer names the file `fingerprint` read, as it read it (rotated,
@@ -291,6 +350,21 @@ class _Gzip(gzip.GzipFile):
         super().close()
         if self._raw is not sys.stdin.buffer:
             self._raw.close()
+
+
+def _stat_key(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def file_identity(source: Source) -> FileIdentity | None:
+    """The file's identity now, without reading it (None for stdin or a file not there)."""
+    if source.path is None:
+        return None
+    try:
+        info = os.stat(source.path)
+    except OSError:
+        return None
+    return (str(source.path.resolve()), info.st_size, info.st_mtime_ns)
 
 
 def _note_damage(digest: Any, damage: str | None) -> None:

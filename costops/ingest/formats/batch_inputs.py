@@ -36,8 +36,9 @@ SELECT j->>'$.custom_id', {_REQUEST}->>'$.model',
     CASE WHEN {_USABLE} THEN left(sha256({_STABLE}), 16) END,
     CASE WHEN {_USABLE} THEN length({_STABLE}) END,
     CASE WHEN {_USABLE} THEN length({_WHOLE}) END,
-    $run_id, line_no
-FROM (SELECT *, raw::JSON AS j FROM _classified WHERE format = 'batch-input')
+    f.run_id, line_no - f.shift
+FROM (SELECT *, raw::JSON AS j FROM _classified WHERE format = 'batch-input') c
+JOIN _files f ON c.line_no BETWEEN f.first_line AND f.last_line
 """
 
 # Results (whose attributes carry their custom_id) take what their input said, where they lack it.

@@ -25,8 +25,9 @@ def i(path: str, src: str = "j") -> str:
     return f"TRY_CAST({src}->'{path}' AS {COUNT_TYPE})"
 
 
-# The time for records that carry none (batch results): --timestamp or the file's mtime.
-FALLBACK_TIME = "to_json($default_ts::VARCHAR)"
+# The time for records that carry none (batch results): --timestamp or the file's mtime (a
+# column of the staged lines: files ingested together each have their own).
+FALLBACK_TIME = "to_json(default_ts)"
 
 
 def latency_ms(start: str, end: str) -> str:

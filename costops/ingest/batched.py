@@ -1,0 +1,315 @@
+"""Ingest many sources: small files together, in one scan and one transaction per batch; a file
+already ingested and unchanged (same path, size and modification time) skipped unread.
+
+A folder of session transcripts or hourly logs is thousands of small files. Read one at a time,
+each costs the planning of some twenty statements, far more than reading its lines. Here the
+lines of up to BATCH_BYTES of small files are numbered one after the other and go through the
+same statements as one file's (`run.stage`); `_files` maps each line back to its file and its
+own line number, so the store holds what ingesting the files one by one would hold: one
+`ingest_runs` row per file, its quarantined lines with their own numbers. A batch that fails is
+rolled back and its files are read again one by one, so one file's problem is that file's alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import duckdb
+
+from costops.ingest import run
+from costops.ingest.formats import batch_inputs
+from costops.ingest.formats.detect import SKIP
+from costops.ingest.redact import tokens_sql
+from costops.ingest.run import FileResult
+from costops.ingest.sources import ChunkReader, FileIdentity, Source, Whole, file_identity
+
+SMALL_FILE_BYTES = 4 * 1024 * 1024  # a file this small (decompressed) is read whole, in a batch
+BATCH_BYTES = 64 * 1024 * 1024  # the text of one batch
+BATCH_FILES = 4096
+
+FILES_SQL = """
+CREATE OR REPLACE TEMP TABLE _files AS
+SELECT unnest($run_ids::BIGINT[]) AS run_id, unnest($names::VARCHAR[]) AS file,
+    unnest($firsts::BIGINT[]) AS first_line, unnest($lasts::BIGINT[]) AS last_line,
+    unnest($firsts::BIGINT[]) - 1 AS shift, unnest($times::VARCHAR[]) AS default_ts
+"""
+
+# As run.LOAD_CHUNK_SQL, each line with its file's time and whether it is the file's first.
+# (The lines come as a list with their run ids beside them: DuckDB's ASOF join to the file
+# ranges, or string_split of the text, would cost several times the rest of the load.)
+LOAD_SQL = """
+CREATE OR REPLACE TEMP TABLE _raw AS
+WITH split AS (
+    SELECT generate_subscripts($lines::VARCHAR[], 1) AS line_no, unnest($lines::VARCHAR[]) AS raw,
+        unnest($runs::BIGINT[]) AS run_id
+)
+SELECT s.line_no, s.raw, NOT list_contains($bad_utf8::BIGINT[], s.line_no) AS utf8_ok,
+    ($reasons::VARCHAR[])[list_position($unparsed::BIGINT[], s.line_no)] AS unparsed,
+    f.default_ts, s.line_no = f.first_line AS file_start
+FROM split s JOIN _files f USING (run_id)
+"""
+
+_IN_FILE = "JOIN _files f ON {t}.line_no BETWEEN f.first_line AND f.last_line"
+
+LINES_SQL = f"""
+SELECT f.run_id, c.format, count(*),
+    count(*) FILTER (WHERE c.format = '{SKIP}'
+        OR (c.format = 'otlp' AND c.parse_error IS NULL AND k.line_no IS NULL))
+FROM _classified c {_IN_FILE.format(t="c")}
+LEFT JOIN (SELECT DISTINCT line_no FROM _canon) k ON k.line_no = c.line_no
+GROUP BY ALL
+"""
+
+GOOD_SQL = f"""
+SELECT f.run_id, count(*)
+FROM (SELECT line_no FROM _req WHERE reason IS NULL
+      UNION ALL SELECT line_no FROM _ev WHERE reason IS NULL) g {_IN_FILE.format(t="g")}
+GROUP BY ALL
+"""
+
+BAD_SQL = f"""
+SELECT f.run_id, b.line_no - f.shift, {tokens_sql("reason")}
+FROM (SELECT line_no, reason FROM _req UNION ALL SELECT line_no, reason FROM _ev) b
+{_IN_FILE.format(t="b")}
+WHERE reason IS NOT NULL ORDER BY b.line_no
+"""
+
+PREFIXES_DROPPED_SQL = f"""
+SELECT f.run_id, count(*) FROM _best b {_IN_FILE.format(t="b")} WHERE prefix_dropped GROUP BY ALL
+"""
+
+REPLACED_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _replaced AS
+SELECT f.run_id, b.request_id FROM _best b {_IN_FILE.format(t="b")}
+WHERE b.request_id IN ({run.MORE_COMPLETE_SQL})
+"""
+
+REPLACED_COUNT_SQL = "SELECT run_id, count(*) FROM _replaced GROUP BY ALL"
+STORED_SQL = "SELECT run_id, count(*) FROM {table} WHERE run_id BETWEEN ? AND ? GROUP BY ALL"
+
+RUNS_SQL = """
+INSERT INTO ingest_runs (run_id, file, sha256, format, started_at, finished_at, lines_read,
+    requests_inserted, requests_replaced, evals_inserted, duplicates, quarantined, path, size,
+    mtime_ns)
+SELECT unnest($run_ids::BIGINT[]), unnest($names::VARCHAR[]), unnest($hashes::VARCHAR[]),
+    $format, current_timestamp::TIMESTAMP, current_timestamp::TIMESTAMP,
+    unnest($lines::BIGINT[]), unnest($inserted::BIGINT[]), unnest($replaced::BIGINT[]),
+    unnest($evals::BIGINT[]), unnest($duplicates::BIGINT[]), unnest($quarantined::BIGINT[]),
+    unnest($paths::VARCHAR[]), unnest($sizes::BIGINT[]), unnest($mtimes::BIGINT[])
+"""
+
+
+@dataclass(frozen=True)
+class Options:
+    fmt: str = "auto"
+    kind: str = "auto"
+    strict: bool = False
+    default_time: str | None = None
+    mappings: dict[str, tuple[str, ...]] | None = None
+    keep_text: bool = False
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A small file read, waiting for its batch."""
+
+    source: Source
+    whole: Whole
+
+
+def ingest_sources(
+    con: duckdb.DuckDBPyConnection,
+    sources: list[Source],
+    options: Options,
+    ingest_one: Callable[[Source], FileResult],
+) -> Iterator[FileResult]:
+    """Each source's result, in the order given. A file unchanged since it was ingested is
+    skipped unread; small files are ingested together (not with --strict: it keeps or rejects a
+    whole file); any other source by `ingest_one`."""
+    known, hashes = _known(con)
+    queue: list[FileResult | _Read] = []
+    size = 0
+
+    def flush() -> Iterator[FileResult]:
+        read = [item for item in queue if isinstance(item, _Read)]
+        done = iter(_ingest_batch(con, read, options, ingest_one) if read else [])
+        for item in queue:
+            yield next(done) if isinstance(item, _Read) else item
+        queue.clear()
+
+    for source in sources:
+        identity = file_identity(source)
+        if identity is not None and identity in known:
+            queue.append(FileResult(source.name, status="skipped"))
+            continue
+        whole = None if options.strict else ChunkReader(source).read_whole(SMALL_FILE_BYTES)
+        if whole is None:
+            yield from flush()
+            size = 0
+            result = ingest_one(source)
+            hashes.add(result.sha256)
+            yield result
+            continue
+        if whole.sha256 in hashes:  # ingested before, or earlier in this batch
+            queue.append(FileResult(source.name, sha256=whole.sha256, status="skipped"))
+            continue
+        hashes.add(whole.sha256)
+        queue.append(_Read(source, whole))
+        size += sum(len(chunk.text) for chunk in whole.chunks)
+        if size >= BATCH_BYTES or len(queue) >= BATCH_FILES:
+            yield from flush()
+            size = 0
+    yield from flush()
+
+
+def _known(con: duckdb.DuckDBPyConnection) -> tuple[set[FileIdentity], set[str]]:
+    """The files ingested (path, size, time) and the contents (hashes) of finished runs."""
+    rows = con.execute(
+        "SELECT path, size, mtime_ns, sha256 FROM ingest_runs WHERE finished_at IS NOT NULL"
+    ).fetchall()
+    known = {(str(p), int(s), int(m)) for p, s, m, _ in rows if p is not None}
+    return known, {str(sha) for *_, sha in rows}
+
+
+def _ingest_batch(
+    con: duckdb.DuckDBPyConnection,
+    read: list[_Read],
+    options: Options,
+    ingest_one: Callable[[Source], FileResult],
+) -> list[FileResult]:
+    """The files' results; when the batch fails, each file read again on its own."""
+    try:
+        return _scan(con, read, options)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
+        return [ingest_one(item.source) for item in read]
+    finally:
+        run.drop_staging(con)
+        con.execute("DROP TABLE IF EXISTS _replaced")
+
+
+def _scan(con: duckdb.DuckDBPyConnection, read: list[_Read], options: Options) -> list[FileResult]:
+    results = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        first_run = run.next_run_id(con)
+        run_ids = list(range(first_run, first_run + len(read)))
+        results = {r: FileResult(item.source.name, item.whole.sha256) for r, item in
+                   zip(run_ids, read, strict=True)}  # fmt: skip
+        text = _load_files(con, read, run_ids, options.default_time)
+        if text:
+            run.stage(con, options.kind, options.fmt, options.default_time,
+                      options.mappings or {}, options.keep_text)  # fmt: skip
+            _tally(con, results)
+            _store(con, results, options.keep_text)
+        _write_runs(con, read, results, options.fmt)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return list(results.values())
+
+
+def _load_files(
+    con: duckdb.DuckDBPyConnection, read: list[_Read], run_ids: list[int], given: str | None
+) -> bool:
+    """The files' lines into `_raw`, numbered on from one file to the next; False when there
+    are none."""
+    texts: list[str] = []
+    runs: list[Iterable[int]] = []
+    bad_utf8: list[int] = []
+    unparsed: dict[int, str] = {}
+    firsts: list[int] = []
+    lasts: list[int] = []
+    base = 0
+    for run_id, item in zip(run_ids, read, strict=True):
+        for chunk in item.whole.chunks:
+            texts.append(chunk.text)
+            bad_utf8 += [base + n for n in chunk.bad_utf8]
+            unparsed.update({base + n: why for n, why in chunk.unparsed.items()})
+        runs.append(itertools.repeat(run_id, item.whole.lines))
+        firsts.append(base + 1)
+        base += item.whole.lines
+        lasts.append(base)
+    times = [given or run.iso_time(item.whole.modified) for item in read]
+    names = [item.source.name for item in read]
+    params = {"run_ids": run_ids, "names": names, "firsts": firsts, "lasts": lasts, "times": times}
+    con.execute(FILES_SQL, params)
+    if not texts:
+        return False
+    con.execute(LOAD_SQL, {
+        "lines": "\n".join(texts).split("\n"), "runs": list(itertools.chain(*runs)),
+        "bad_utf8": bad_utf8, "unparsed": list(unparsed), "reasons": list(unparsed.values()),
+    })  # fmt: skip
+    return True
+
+
+def _tally(con: duckdb.DuckDBPyConnection, results: dict[int, FileResult]) -> None:
+    for run_id, fmt, lines, skipped in con.execute(LINES_SQL).fetchall():
+        result = results[run_id]
+        result.lines_read += lines
+        result.skipped += skipped
+        result.formats[str(fmt)] += lines
+    for run_id, good in con.execute(GOOD_SQL).fetchall():
+        results[run_id].good_lines = good
+    for run_id, line_no, reason in con.execute(BAD_SQL).fetchall():
+        result = results[run_id]
+        result.quarantined += 1
+        result.reasons[str(reason).split(":", 1)[0]] += 1
+        if len(result.bad_lines) < run.SHOWN_BAD_LINES:
+            result.bad_lines.append((int(line_no), str(reason)))
+    for run_id, dropped in con.execute(PREFIXES_DROPPED_SQL).fetchall():
+        results[run_id].prefixes_dropped = dropped
+
+
+def _store(con: duckdb.DuckDBPyConnection, results: dict[int, FileResult], keep_text: bool) -> None:
+    run.store_quarantine(con, keep_text)
+    con.execute(REPLACED_SQL)
+    con.execute("DELETE FROM requests WHERE request_id IN (SELECT request_id FROM _replaced)")
+    con.execute(run.INSERT_REQUESTS_SQL)
+    con.execute(run.INSERT_EVALS_SQL.replace("{source}", "_ev"))
+    con.execute(batch_inputs.STORE_SQL)
+    if keep_text:
+        con.execute(run.KEEP_TEXT_SQL)
+    replaced = Counter(dict(con.execute(REPLACED_COUNT_SQL).fetchall()))
+    stored = _stored(con, results, "requests")
+    evals = _stored(con, results, "evals")
+    inputs = _stored(con, results, "batch_inputs")
+    for run_id, result in results.items():
+        result.requests_replaced = replaced[run_id]
+        result.requests_inserted = stored[run_id] - replaced[run_id]
+        result.evals_inserted = evals[run_id]
+        result.batch_inputs = inputs[run_id]
+    if any(run.has_batch_results(result) for result in results.values()):
+        con.execute(batch_inputs.JOIN_SQL)
+
+
+def _stored(
+    con: duckdb.DuckDBPyConnection, results: dict[int, FileResult], table: str
+) -> Counter[int]:
+    """Rows of `table` each run of the batch stored."""
+    sql = STORED_SQL.format(table=table)
+    return Counter(dict(con.execute(sql, [min(results), max(results)]).fetchall()))
+
+
+def _write_runs(
+    con: duckdb.DuckDBPyConnection, read: list[_Read], results: dict[int, FileResult], fmt: str
+) -> None:
+    done = list(results.values())
+    identities = [item.whole.identity or (None, None, None) for item in read]
+    con.execute(RUNS_SQL, {
+        "run_ids": list(results), "names": [r.name for r in done],
+        "hashes": [r.sha256 for r in done], "format": fmt,
+        "lines": [r.lines_read for r in done], "inserted": [r.requests_inserted for r in done],
+        "replaced": [r.requests_replaced for r in done],
+        "evals": [r.evals_inserted for r in done], "duplicates": [r.duplicates for r in done],
+        "quarantined": [r.quarantined for r in done],
+        "paths": [i[0] for i in identities], "sizes": [i[1] for i in identities],
+        "mtimes": [i[2] for i in identities],
+    })  # fmt: skip
+    for result in done:
+        result.formats += Counter()  # drop the zero counts
