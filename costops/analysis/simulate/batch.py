@@ -1,5 +1,8 @@
 """Batch APIs (SPEC §8, batch): eligible requests not already batched, re-priced at batch rates
-(stacking with cache rates where the table says so; regional uplift still applied last)."""
+(stacking with cache rates where the table says so; regional uplift still applied last).
+
+One pass: every request keeps its stored price except the eligible ones, which alone go through
+the pricing SQL with the batch flag set (batch changes the rates, so they are priced afresh)."""
 
 from __future__ import annotations
 
@@ -8,23 +11,53 @@ from typing import Any
 import duckdb
 
 from costops.analysis.filters import Dimension
-from costops.analysis.simulate.engine import AFTER, BEFORE, compare, price, select_requests
+from costops.analysis.simulate.engine import (
+    SOURCE_COLUMNS,
+    Source,
+    compare,
+    keyed,
+    repriced,
+    views,
+)
 
 # Batch jobs complete within 24 hours: a feature whose latency SLO is shorter cannot wait for one.
 WINDOW_MS = 24 * 60 * 60 * 1000
+TABLE = "_sim_batch"
 
 ELIGIBLE = (
     "(feature IN (SELECT feature FROM _sim_batch_features) "
     "AND NOT (batch OR lower(COALESCE(service_tier, '')) = 'batch'))"
 )
+# Each request once with its stored price, on both sides unless it is eligible (then the
+# baseline's only), and each eligible request batched, on the scenario's side.
+ROWS_SQL = f"""
+SELECT *, {ELIGIBLE} AS sim_eligible,
+    CASE WHEN {ELIGIBLE} THEN 'before' ELSE 'both' END AS sim_side
+FROM {{source}} s
+UNION ALL BY NAME
+SELECT *, true AS sim_eligible, 'after' AS sim_side
+FROM {{batched}}
+"""
+NARROW = "sim_side, sim_eligible, sim_cost, sim_weight"
 
 
-def scenario_sql(source: str, flags_only: bool = False) -> str:
-    overrides = {} if flags_only else {
-        "batch": f"CASE WHEN {ELIGIBLE} THEN true ELSE batch END",
-        "service_tier": f"CASE WHEN {ELIGIBLE} THEN 'batch' ELSE service_tier END",
-    }  # fmt: skip
-    return "(" + select_requests(source, overrides, f"{ELIGIBLE} AS sim_eligible") + ")"
+def build(
+    con: duckdb.DuckDBPyConnection, source: Source, dims: list[Dimension], keep: bool
+) -> None:
+    select, _ = keyed(dims)
+    eligible = f"(SELECT * FROM {source.sql} s WHERE {ELIGIBLE})"
+    batched = repriced(eligible, {"batch": "true", "service_tier": "'batch'"})
+    rows = ROWS_SQL.replace("{source}", source.sql).replace("{batched}", batched)
+    columns = f"{', '.join(SOURCE_COLUMNS)}, sim_side, sim_eligible" if keep else NARROW
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {select}{columns} FROM ({rows}) p",
+        source.params + source.params,
+    )
+
+
+def next_source() -> str:
+    """The scenario as a plan's next Source."""
+    return f"SELECT {', '.join(SOURCE_COLUMNS)} FROM {TABLE} WHERE sim_side <> 'before'"
 
 
 def set_features(con: duckdb.DuckDBPyConnection, features: list[str]) -> None:
@@ -46,19 +79,26 @@ def too_urgent(features: list[str], slos: dict[str, float]) -> dict[str, float]:
 
 def simulate_batch(
     con: duckdb.DuckDBPyConnection,
-    source: str,
+    source: Source,
     dims: list[Dimension],
     features: list[str],
     slos: dict[str, float] | None = None,
+    keep: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[str]]:
     """Re-price the named features at batch rates, except those whose latency SLO (`slos`, ms
-    per feature) is under the batch window: they are excluded, and the warnings say so."""
+    per feature) is under the batch window: they are excluded, and the warnings say so. With
+    `keep`, the scenario keeps every column (see next_source)."""
     excluded = too_urgent(features, slos or {})
     features = [name for name in features if name not in excluded]
     set_features(con, features)
-    price(con, scenario_sql(source, flags_only=True), BEFORE)
-    price(con, scenario_sql(source), AFTER)
-    totals, rows = compare(con, dims, before_extras=BEFORE_EXTRAS)
+    build(con, source, dims, keep)
+    views(
+        con,
+        f"SELECT *, sim_cost AS cost FROM {TABLE} WHERE sim_side <> 'after'",
+        f"SELECT *, sim_cost AS cost FROM {TABLE} WHERE sim_side <> 'before'",
+    )
+    _, narrow = keyed(dims)
+    totals, rows = compare(con, narrow, before_extras=BEFORE_EXTRAS)
     for row in [totals, *rows]:
         base = row.get("baseline_cost")
         row["eligible_share"] = row["eligible_cost"] / base if base else None

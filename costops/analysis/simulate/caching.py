@@ -6,6 +6,11 @@ hit; every request refreshes the TTL), else a write. Prefixes shorter than the m
 min_cacheable_tokens, and requests with no prefix identity, are not cacheable. The prefix part of
 the input is re-priced at read/write rates; the rest is unchanged. Requests that already cached
 more than their prefix (conversation caching) keep their logged behaviour.
+
+One pass: a single lag() window gives each request the gap to the previous request of its group,
+and its cost as a hit, a 5-minute write and a 1-hour write (cost.py's costed stages on its unit
+prices: caching moves tokens between input classes, which changes no rate). Every TTL, `best`
+and the ceiling are then choices among those costs, aggregated from one narrow table.
 """
 
 from __future__ import annotations
@@ -16,74 +21,156 @@ import duckdb
 
 from costops.analysis.exact import money_difference
 from costops.analysis.filters import Dimension
-from costops.analysis.simulate.engine import AFTER, BEFORE, WEIGHT, compare, price, select_requests
+from costops.analysis.simulate.engine import (
+    PRICE_COLUMNS,
+    WEIGHT,
+    Source,
+    compare,
+    keyed,
+    views,
+    with_cost,
+)
 from costops.errors import UsageError
 from costops.render.words import count
+from costops.store.migrations import REQUEST_COLUMNS
 
 TTL_SECONDS = {"5m": 300, "1h": 3600}
 DEFAULT_MIN_CACHEABLE = 1024
 GROUP = "provider, model, workspace, prefix_hash"
+GROUP_KEY = "concat_ws('|', provider, model, workspace, prefix_hash)"
+TABLE = "_sim_caching"
+CHOICE = "_sim_caching_choice"
 
 # Flags per request: identity, minimum length, and the gap to the previous request of its group.
 FLAGGED_SQL = f"""
 WITH keyed AS (
-    SELECT c.*, pm.min_cacheable_tokens
-    FROM {{source}} c
-    LEFT JOIN model_map mm ON mm.model = c.model AND mm.provider IS NOT DISTINCT FROM c.provider
+    SELECT p.*, pm.min_cacheable_tokens AS sim_min_cacheable
+    FROM {{source}} p
+    LEFT JOIN model_map mm ON mm.model = p.model AND mm.provider IS NOT DISTINCT FROM p.provider
     LEFT JOIN price_models pm ON pm.model_key = mm.model_key
 ),
 flagged AS (
     SELECT *,
         prefix_hash IS NOT NULL AND COALESCE(prefix_tokens, 0) > 0 AS sim_has_prefix,
-        COALESCE(prefix_tokens, 0) >= COALESCE(min_cacheable_tokens, {DEFAULT_MIN_CACHEABLE})
+        COALESCE(prefix_tokens, 0) >= COALESCE(sim_min_cacheable, {DEFAULT_MIN_CACHEABLE})
             AS sim_long_enough,
         cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens
-            <= COALESCE(prefix_tokens, 0) AS prefix_only,
+            <= COALESCE(prefix_tokens, 0) AS sim_prefix_only,
         (epoch_ms(ts) - lag(epoch_ms(ts)) OVER (
             PARTITION BY {GROUP} ORDER BY ts, request_id)) / 1000.0 AS sim_gap_s
     FROM keyed
 )
 SELECT *,
-    sim_has_prefix AND sim_long_enough AND prefix_only AND prefix_tokens <= input_tokens
+    sim_has_prefix AND sim_long_enough AND sim_prefix_only AND prefix_tokens <= input_tokens
         AS sim_cacheable,
     cache_read_tokens AS actual_cache_read,
-    cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens > 0 AS actual_cache_use
+    cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens > 0 AS actual_cache_use,
+    {GROUP_KEY} AS sim_group
 FROM flagged
 """
 
+# A cacheable request's prefix as a hit (read), a 5-minute write or a 1-hour write.
+VARIANTS = {
+    "sim_hit_cost": ("prefix_tokens", "0", "0"),
+    "sim_write_5m_cost": ("0", "prefix_tokens", "0"),
+    "sim_write_1h_cost": ("0", "0", "prefix_tokens"),
+}
+CACHE_TOKENS = ("cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")
 
-def flag(con: duckdb.DuckDBPyConnection, source: str) -> str:
-    """Flag `source`'s requests once (the gap to the previous request of their prefix group is
-    a window over every request); each TTL's scenario reads the flags."""
+# What the aggregates read; a plan keeps every column, to hand the scenario to the next lever.
+NARROW = (
+    "sim_group, request_id, ts, prefix_tokens, model_key, price_effective_from, sim_weight, "
+    "sim_cost, sim_hit_cost, sim_write_5m_cost, sim_write_1h_cost, sim_cacheable, "
+    "sim_has_prefix, sim_long_enough, actual_cache_read, actual_cache_use, sim_gap_s, "
+    "r_input, r_cache_read, r_cache_write_5m, r_cache_write_1h"
+)
+
+
+def build(
+    con: duckdb.DuckDBPyConnection, source: Source, dims: list[Dimension], keep: bool
+) -> None:
+    """The one pass: every request of `source` with its flags, its gap and its three cache
+    costs (the narrow columns, or with `keep` every column of the source too)."""
+    select, _ = keyed(dims)
+    costed = f"({FLAGGED_SQL.replace('{source}', source.sql)})"
+    for name, tokens in VARIANTS.items():
+        costed = with_cost(costed, dict(zip(CACHE_TOKENS, tokens, strict=True)), name)
+    columns = "*" if keep else NARROW
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _sim_flagged AS {FLAGGED_SQL.replace('{source}', source)}"
+        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {select}{columns}, "
+        "CAST(NULL AS DOUBLE) AS sim_storage_5m, CAST(NULL AS DOUBLE) AS sim_storage_1h "
+        f"FROM {costed} p",
+        source.params,
     )
-    return "_sim_flagged"
 
 
-def scenario_sql(flagged: str, ttl_seconds: float | None, ttl: str) -> str:
-    """The flagged requests with simulated cache reads/writes on their prefix. ttl_seconds None:
-    every repeat of a prefix is a hit (the ceiling)."""
-    within = "TRUE" if ttl_seconds is None else f"sim_gap_s <= {ttl_seconds}"
-    hit = f"(sim_cacheable AND sim_gap_s IS NOT NULL AND {within})"
-    write = f"(sim_cacheable AND NOT {hit})"
-    overrides = {
+def _hit(ttl: str | None) -> str:
+    """Whether a request hits the cache under `ttl` (an SQL expression of '5m' or '1h'; None:
+    the ceiling, where every repeat hits)."""
+    if ttl is None:
+        return "(sim_cacheable AND sim_gap_s IS NOT NULL)"
+    limit = f"CASE WHEN {ttl} = '5m' THEN {TTL_SECONDS['5m']} ELSE {TTL_SECONDS['1h']} END"
+    return f"(sim_cacheable AND sim_gap_s IS NOT NULL AND sim_gap_s <= {limit})"
+
+
+def _cost(ttl: str | None, storage: bool = True) -> str:
+    """A request's cost under `ttl` (see _hit): the hit or write cost when it is cacheable, the
+    logged cost when not; a write's cache storage added where billed."""
+    if ttl is None:
+        write = "sim_write_5m_cost"
+    else:
+        write = f"CASE WHEN {ttl} = '5m' THEN sim_write_5m_cost ELSE sim_write_1h_cost END"
+    cached = f"CASE WHEN {_hit(ttl)} THEN sim_hit_cost ELSE {write} END"
+    if storage:
+        held = f"CASE WHEN {ttl} = '5m' THEN sim_storage_5m ELSE sim_storage_1h END"
+        cached = f"CASE WHEN {held} IS NULL THEN {cached} ELSE {cached} + {held} END"
+    return f"CASE WHEN sim_cacheable THEN {cached} ELSE sim_cost END"
+
+
+def _tokens(ttl: str) -> dict[str, str]:
+    """The cache token columns of the scenario under `ttl` (see _hit)."""
+    hit, write = _hit(ttl), f"(sim_cacheable AND NOT {_hit(ttl)})"
+    return {
         "cache_read_tokens": f"CASE WHEN {hit} THEN prefix_tokens "
         "WHEN sim_cacheable THEN 0 ELSE cache_read_tokens END",
-        "cache_write_5m_tokens": f"CASE WHEN {write} AND '{ttl}' = '5m' THEN prefix_tokens "
+        "cache_write_5m_tokens": f"CASE WHEN {write} AND {ttl} = '5m' THEN prefix_tokens "
         "WHEN sim_cacheable THEN 0 ELSE cache_write_5m_tokens END",
-        "cache_write_1h_tokens": f"CASE WHEN {write} AND '{ttl}' = '1h' THEN prefix_tokens "
+        "cache_write_1h_tokens": f"CASE WHEN {write} AND {ttl} = '1h' THEN prefix_tokens "
         "WHEN sim_cacheable THEN 0 ELSE cache_write_1h_tokens END",
     }
-    extra = (
-        f"sim_cacheable, {hit} AS sim_hit, sim_has_prefix, sim_long_enough, "
-        f"actual_cache_read, actual_cache_use, '{ttl}' AS sim_ttl, {GROUP_KEY} AS sim_group, "
-        "CAST(0 AS DOUBLE) AS sim_storage_cost"
+
+
+def _scenario(ttl: str) -> str:
+    """The requests under the TTL `ttl` ('5m', '1h' or 'best': the cheaper per prefix group,
+    by the sums in CHOICE; a group whose sums are unknown is left out, as it always was)."""
+    if ttl == "best":
+        chosen = "CASE WHEN c.short_wins THEN '5m' ELSE '1h' END"
+        source = (
+            f"{TABLE} s JOIN {CHOICE} c ON c.sim_group = s.sim_group WHERE c.short_wins IS NOT NULL"
+        )
+    else:
+        chosen, source = f"'{ttl}'", f"{TABLE} s"
+    return f"(SELECT s.*, {chosen} AS sim_ttl FROM {source})"
+
+
+def after_sql(ttl: str) -> str:
+    """The scenario's requests with their cost, hit flag and storage."""
+    held = "CASE WHEN sim_ttl = '5m' THEN sim_storage_5m ELSE sim_storage_1h END"
+    return (
+        f"SELECT *, {_cost('sim_ttl')} AS cost, {_hit('sim_ttl')} AS sim_hit, "
+        f"COALESCE({held}, CAST(0 AS DOUBLE)) AS sim_storage_cost FROM {_scenario(ttl)}"
     )
-    return "(" + select_requests(flagged, overrides, extra) + ")"
 
 
-GROUP_KEY = "concat_ws('|', provider, model, workspace, prefix_hash)"
+def next_source(ttl: str) -> str:
+    """The scenario as a plan's next Source: the simulated cache tokens and their cost (the
+    storage stays with this step: the next lever prices tokens)."""
+    tokens = _tokens("sim_ttl")
+    columns = [f"{tokens[c]} AS {c}" if c in tokens else c for c in REQUEST_COLUMNS]
+    price = {**{c: c for c in PRICE_COLUMNS}, "sim_cost": f"{_cost('sim_ttl', storage=False)}"}
+    prices = [f"{expression} AS {c}" for c, expression in price.items()]
+    return f"SELECT {', '.join([*columns, WEIGHT, *prices])} FROM {_scenario(ttl)}"
+
 
 EXTRAS_SQL = """
     sum(CASE WHEN p.sim_cacheable THEN 1 ELSE 0 END) AS cacheable_requests,
@@ -105,27 +192,33 @@ EXTRAS_SQL = """
     sum(CASE WHEN p.sim_has_prefix AND NOT p.sim_long_enough THEN 1 ELSE 0 END)
         AS below_minimum_requests
 """
+# The ceiling (every repeat a hit, written at the 5m rate, no storage) over every request: on
+# the baseline's side, which no TTL choice leaves a request out of.
+CEILING_SQL = f"money_sum(({_cost(None, storage=False)}) * p.{WEIGHT}) AS sim_ceiling_cost"
 
 
 def simulate_caching(
-    con: duckdb.DuckDBPyConnection, source: str, dims: list[Dimension], ttl: str
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    dims: list[Dimension],
+    ttl: str,
+    keep: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
-    """Price `source` as logged (BEFORE) and with simulated caching (AFTER); add the ceiling
-    and a verdict per row. Returns totals, rows, assumptions."""
+    """Compare `source` as logged (BEFORE) with simulated caching (AFTER); add the ceiling and
+    a verdict per row. Returns totals, rows, assumptions; with `keep`, AFTER keeps every
+    column (see next_source)."""
     if ttl not in ("5m", "1h", "best"):
         raise UsageError(f"--ttl {ttl}: expected 5m, 1h or best")
-    price(con, source, BEFORE)
-    flagged = flag(con, source)
+    build(con, source, dims, keep)
+    for name in ("5m", "1h") if ttl == "best" else (ttl,):
+        add_storage(con, name)
     if ttl == "best":
-        _best_of_both(con, flagged)
-    else:
-        price(con, scenario_sql(flagged, TTL_SECONDS[ttl], ttl), AFTER)
-        add_storage(con, AFTER, TTL_SECONDS[ttl])
-    totals, rows = compare(con, dims, EXTRAS_SQL)
-    ceiling = _ceiling(con, flagged, dims)
+        _choose(con)
+    _, narrow = keyed(dims)
+    views(con, f"SELECT *, sim_cost AS cost FROM {TABLE}", after_sql(ttl))
+    totals, rows = compare(con, narrow, EXTRAS_SQL, CEILING_SQL)
     for row in [totals, *rows]:
-        key = tuple(row.get(d.name) for d in dims) if row is not totals else ()
-        row["ceiling_cost"] = ceiling.get(key)
+        row["ceiling_cost"] = row.pop("sim_ceiling_cost")
         row["ceiling_savings"] = (
             money_difference(row["baseline_cost"], row["ceiling_cost"])
             if row["baseline_cost"] is not None and row["ceiling_cost"] is not None
@@ -148,8 +241,6 @@ def simulate_caching(
         "hint": "requests without prefix_hash/prefix_tokens cannot be simulated: log a hash and "
         "the token count of the stable prompt prefix (system prompt + tools)",
     }
-    for table in (flagged, "_sim_5m", "_sim_1h", "_sim_ceiling"):  # free memory for what follows
-        con.execute(f"DROP TABLE IF EXISTS {table}")
     return totals, rows, assumptions
 
 
@@ -158,7 +249,7 @@ def simulate_caching(
 STORAGE_SQL = """
 WITH chained AS (
     SELECT request_id, sim_group, ts, prefix_tokens, model_key, price_effective_from,
-        sum(CASE WHEN sim_hit THEN 0 ELSE 1 END) OVER (
+        sum(CASE WHEN {hit} THEN 0 ELSE 1 END) OVER (
             PARTITION BY sim_group ORDER BY ts, request_id ROWS UNBOUNDED PRECEDING) AS chain
     FROM {table}
     WHERE sim_cacheable
@@ -172,8 +263,7 @@ held AS (
         (epoch(max(ts)) - epoch(min(ts)) + {ttl_s}) / 3600.0 AS hours
     FROM chained GROUP BY sim_group, chain
 )
-UPDATE {table} SET sim_storage_cost = s.storage,
-    cost = {table}.cost + s.storage
+UPDATE {table} SET {column} = s.storage
 FROM (
     SELECT h.request_id, h.hours * h.prefix_tokens / 1e6 * v.cache_storage_per_mtok_hour AS storage
     FROM held h JOIN price_versions v
@@ -184,47 +274,27 @@ WHERE {table}.request_id = s.request_id
 """
 
 
-def add_storage(con: duckdb.DuckDBPyConnection, table: str, ttl_seconds: float) -> None:
-    """Add cache storage to the simulated cost where the pricing table bills it (a no-op
-    update when no model does)."""
-    con.execute(STORAGE_SQL.format(table=table, ttl_s=float(ttl_seconds)))
-
-
-def _best_of_both(con: duckdb.DuckDBPyConnection, flagged: str) -> None:
-    """Per prefix group, whichever TTL is cheaper."""
-    for ttl, table in (("5m", "_sim_5m"), ("1h", "_sim_1h")):
-        price(con, scenario_sql(flagged, TTL_SECONDS[ttl], ttl), table)
-        add_storage(con, table, TTL_SECONDS[ttl])
-    con.execute(f"""
-    CREATE OR REPLACE TEMP TABLE {AFTER} AS
-    WITH short AS (SELECT sim_group, money_sum(cost * {WEIGHT}) AS cost FROM _sim_5m GROUP BY 1),
-    long AS (SELECT sim_group, money_sum(cost * {WEIGHT}) AS cost FROM _sim_1h GROUP BY 1),
-    -- per group sums, compared group by group (never a join of the two scenarios' requests)
-    choice AS (
-        SELECT s.sim_group, s.cost <= l.cost AS short_wins
-        FROM short s JOIN long l ON l.sim_group IS NOT DISTINCT FROM s.sim_group
+def add_storage(con: duckdb.DuckDBPyConnection, ttl: str) -> None:
+    """Cache storage under `ttl` where the pricing table bills it (a no-op update when no model
+    does)."""
+    con.execute(
+        STORAGE_SQL.format(
+            table=TABLE,
+            hit=_hit(f"'{ttl}'"),
+            ttl_s=float(TTL_SECONDS[ttl]),
+            column=f"sim_storage_{ttl}",
+        )
     )
-    SELECT s.* FROM _sim_5m s JOIN choice c ON c.sim_group = s.sim_group WHERE c.short_wins
-    UNION ALL
-    SELECT h.* FROM _sim_1h h JOIN choice c ON c.sim_group = h.sim_group WHERE NOT c.short_wins
+
+
+def _choose(con: duckdb.DuckDBPyConnection) -> None:
+    """Per prefix group, whichever TTL is cheaper (5 minutes on a tie), by its exact sums."""
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE {CHOICE} AS
+    SELECT sim_group, money_sum(({_cost("'5m'")}) * {WEIGHT})
+        <= money_sum(({_cost("'1h'")}) * {WEIGHT}) AS short_wins
+    FROM {TABLE} GROUP BY sim_group
     """)
-
-
-def _ceiling(
-    con: duckdb.DuckDBPyConnection, flagged: str, dims: list[Dimension]
-) -> dict[tuple[Any, ...], float | None]:
-    """Cost if every repeat of a prefix were a hit, per row key (and () for the total)."""
-    price(con, scenario_sql(flagged, None, "5m"), "_sim_ceiling")
-    keys = ", ".join(d.sql for d in dims)
-    total = con.execute(f"SELECT money_sum(p.cost * p.{WEIGHT}) FROM _sim_ceiling p").fetchone()
-    out: dict[tuple[Any, ...], float | None] = {(): total[0] if total else None}
-    if dims:
-        group = ", ".join(str(i + 1) for i in range(len(dims)))
-        for *key, cost in con.execute(
-            f"SELECT {keys}, money_sum(p.cost * p.{WEIGHT}) FROM _sim_ceiling p GROUP BY {group}"
-        ).fetchall():
-            out[tuple(key)] = cost
-    return out
 
 
 def _verdict(row: dict[str, Any]) -> str:

@@ -16,12 +16,21 @@ from typing import Any
 import duckdb
 
 from costops.analysis.filters import Dimension
-from costops.analysis.simulate.engine import AFTER, BEFORE, WEIGHT, compare, price, select_requests
+from costops.analysis.simulate.engine import (
+    SOURCE_COLUMNS,
+    WEIGHT,
+    Source,
+    compare,
+    keyed,
+    repriced,
+    views,
+)
 from costops.config import CascadePair, Config
 from costops.errors import UsageError
 from costops.rates.cost import add_model_names
 
 ESCALATION_WARNING = 0.30
+TABLE = "_sim_cascade_rows"
 _SCOPE = "(lower(c.model) = lower(k.from_model) OR mm.model_key = k.from_key)"
 
 UNITS_SQL = f"""
@@ -56,35 +65,34 @@ UNIT_OUTCOME = """
 """
 
 
-def scenario_sql(source: str, mode: str, output_ratio: float, flags_only: bool) -> str:
-    """Original rows (weighted by escalation when in scope) and, unless flags_only, the cheap
-    attempt of every in-scope request."""
-    flags = (
-        "u.unit_id AS sim_scope_unit, u.measured AS sim_measured, u.evaluated AS sim_evaluated, "
-        "u.success_before AS sim_success_before, o.sim_escalation, o.sim_success_after"
-    )
-    framed = f"""(
-        SELECT c.*, {_SCOPE} AS sim_in_scope,
-            row_number() OVER (PARTITION BY COALESCE(c.task_id, c.request_id)
-                               ORDER BY c.ts, c.request_id) = 1 AS sim_first,
-            {flags}
-        FROM {source} c CROSS JOIN _sim_cascade k
-        LEFT JOIN model_map mm ON mm.model = c.model AND mm.provider IS NOT DISTINCT FROM c.provider
-        LEFT JOIN _sim_units u ON u.unit_id = COALESCE(c.task_id, c.request_id)
-        LEFT JOIN (SELECT u.unit_id, {UNIT_OUTCOME} FROM _sim_units u) o ON o.unit_id = u.unit_id
-    )"""
-    keep = (
-        "sim_scope_unit, sim_measured, sim_evaluated, sim_success_before, sim_escalation, "
-        "sim_success_after"
-    )
-    if flags_only:
-        return "(" + select_requests(framed, extra=f"sim_first, {keep}") + ")"
-    original_weight = f"CASE WHEN sim_in_scope THEN {WEIGHT} * sim_escalation ELSE {WEIGHT} END"
-    original = select_requests(framed, extra=f"sim_first, {keep}", weight=original_weight)
+# Every request of the source with its unit's scope, outcome and place in the unit.
+FRAMED_SQL = f"""
+SELECT c.*, {_SCOPE} AS sim_in_scope,
+    row_number() OVER (PARTITION BY COALESCE(c.task_id, c.request_id)
+                       ORDER BY c.ts, c.request_id) = 1 AS sim_first,
+    u.unit_id AS sim_scope_unit, u.measured AS sim_measured, u.evaluated AS sim_evaluated,
+    u.success_before AS sim_success_before, o.sim_escalation, o.sim_success_after
+FROM {{source}} c CROSS JOIN _sim_cascade k
+LEFT JOIN model_map mm ON mm.model = c.model AND mm.provider IS NOT DISTINCT FROM c.provider
+LEFT JOIN _sim_units u ON u.unit_id = COALESCE(c.task_id, c.request_id)
+LEFT JOIN (SELECT u.unit_id, {UNIT_OUTCOME} FROM _sim_units u) o ON o.unit_id = u.unit_id
+"""
+FLAGS = (
+    "sim_first, sim_scope_unit, sim_measured, sim_evaluated, sim_success_before, "
+    "sim_escalation, sim_success_after"
+)
+NARROW = f"sim_side, sim_weight, sim_after_weight, sim_cost, {FLAGS}"
+
+
+def rows_sql(source: str, mode: str, output_ratio: float) -> str:
+    """Each request once with its stored price (weighted on the scenario's side by its
+    escalation when in scope) and, on the scenario's side only, the cheap attempt of every
+    in-scope request, priced at the cheaper model."""
+    escalated = f"CASE WHEN sim_in_scope THEN {WEIGHT} * sim_escalation ELSE {WEIGHT} END"
     cheap_weight = WEIGHT if mode == "cascade" else f"{WEIGHT} * (1 - sim_escalation)"
     output = f"CAST(round(output_tokens * {output_ratio}) AS BIGINT)"
-    cheap = select_requests(
-        f"(SELECT f.*, k.to_model FROM {framed} f CROSS JOIN _sim_cascade k WHERE f.sim_in_scope)",
+    cheap = repriced(
+        "(SELECT f.*, k.to_model FROM framed f CROSS JOIN _sim_cascade k WHERE f.sim_in_scope)",
         {
             "request_id": "request_id || '#cascade'",
             "provider": "NULL",
@@ -93,10 +101,36 @@ def scenario_sql(source: str, mode: str, output_ratio: float, flags_only: bool) 
             "reasoning_tokens": f"LEAST(CAST(round(reasoning_tokens * {output_ratio}) AS BIGINT), "
             f"{output})",
         },
-        extra=f"false AS sim_first, {keep}",
         weight=cheap_weight,
+        extra={"sim_first": "false", **{flag: flag for flag in FLAGS.split(", ")[1:]}},
     )
-    return f"({original} UNION ALL {cheap})"
+    return f"""
+    WITH framed AS ({FRAMED_SQL.replace("{source}", source)})
+    SELECT *, 'both' AS sim_side, {escalated} AS sim_after_weight FROM framed
+    UNION ALL BY NAME
+    SELECT *, 'after' AS sim_side, {WEIGHT} AS sim_after_weight FROM {cheap}
+    """
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    dims: list[Dimension],
+    rows: str,
+    keep: bool,
+) -> None:
+    select, _ = keyed(dims)
+    columns = f"{', '.join(SOURCE_COLUMNS)}, {NARROW}" if keep else NARROW
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {select}{columns} FROM ({rows}) p",
+        source.params,
+    )
+
+
+def next_source() -> str:
+    """The scenario as a plan's next Source: every row of its side, with its weight there."""
+    columns = [f"sim_after_weight AS {WEIGHT}" if c == WEIGHT else c for c in SOURCE_COLUMNS]
+    return f"SELECT {', '.join(columns)} FROM {TABLE}"
 
 
 def pick_pair(
@@ -149,13 +183,16 @@ AFTER_EXTRAS = (
 
 def simulate_cascade(
     con: duckdb.DuckDBPyConnection,
-    source: str,
+    source: Source,
     dims: list[Dimension],
     pair: CascadePair,
     mode: str = "cascade",
     escalation_rate: float | None = None,
     output_ratio: float = 1.0,
+    keep: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[str]]:
+    """Compare `source` with the cascade (or router) from pair.from_model to pair.to_model. With
+    `keep`, the scenario keeps every column (see next_source)."""
     if mode not in ("cascade", "route"):
         raise UsageError(f"--mode {mode}: expected cascade or route")
     if escalation_rate is not None and not 0 <= escalation_rate <= 1:
@@ -171,7 +208,7 @@ def simulate_cascade(
         "IS NULL AND model = ?) AS to_key",
         [from_model, to_model, from_model, to_model],
     )
-    con.execute(UNITS_SQL.replace("{source}", source))
+    con.execute(UNITS_SQL.replace("{source}", source.sql), source.params)
     measured = con.execute(
         "SELECT count(*) FILTER (WHERE measured), "
         "avg(CASE WHEN measured THEN CASE WHEN shadow_passed THEN 0.0 ELSE 1.0 END END), "
@@ -187,10 +224,15 @@ def simulate_cascade(
             f"no shadow evals of {to_model} to measure escalation: pass --escalation-rate R"
         )
     assumed_sql = repr(float(assumed if assumed is not None else 0.0))
-    for flags_only, into in ((True, BEFORE), (False, AFTER)):
-        scenario = scenario_sql(source, mode, output_ratio, flags_only)
-        price(con, scenario.replace("$assumed", assumed_sql), into)
-    totals, rows = compare(con, dims, AFTER_EXTRAS, BEFORE_EXTRAS)
+    rows_of = rows_sql(source.sql, mode, output_ratio).replace("$assumed", assumed_sql)
+    build(con, source, dims, rows_of, keep)
+    views(
+        con,
+        f"SELECT *, sim_cost AS cost FROM {TABLE} WHERE sim_side = 'both'",
+        f"SELECT * REPLACE (sim_after_weight AS {WEIGHT}), sim_cost AS cost FROM {TABLE}",
+    )
+    _, narrow = keyed(dims)
+    totals, rows = compare(con, narrow, AFTER_EXTRAS, BEFORE_EXTRAS)
     warnings = []
     rate = totals.get("escalation_rate")
     if rate is not None and rate > ESCALATION_WARNING:

@@ -1,4 +1,14 @@
-"""Run a scenario against its baseline and compare the two, per group and in total."""
+"""Run a scenario against its baseline and compare the two, per group and in total.
+
+A lever reads *priced* requests (a Source: the stored ones, filtered, or what the previous lever
+of a plan left), so the baseline is the price already computed, never a second pricing. Where a
+lever changes only token counts (caching, output), the rates do not change — no join of the
+pricing SQL depends on how the input splits into classes or on the output — so the scenario's
+cost is cost.py's own costed stages applied to the new tokens and the unit prices each request
+already carries (`with_cost`): the same formula, the same floating-point operations, the same
+bits as pricing the scenario from scratch. Where the rates change (batch, a cheaper model), the
+requests that change go through the full pricing SQL (`priced_select`), and only those.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +19,36 @@ import duckdb
 
 from costops.analysis.filters import Dimension, Filters, grouping, where_clause
 from costops.analysis.session import fetch_dicts
-from costops.rates.cost import RAW_RATE_COLUMNS, priced_select
+from costops.rates.cost import PRICED_SELECT_SQL, priced_select
 from costops.store.migrations import REQUEST_COLUMNS
 
 # Every scenario row carries a weight: 1 for a request that happens, a probability for one that
 # happens only sometimes (an escalation at an assumed rate).
 WEIGHT = "sim_weight"
 BEFORE, AFTER = "_sim_before", "_sim_after"
+
+# The price a Source carries beside each request: its cost (sim_cost, sim_cost_output: named
+# apart from the cost columns the costed stages add) and what re-costing new tokens needs.
+UNIT_PRICES = (
+    "unit_input", "unit_cache_read", "unit_cache_write_5m", "unit_cache_write_1h",
+    "unit_output", "unit_reasoning", "unit_request",
+)  # fmt: skip
+RATES = ("r_input", "r_cache_read", "r_cache_write_5m", "r_cache_write_1h")
+PRICE_COLUMNS = {
+    "sim_cost": "cost",
+    "sim_cost_output": "cost_output",
+    **{c: c for c in (*UNIT_PRICES, *RATES, "model_key", "price_effective_from")},
+}
+SOURCE_COLUMNS = (*REQUEST_COLUMNS, WEIGHT, *PRICE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Priced requests a lever starts from: a relation with SOURCE_COLUMNS (a table name or a
+    parenthesised query) and the parameters its SQL binds."""
+
+    sql: str
+    params: list[object] = field(default_factory=list)
 
 
 @dataclass
@@ -42,33 +75,94 @@ def empty_simulation(
     return Simulation(name, group_by, filters, assumptions or {}, totals, [])
 
 
+def load_input(filters: Filters) -> Source:
+    """The filtered stored requests with their stored prices, as the first lever's input."""
+    where, params = where_clause(filters)
+    return Source(f"({as_source('priced_requests p', weight='1.0')} WHERE {where})", params)
+
+
+def as_source(priced: str, weight: str = WEIGHT, extra: str = "") -> str:
+    """SELECT SOURCE_COLUMNS and `extra` columns from a priced relation (the pricing SQL's
+    columns and a weight)."""
+    prices = [f"{column} AS {name}" for name, column in PRICE_COLUMNS.items()]
+    tail = f", {extra}" if extra else ""
+    return (
+        f"SELECT {', '.join(REQUEST_COLUMNS)}, {weight} AS {WEIGHT}, {', '.join(prices)}{tail} "
+        f"FROM {priced}"
+    )
+
+
 def select_requests(
-    source: str,
-    overrides: dict[str, str] | None = None,
-    extra: str = "",
-    weight: str = WEIGHT,
+    source: str, overrides: dict[str, str], weight: str = WEIGHT, extra: str = ""
 ) -> str:
-    """SELECT every request column of `source` (some replaced by expressions), the weight, and
-    `extra` columns."""
-    overrides = overrides or {}
+    """SELECT the request columns of `source` (some replaced by expressions), the weight and
+    `extra` columns: a scenario's requests, to be priced from scratch."""
     columns = [f"{overrides[c]} AS {c}" if c in overrides else c for c in REQUEST_COLUMNS]
     tail = f", {extra}" if extra else ""
     return f"SELECT {', '.join(columns)}, {weight} AS {WEIGHT}{tail} FROM {source}"
 
 
-def load_input(con: duckdb.DuckDBPyConnection, filters: Filters, table: str = "_sim_input") -> str:
-    """The filtered stored requests, as the first scenario's input."""
-    where, params = where_clause(filters)
-    select = select_requests("priced_requests p", weight="1.0")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select} WHERE {where}", params)
-    return table
+def repriced(
+    source: str,
+    overrides: dict[str, str],
+    weight: str = WEIGHT,
+    extra: dict[str, str] | None = None,
+) -> str:
+    """`source`'s requests with `overrides`, priced from scratch by the pricing SQL, as a
+    Source relation with `extra` columns (name -> expression over `source`)."""
+    extra = extra or {}
+    expressions = ", ".join(f"{expression} AS {name}" for name, expression in extra.items())
+    requests = "(" + select_requests(source, overrides, weight, expressions) + ")"
+    priced = "(" + priced_select(requests) + ")"
+    return "(" + as_source(priced, extra=", ".join(extra)) + ")"
 
 
-def price(con: duckdb.DuckDBPyConnection, source: str, into: str) -> None:
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {into} AS "
-        f"SELECT * EXCLUDE ({RAW_RATE_COLUMNS}) FROM ({priced_select(source)})"
+def _cost_stages() -> str:
+    """cost.py's costed and effective stages (the cost formula), from its pricing SQL."""
+    start = PRICED_SELECT_SQL.find("costed AS (")
+    end = PRICED_SELECT_SQL.rfind("\nSELECT ")
+    if start < 0 or end < start or "effective AS (" not in PRICED_SELECT_SQL[start:end]:
+        raise RuntimeError("costops.rates.cost: no costed/effective stages to cost scenarios with")
+    return PRICED_SELECT_SQL[start:end]
+
+
+COST_STAGES = _cost_stages()
+# What the costed and effective stages add (and `input`, the base rate, which only their
+# priced flag reads); a relation given to with_cost has none of these columns.
+COST_OUTPUTS = (
+    "cost_input", "cost_cache_read", "cost_cache_write", "cost_output", "cost", "priced",
+)  # fmt: skip
+UNCACHED_SQL = "input_tokens - cache_read_tokens - cache_write_5m_tokens - cache_write_1h_tokens"
+
+
+def with_cost(source: str, tokens: dict[str, str], name: str) -> str:
+    """`source` (a relation with the token columns and UNIT_PRICES) plus `name` and
+    `name`_output: each row's cost and output cost with `tokens` (column -> expression over
+    the row) in place of its own, by cost.py's costed stages. The token columns keep their
+    values."""
+    saved = ", ".join(f"{column} AS _sim_saved_{column}" for column in tokens)
+    moved = ", ".join(f"{expression} AS {column}" for column, expression in tokens.items())
+    restored = ", ".join(f"_sim_saved_{column} AS {column}" for column in tokens)
+    dropped = ", ".join(
+        ["input", "uncached_input_tokens", *COST_OUTPUTS, *(f"_sim_saved_{c}" for c in tokens)]
     )
+    return f"""(
+    WITH unit_priced AS (
+        SELECT *, {UNCACHED_SQL} AS uncached_input_tokens, CAST(NULL AS DOUBLE) AS input
+        FROM (SELECT * REPLACE ({moved}) FROM (SELECT *, {saved} FROM {source}))
+    ),
+    {COST_STAGES}
+    SELECT * EXCLUDE ({dropped}) REPLACE ({restored}),
+        cost AS {name}, cost_output AS {name}_output
+    FROM effective
+    )"""
+
+
+def keyed(dims: list[Dimension]) -> tuple[str, list[Dimension]]:
+    """The dimensions' expressions over a Source `p` as columns (_sim_d0, ...) to keep in a
+    lever's table, and the dimensions over those columns."""
+    select = "".join(f"{d.sql} AS _sim_d{i}, " for i, d in enumerate(dims))
+    return select, [Dimension(d.name, f"p._sim_d{i}") for i, d in enumerate(dims)]
 
 
 def compare(
@@ -77,8 +171,9 @@ def compare(
     extras: str = "",
     before_extras: str = "",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Totals and per-group rows from the priced baseline (BEFORE) and scenario (AFTER) tables.
-    `extras` aggregate the scenario rows, `before_extras` the baseline rows (alias p)."""
+    """Totals and per-group rows from the baseline (BEFORE) and scenario (AFTER) relations,
+    each with cost and weight columns. `extras` aggregate the scenario rows, `before_extras`
+    the baseline rows (alias p)."""
     totals = fetch_dicts(con, _compare_sql([], extras, before_extras))[0]
     rows = fetch_dicts(con, _compare_sql(dims, extras, before_extras)) if dims else []
     return totals, rows
@@ -110,3 +205,9 @@ def _compare_sql(dims: list[Dimension], extras: str, before_extras: str) -> str:
     FROM b FULL OUTER JOIN a ON {join}
     ORDER BY b.baseline DESC NULLS LAST{order}
     """
+
+
+def views(con: duckdb.DuckDBPyConnection, before: str, after: str) -> None:
+    """Point BEFORE and AFTER (what compare reads) at a lever's baseline and scenario."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {BEFORE} AS {before}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {AFTER} AS {after}")

@@ -12,17 +12,18 @@ from typing import Any
 import duckdb
 
 from costops.analysis.filters import Dimension, Filters
+from costops.analysis.simulate import batch, caching, cascade, output
 from costops.analysis.simulate.batch import simulate_batch
 from costops.analysis.simulate.caching import simulate_caching
 from costops.analysis.simulate.cascade import pick_pair, simulate_cascade
 from costops.analysis.simulate.engine import (
-    AFTER,
-    BEFORE,
+    WEIGHT,
     Simulation,
+    Source,
     compare,
+    keyed,
     load_input,
-    price,
-    select_requests,
+    views,
 )
 from costops.analysis.simulate.output import simulate_output
 from costops.config import Config, load_config
@@ -43,7 +44,7 @@ def run(
     """The simulation `name` over the filtered requests; `config` is costops.yaml's path
     (None: ./costops.yaml when present), read only by the levers it informs."""
     settings = load_config(config) if name in CONFIGURED else Config()
-    source = load_input(con, filters)
+    source = load_input(filters)
     if name == "plan":
         return _plan(con, source, dims, filters, options, settings)
     totals, rows, assumptions, warnings = _lever(con, name, source, dims, options, settings)
@@ -53,13 +54,16 @@ def run(
 def _lever(
     con: duckdb.DuckDBPyConnection,
     name: str,
-    source: str,
+    source: Source,
     dims: list[Dimension],
     options: dict[str, Any],
     settings: Config,
+    keep: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[str]]:
+    """The lever `name` over `source`; with `keep`, its scenario keeps every column, for the
+    next lever of a plan (_next_source)."""
     if name == "caching":
-        return (*simulate_caching(con, source, dims, options.get("ttl", "5m")), [])
+        return (*simulate_caching(con, source, dims, options.get("ttl", "5m"), keep), [])
     if name == "batch":
         features = options.get("features") or settings.batchable()
         if not features:
@@ -67,10 +71,10 @@ def _lever(
                 "batch: name the features that can wait up to 24 h: --features A,B "
                 "(or `batchable: true` under features: in costops.yaml)"
             )
-        return simulate_batch(con, source, dims, features, settings.latency_slos())
+        return simulate_batch(con, source, dims, features, settings.latency_slos(), keep)
     if name == "output":
         return (*simulate_output(con, source, dims, options.get("trim") or 0.0,
-                                 options.get("cap")), [])  # fmt: skip
+                                 options.get("cap"), keep), [])  # fmt: skip
     if name == "cascade":
         pair = pick_pair(options.get("from_model"), options.get("to_model"), settings)
         if pair is None:
@@ -82,7 +86,7 @@ def _lever(
             raise UsageError(f"cascade: {pair}")
         return simulate_cascade(
             con, source, dims, pair, options.get("mode") or "cascade",
-            options.get("escalation_rate"), options.get("output_ratio") or 1.0,
+            options.get("escalation_rate"), options.get("output_ratio") or 1.0, keep,
         )  # fmt: skip
     raise UsageError(f"unknown simulation {name!r} (choose from {', '.join(LEVERS)}, plan)")
 
@@ -99,6 +103,15 @@ def _configured(name: str, options: dict[str, Any], settings: Config) -> str | N
     return None
 
 
+def _next_source(name: str, options: dict[str, Any]) -> str:
+    """The scenario the lever `name` (run with keep) leaves, as a query of Source columns."""
+    if name == "caching":
+        return caching.next_source(options.get("ttl", "5m"))
+    if name == "output":
+        return output.next_source(options.get("trim") or 0.0, options.get("cap"))
+    return batch.next_source() if name == "batch" else cascade.next_source()
+
+
 def _from_config(step: str, options: dict[str, Any]) -> bool:
     """The step's models come (at least partly) from costops.yaml, not the command line."""
     return step == "cascade" and not (options.get("from_model") and options.get("to_model"))
@@ -106,7 +119,7 @@ def _from_config(step: str, options: dict[str, Any]) -> bool:
 
 def _plan(
     con: duckdb.DuckDBPyConnection,
-    source: str,
+    source: Source,
     dims: list[Dimension],
     filters: Filters,
     options: dict[str, Any],
@@ -126,7 +139,7 @@ def _plan(
             continue
         try:
             totals, _, step_assumptions, step_warnings = _lever(
-                con, step, current, [], options, settings
+                con, step, current, [], options, settings, keep=True
             )
         except UsageError as exc:
             if not _from_config(step, options):
@@ -147,13 +160,19 @@ def _plan(
             "savings_pct": totals["savings_pct"],
         })  # fmt: skip
         nxt = f"_sim_plan_{index}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {nxt} AS {select_requests(AFTER)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {nxt} AS {_next_source(step, options)}")
         if current != source:  # the previous step's requests are no longer needed
-            con.execute(f"DROP TABLE {current}")
-        current = nxt
-    price(con, source, BEFORE)
-    price(con, current, AFTER)
-    totals, rows = compare(con, dims)
+            con.execute(f"DROP TABLE {current.sql}")
+        current = Source(nxt)
+    select, narrow = keyed(dims)
+    for side, start in (("_sim_plan_before", source), ("_sim_plan_after", current)):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {side} AS "
+            f"SELECT {select}sim_cost AS cost, {WEIGHT} FROM {start.sql} p",
+            start.params,
+        )
+    views(con, "SELECT * FROM _sim_plan_before", "SELECT * FROM _sim_plan_after")
+    totals, rows = compare(con, narrow)
     baseline = totals["baseline_cost"] or 0.0
     for step in steps:
         if "savings" in step:
