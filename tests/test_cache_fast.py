@@ -81,3 +81,34 @@ def test_a_contract_re_prices_a_fresh_cache(run, report_db, tmp_path):
     )
     # tests/data/report_requests.jsonl: $10.00 in total at list prices, half with the contract
     assert before == pytest.approx(10.0) and total() == pytest.approx(5.0)
+
+
+def test_a_replaced_request_keeps_its_own_cost(run, db, tmp_path):
+    """The cache stands beside the requests row for row: a request replaced by a more complete
+    record (deleted mid-table, appended at the end) is priced as itself. acme-large on
+    2026-03-20 (tests/data/pricing/acme.yaml): $2.00 per million input tokens, $10.00 output;
+    acme-small $1.00 input. A, C: 1M input of acme-large = $2; B: first 1M input of acme-small
+    = $1, then the complete record, 1M input and 1M output of acme-large = $12."""
+
+    def line(request_id: str, feature: str, model: str, output: int) -> str:
+        return (
+            f'{{"request_id": "{request_id}", "timestamp": "2026-03-20T10:00:00Z", '
+            f'"provider": "acme", "model": "{model}", "feature": "{feature}", '
+            f'"input_tokens": 1000000, "output_tokens": {output}}}\n'
+        )
+
+    def costs() -> dict[str, float]:
+        result = run("report", "--db", db, *P, "-f", "json")
+        assert result.code == 0, result.stderr
+        return {row["feature"]: row["cost"] for row in result.json()["rows"]}
+
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text(
+        line("r1", "A", "acme-large", 0) + line("r2", "B", "acme-small", 0)
+        + line("r3", "C", "acme-large", 0)
+    )  # fmt: skip
+    second.write_text(line("r2", "B", "acme-large", 1000000))
+    assert run("ingest", str(first), "--db", db).code == 0
+    assert costs() == {"A": 2.0, "B": 1.0, "C": 2.0}
+    assert run("ingest", str(second), "--db", db).code == 0
+    assert costs() == {"A": 2.0, "B": 12.0, "C": 2.0}

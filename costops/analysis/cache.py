@@ -8,6 +8,11 @@ and the store's ingest runs and row counts), and a cache whose key does not matc
 before it is read. The build runs in one transaction, so an interrupted build leaves the previous
 cache or none. The loaded pricing tables are kept with it: reading a fresh cache parses and loads
 no pricing file, yet the simulations still find every table they price scenarios with.
+
+The cache holds only what pricing and the units add to a request or an eval, one row per stored
+row in the table's own order; the views put the two side by side (a positional join), so no
+request or eval is copied. The key changes with every ingest run, the only writer of either
+table, so the two stay aligned.
 """
 
 from __future__ import annotations
@@ -27,6 +32,16 @@ CACHED = (
     ("unit_status", "_cache_unit_status"),
     ("evaluated_requests", "_cache_evaluated_requests"),
 )
+# How each view puts its stored rows beside the table they extend ({schema}: main or temp).
+VIEWS_SQL = {
+    "eval_targets": "SELECT e.*, c.* EXCLUDE (eval_row) "
+    "FROM evals e POSITIONAL JOIN {schema}._cache_eval_targets c",
+    "unit_status": "SELECT * FROM {schema}._cache_unit_status",
+    "evaluated_requests": "SELECT r.*, c.* EXCLUDE (request_row) "
+    "FROM requests r POSITIONAL JOIN {schema}._cache_evaluated_requests c",
+}
+# The stored view of the priced requests, whichever cost a session shows (use_list_prices).
+STORED_REQUESTS = "_stored_requests"
 # priced_requests reads evaluated_requests, so pointing that view at other costs moves both.
 PRICED_FROM_CACHE_SQL = """
 CREATE OR REPLACE TEMP VIEW priced_requests AS
@@ -71,17 +86,28 @@ def is_fresh(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> bool:
     return _stored_key(con) == _key(con, pricing_fingerprint)
 
 
+def use_list_prices(con: duckdb.DuckDBPyConnection) -> None:
+    """Make every analysis read list prices: the cost before any contract discount."""
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW evaluated_requests AS "
+        f"SELECT * REPLACE (list_cost AS cost) FROM {STORED_REQUESTS}"
+    )
+
+
 def _point_views(con: duckdb.DuckDBPyConnection, schema: str) -> None:
-    for view, table in CACHED:
-        con.execute(f"DROP TABLE IF EXISTS {view}")  # the build's temp tables
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {schema}.{table}")
+    for view, _ in CACHED:
+        name = STORED_REQUESTS if view == "evaluated_requests" else view
+        select = VIEWS_SQL[view].format(schema=schema)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW evaluated_requests AS FROM {STORED_REQUESTS}")
     con.execute(PRICED_FROM_CACHE_SQL)
 
 
 def _key(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> str:
     state = con.execute(STORE_STATE_SQL).fetchone()
-    parts = [pricing_fingerprint, PRICED_VIEW_SQL, RAW_RATE_COLUMNS, *UNIT_VIEWS,
-             repr(PRICING_TABLES), repr(state)]  # fmt: skip
+    parts = [pricing_fingerprint, PRICED_VIEW_SQL, RAW_RATE_COLUMNS,
+             *(sql for _, sql, _ in UNIT_VIEWS), *VIEWS_SQL.values(), repr(PRICING_TABLES),
+             repr(state)]  # fmt: skip
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
@@ -97,34 +123,32 @@ def _stored_key(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def _build(con: duckdb.DuckDBPyConnection, key: str, *, schema: str = "main") -> None:
-    for sql in UNIT_VIEWS:
-        con.execute(sql)
+    """Each unit query straight into its cache table (the next one reads it through its view),
+    in the file in one transaction with the pricing tables and the key, or in temp tables."""
     if schema == "temp":
-        _copy_views(con, "TEMP TABLE")
-    else:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            _copy_views(con, "TABLE")
-            for table in PRICING_TABLES:
-                con.execute(f"CREATE OR REPLACE TABLE _cache_{table} AS FROM temp.{table}")
-            con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR NOT NULL)")
-            con.execute(f"INSERT INTO {META_TABLE} VALUES (?)", [key])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    con.execute("DROP VIEW IF EXISTS evaluated_requests")
+        _build_units(con, "temp")
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _build_units(con, "main")
+        for table in PRICING_TABLES:
+            con.execute(f"CREATE OR REPLACE TABLE _cache_{table} AS FROM temp.{table}")
+        con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR NOT NULL)")
+        con.execute(f"INSERT INTO {META_TABLE} VALUES (?)", [key])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
-def _copy_views(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    for view, table in CACHED:
-        narrow = f" EXCLUDE ({RAW_RATE_COLUMNS})" if view == "evaluated_requests" else ""
-        con.execute(f"CREATE OR REPLACE {kind} {table} AS SELECT *{narrow} FROM {view}")
-
-
-def use_list_prices(con: duckdb.DuckDBPyConnection) -> None:
-    """Make every analysis read list prices: the cost before any contract discount."""
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW evaluated_requests AS "
-        "SELECT * REPLACE (list_cost AS cost) FROM _cache_evaluated_requests"
-    )
+def _build_units(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    kind = "TEMP TABLE" if schema == "temp" else "TABLE"
+    # what the stored rows leave out: the columns of the requests they stand beside
+    request_columns = [d[0] for d in con.execute("SELECT * FROM requests LIMIT 0").description]
+    narrow = f"{', '.join(request_columns)}, {RAW_RATE_COLUMNS}"
+    for (view, sql, position), (_, table) in zip(UNIT_VIEWS, CACHED, strict=True):
+        columns = f"* EXCLUDE ({narrow})" if view == "evaluated_requests" else "*"
+        order = f" ORDER BY {position}" if position else ""
+        con.execute(f"CREATE OR REPLACE {kind} {table} AS SELECT {columns} FROM ({sql}){order}")
+        select = VIEWS_SQL[view].format(schema=schema)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select}")

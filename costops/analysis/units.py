@@ -1,56 +1,71 @@
-"""Units, verdicts and shadow evals (SPEC §6); computed once per command (temp tables).
+"""Units, verdicts and shadow evals (SPEC §6): the queries the priced cache keeps the answers of.
 
 A unit is a task when the request has a task_id, else the request. An eval keyed by a request
 inside a task is a verdict on the task. A unit succeeds when every evaluator's latest verdict
 passed. An eval naming a model the unit did not use is a shadow eval of a candidate model: set
 aside for the cascade simulation, never a verdict on the original.
+
+Each query gives the columns a stored row adds to the evals or requests it stands for, with that
+row's position (rowid): costops.analysis.cache stores them in that order, beside the table they
+extend, and names the two side by side as the view (eval_targets, evaluated_requests). Each
+query reads the one before it by its view name.
 """
 
+from costops.rates.cost import priced_select
+
+# Only an eval that names a model can be a shadow eval: the requests of its unit are looked at
+# for those evals alone, the others are verdicts as they stand.
 EVAL_TARGETS_SQL = """
-CREATE OR REPLACE TEMP TABLE eval_targets AS
-WITH targeted AS (
-    SELECT e.*, COALESCE(e.task_id, r.task_id, r.request_id) AS unit_id,
-           mm.model_key AS eval_model_key
+WITH keyed AS (
+    SELECT e.rowid AS eval_row, e.model, COALESCE(e.task_id, r.task_id, r.request_id) AS unit_id
     FROM evals e
     LEFT JOIN requests r ON e.task_id IS NULL AND r.request_id = e.request_id
-    LEFT JOIN model_map mm ON mm.provider IS NULL AND mm.model = e.model
 ),
--- only units with an eval naming a model can have a shadow eval: look at their models alone
-named AS (SELECT DISTINCT unit_id FROM targeted WHERE model IS NOT NULL),
+named AS (
+    SELECT k.*, mm.model_key AS eval_model_key
+    FROM keyed k
+    LEFT JOIN model_map mm ON mm.provider IS NULL AND mm.model = k.model
+    WHERE k.model IS NOT NULL
+),
 unit_models AS (
     SELECT DISTINCT n.unit_id, lower(r.model) AS model_name, mm.model_key
     FROM requests r
-    JOIN named n ON n.unit_id = COALESCE(r.task_id, r.request_id)
+    JOIN (SELECT DISTINCT unit_id FROM named) n ON n.unit_id = COALESCE(r.task_id, r.request_id)
     LEFT JOIN model_map mm ON mm.model = r.model AND mm.provider IS NOT DISTINCT FROM r.provider
 )
-SELECT t.*,
-       t.model IS NOT NULL AND NOT EXISTS (
-           SELECT 1 FROM unit_models um
-           WHERE um.unit_id = t.unit_id
-             AND (um.model_name = lower(t.model) OR um.model_key = t.eval_model_key)
-       ) AS shadow
-FROM targeted t
+SELECT eval_row, unit_id, CAST(NULL AS VARCHAR) AS eval_model_key, false AS shadow
+FROM keyed WHERE model IS NULL
+UNION ALL
+SELECT eval_row, unit_id, eval_model_key, NOT EXISTS (
+    SELECT 1 FROM unit_models um
+    WHERE um.unit_id = n.unit_id
+      AND (um.model_name = lower(n.model) OR um.model_key = n.eval_model_key)
+) AS shadow
+FROM named n
 """
 
+# Each evaluator's latest verdict on a unit: the latest time (a verdict without one counts as
+# older than any with one), then the latest run and line.
 UNIT_STATUS_SQL = """
-CREATE OR REPLACE TEMP TABLE unit_status AS
-WITH latest AS (
-    SELECT unit_id, evaluator, passed,
-           row_number() OVER (
-               PARTITION BY unit_id, evaluator
-               ORDER BY ts DESC NULLS LAST, run_id DESC, line_no DESC
-           ) AS pick
+SELECT unit_id, bool_and(passed) AS success
+FROM (
+    SELECT unit_id, arg_max(passed, (ts IS NOT NULL, ts, run_id, line_no)) AS passed
     FROM eval_targets
     WHERE NOT shadow AND unit_id IS NOT NULL
+    GROUP BY unit_id, evaluator
 )
-SELECT unit_id, bool_and(passed) AS success FROM latest WHERE pick = 1 GROUP BY unit_id
+GROUP BY unit_id
 """
 
 # Every analysis reads this: priced requests with their unit's verdict (NULL: not evaluated).
 EVALUATED_REQUESTS_SQL = """
-CREATE OR REPLACE TEMP VIEW evaluated_requests AS
 SELECT p.*, u.unit_id IS NOT NULL AS unit_evaluated, COALESCE(u.success, false) AS unit_success
-FROM priced_requests p LEFT JOIN unit_status u ON u.unit_id = p.unit_id
-"""
+FROM ({priced}) p LEFT JOIN unit_status u ON u.unit_id = p.unit_id
+""".replace("{priced}", priced_select("(SELECT rowid AS request_row, * FROM requests)"))
 
-UNIT_VIEWS = (EVAL_TARGETS_SQL, UNIT_STATUS_SQL, EVALUATED_REQUESTS_SQL)
+# (view, the query of what its stored rows add, the column holding their position) in build order
+UNIT_VIEWS = (
+    ("eval_targets", EVAL_TARGETS_SQL, "eval_row"),
+    ("unit_status", UNIT_STATUS_SQL, None),
+    ("evaluated_requests", EVALUATED_REQUESTS_SQL, "request_row"),
+)
