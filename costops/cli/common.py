@@ -63,6 +63,13 @@ PricingOption = Annotated[
     typer.Option("--pricing", help="Extra pricing tables directory (wins over packaged tables; "
                  "also $COSTOPS_PRICING).", show_default=False),
 ]  # fmt: skip
+IngestOption = Annotated[
+    list[str] | None,
+    typer.Option("--ingest", metavar="PATH", show_default=False,
+                 help="First bring these logs up to date in the store, as `costops ingest` does "
+                 "(files, directories, globs; repeat for more): files unchanged since are "
+                 "skipped unread."),
+]  # fmt: skip
 ConfigOption = Annotated[
     str | None,
     typer.Option("--config", help="Config file (default ./costops.yaml when present).",
@@ -90,6 +97,14 @@ WhereOption = Annotated[
     list[str] | None, typer.Option("--where", help="DIM=VALUE filter; repeat for more.")
 ]
 TzOption = Annotated[str, typer.Option("--tz", help="Time zone for day/week/month and dates.")]
+
+
+def ingest_first(paths: list[str] | None, db: str | None, wait: float) -> None:
+    """An analysis's --ingest: the files brought up to date before it reads the store."""
+    if paths:
+        from costops.cli.ingest import ingest_paths
+
+        ingest_paths(paths, db=db, wait=wait, brief=True)
 
 
 def db_path(db: str | None) -> str:

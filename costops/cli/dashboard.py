@@ -10,6 +10,7 @@ import typer
 from costops.cli.common import (
     ConfigOption,
     DbOption,
+    IngestOption,
     PricingOption,
     SinceOption,
     TzOption,
@@ -18,6 +19,7 @@ from costops.cli.common import (
     WhereOption,
     check_output,
     db_path,
+    ingest_first,
     writing,
 )
 from costops.render.table import stderr
@@ -33,6 +35,7 @@ def dashboard(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    ingest: IngestOption = None,
 ) -> None:
     """One self-contained HTML dashboard (works offline) to share."""
     from costops.analysis.filters import Filters, parse_where, validate_timezone
@@ -42,6 +45,7 @@ def dashboard(
 
     check_output(output)
     load_config(config)  # a bad config file is an error before any work
+    ingest_first(ingest, db, wait)
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         overview = build_overview(con, Filters(since, until, parse_where(where), tz), config)

@@ -76,6 +76,26 @@ def ingest(
     db: DbOption = None,
 ) -> None:
     """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""
+    ingest_paths(paths, fmt=fmt, kind=kind.value, strict=strict, timestamp=timestamp,
+                 mapping=mapping, config=config, keep_text=keep_text, wait=wait, db=db)  # fmt: skip
+
+
+def ingest_paths(
+    paths: list[str],
+    *,
+    fmt: str = "auto",
+    kind: str = "auto",
+    strict: bool = False,
+    timestamp: str | None = None,
+    mapping: list[str] | None = None,
+    config: str | None = None,
+    keep_text: bool = False,
+    wait: float = 0.0,
+    db: str | None = None,
+    brief: bool = False,
+) -> None:
+    """`costops ingest PATHS`; `brief` (an analysis's --ingest) names only the files with
+    something to say, then the totals."""
     from costops.config import load_config, parse_map_options
     from costops.ingest.batched import Options, ingest_sources
     from costops.ingest.sources import expand
@@ -86,13 +106,14 @@ def ingest(
     sources = expand(paths)
     path = db_path(db)
     results: list[FileResult] = []
-    options = Options(fmt, kind.value, strict, timestamp, mappings, keep_text)
+    options = Options(fmt, kind, strict, timestamp, mappings, keep_text)
     with open_db(path, wait=wait, memory_limit=INGEST_MEMORY_LIMIT) as con:
         one = functools.partial(_ingest_one, con, options)
         for result in ingest_sources(con, sources, options, one):
             results.append(result)
-            _print_file(result)
-    _print_totals(results, path)
+            if not brief or _notable(result):
+                _print_file(result)
+    _print_totals(results, path, always=brief)
     damaged = [r for r in results if r.damage]
     if damaged:
         raise InputDataError(
@@ -153,7 +174,8 @@ class LinesColumn(ProgressColumn):
 
 def _print_file(result: FileResult) -> None:
     if result.status == "skipped":
-        stderr.print(f"{result.name}: already ingested (same content), skipped")
+        why = "same content" if result.sha256 else "unchanged since"
+        stderr.print(f"{result.name}: already ingested ({why}), skipped")
         return
     if result.status == "refused":
         stderr.print(f"{result.name}: refused, nothing read: {result.refused}")
@@ -186,12 +208,17 @@ def _formats(result: FileResult) -> str:
     return ", ".join(f"{name} {n:,}" for name, n in result.formats.most_common()) or "empty"
 
 
-def _print_totals(results: list[FileResult], path: str) -> None:
+def _notable(result: FileResult) -> bool:
+    return bool(result.quarantined or result.damage or result.status in ("refused", "rejected"))
+
+
+def _print_totals(results: list[FileResult], path: str, *, always: bool = False) -> None:
     from costops.ingest.run import FileResult
 
-    if len(results) < 2:
+    if len(results) < 2 and not always:
         return
     total = FileResult("total")
+    skipped = sum(r.status == "skipped" for r in results)
     for r in results:
         total.lines_read += r.lines_read
         total.requests_inserted += r.requests_inserted
@@ -201,5 +228,6 @@ def _print_totals(results: list[FileResult], path: str) -> None:
     stderr.print(
         f"{count(len(results), 'file')} into {path}: {count(total.lines_read, 'line')} read · "
         f"{count(total.requests_inserted, 'request')} and {count(total.evals_inserted, 'eval')} "
-        f"inserted · {count(total.duplicates, 'duplicate')} · {total.quarantined:,} quarantined",
+        f"inserted · {count(total.duplicates, 'duplicate')} · {total.quarantined:,} quarantined"
+        + (f" · {count(skipped, 'file')} already ingested, skipped" if skipped else ""),
     )

@@ -10,6 +10,7 @@ import typer
 from costops.cli.common import (
     DbOption,
     FormatOption,
+    IngestOption,
     OutputOption,
     PricingOption,
     SinceOption,
@@ -19,6 +20,7 @@ from costops.cli.common import (
     WhereOption,
     db_path,
     emit,
+    ingest_first,
 )
 
 
@@ -44,6 +46,7 @@ def report(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    ingest: IngestOption = None,
     wide: Annotated[
         bool, typer.Option("--wide", help="Every column, however wide the table gets.")
     ] = False,
@@ -66,6 +69,7 @@ def report(
     from costops.analysis.session import analysis_session
     from costops.render.report import report_result
 
+    ingest_first(ingest, db, wait)
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         if cost == "list":
             use_list_prices(con)

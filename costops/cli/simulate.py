@@ -11,6 +11,7 @@ from costops.cli.common import (
     ConfigOption,
     DbOption,
     FormatOption,
+    IngestOption,
     OutputOption,
     PricingOption,
     SinceOption,
@@ -20,6 +21,7 @@ from costops.cli.common import (
     WhereOption,
     db_path,
     emit,
+    ingest_first,
 )
 from costops.render.table import stderr
 
@@ -94,6 +96,7 @@ def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
     from costops.analysis.simulate.runner import run
     from costops.render.simulation import simulation_result
 
+    ingest_first(common["ingest"], common["db"], common["wait"])
     with analysis_session(db_path(common["db"]), common["pricing"], wait=common["wait"]) as con:
         tz = validate_timezone(con, common["tz"])
         filters = Filters(common["since"], common["until"], parse_where(common["where"]), tz)
@@ -127,6 +130,7 @@ def caching(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    ingest: IngestOption = None,
 ) -> None:
     """Prompt caching: TTL simulation per prefix, hit rates, break-even and a verdict."""
     _execute("caching", locals(), ttl=ttl.value)
@@ -146,6 +150,7 @@ def batch(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    ingest: IngestOption = None,
 ) -> None:
     """Batch APIs: eligible work re-priced at batch rates, and the share of spend that moves."""
     _execute("batch", locals(), features=_features(features))
@@ -169,6 +174,7 @@ def cascade(
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
     config: ConfigOption = None,
+    ingest: IngestOption = None,
 ) -> None:
     """A cheaper model first (or a router): escalation, pass rate and cost per success."""
     _execute("cascade", locals(), from_model=from_model, to_model=to_model, mode=mode.value,
@@ -189,6 +195,7 @@ def output_(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    ingest: IngestOption = None,
 ) -> None:
     """Output tokens against max_tokens, truncation, and a trimmed schema or a cap."""
     _execute("output", locals(), trim=trim, cap=cap)
@@ -220,6 +227,7 @@ def plan(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    ingest: IngestOption = None,
 ) -> None:
     """The levers stacked, each on what the previous left: a savings waterfall."""
     steps = [s.strip() for s in order.split(",")] if order else None

@@ -10,6 +10,7 @@ from costops.cli.common import (
     ConfigOption,
     DbOption,
     FormatOption,
+    IngestOption,
     OutputOption,
     PricingOption,
     SinceOption,
@@ -20,6 +21,7 @@ from costops.cli.common import (
     check_amount,
     db_path,
     emit,
+    ingest_first,
 )
 from costops.errors import UsageError
 from costops.render.columns import Column
@@ -77,6 +79,7 @@ def tasks(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    ingest: IngestOption = None,
 ) -> None:
     """Agent tasks: calls and tokens per task, cost per task (p50/p95/max), retries."""
     from costops.analysis.filters import Filters, parse_dimensions, parse_where, validate_timezone
@@ -84,6 +87,7 @@ def tasks(
     from costops.analysis.tasks import build_tasks
     from costops.render.result import Result, Section, scope_meta
 
+    ingest_first(ingest, db, wait)
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         dims = parse_dimensions(by, tz)
@@ -141,6 +145,7 @@ def check(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    ingest: IngestOption = None,
 ) -> None:
     """Check budgets (flags and costops.yaml); exit 1 when any is breached, 0 when none."""
     from costops.analysis.budget import check_budgets, parse_budgets
@@ -155,6 +160,7 @@ def check(
         raise UsageError(
             "no budgets: pass --task-cost/--daily-cost/… or add budgets: to costops.yaml"
         )
+    ingest_first(ingest, db, wait)
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         breaches, warnings = check_budgets(

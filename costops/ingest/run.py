@@ -22,7 +22,8 @@ from costops.ingest.formats.detect import (
     SKIP,
     USAGE_SQL,
 )
-from costops.ingest.formats.sql import json_mappings, patch
+from costops.ingest.formats.gateways import CLAUDE_CODE_PATHS
+from costops.ingest.formats.sql import json_mappings, patch, slim_json
 from costops.ingest.redact import attributes_sql, redact_sql, tokens_sql
 from costops.ingest.sources import (
     MAX_LINE_BYTES,
@@ -145,13 +146,23 @@ def canon_sql(mappings: dict[str, tuple[str, ...]]) -> str:
     patched = patch("canon", json_mappings(mappings))
     return f"""
 CREATE OR REPLACE TEMP TABLE _canon AS
-WITH framed AS (
-    SELECT *, CASE WHEN format <> 'costops' THEN raw::JSON END AS j FROM _classified
+WITH extracted AS (
+    SELECT *,
+        CASE WHEN format = 'claude-code' THEN json_extract(raw, {list(CLAUDE_CODE_PATHS)!r}) END
+            AS x
+    FROM _classified
     WHERE format NOT IN ('eval', 'otlp', '{SKIP}', '{BATCH_INPUT}')
 ),
+framed AS (
+    SELECT * EXCLUDE (x),
+        CASE WHEN format = 'claude-code' THEN {slim_json("x", CLAUDE_CODE_PATHS)}
+             WHEN format <> 'costops' THEN raw::JSON END AS j
+    FROM extracted
+),
 responses AS (
-    SELECT *, CASE WHEN format <> 'costops' THEN {RESPONSE_CASE_SQL} END AS b,
-              CASE WHEN format <> 'costops' THEN {USAGE_SQL} END AS u
+    SELECT *, CASE WHEN format NOT IN ('costops', 'claude-code') THEN {RESPONSE_CASE_SQL} END
+            AS b,
+        CASE WHEN format = 'litellm' THEN {USAGE_SQL} END AS u
     FROM framed
 ),
 adapted AS (

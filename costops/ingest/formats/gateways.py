@@ -166,6 +166,14 @@ CLAUDE_CODE_BOOKKEEPING_SQL = (
 )
 
 
+# Every path the adapter below reads: a transcript line (its message's content, tool results)
+# is parsed once for these (sql.slim_json), not once per field.
+CLAUDE_CODE_PATHS = (
+    "$.message.id", "$.message.model", "$.message.usage", "$.message.stop_reason",
+    "$.requestId", "$.uuid", "$.timestamp", "$.sessionId", "$.cwd", "$.gitBranch", "$.version",
+)  # fmt: skip
+
+
 def claude_code_fields() -> dict[str, str]:
     """An assistant line of a Claude Code transcript: Anthropic usage under `message`; the same
     message repeats while streaming (request_id = message.id, so it counts once)."""
