@@ -21,6 +21,7 @@ import hashlib
 
 import duckdb
 
+from costops.analysis.rollup import ROLLUP_SQL, ROLLUP_VIEW
 from costops.analysis.units import UNIT_VIEWS
 from costops.rates.cost import PRICED_VIEW_SQL, PRICING_TABLES, RAW_RATE_COLUMNS
 from costops.rates.match import EXTRA_MODELS_SQL
@@ -40,8 +41,11 @@ VIEWS_SQL = {
     "evaluated_requests": "SELECT r.*, c.* EXCLUDE (request_row) "
     "FROM requests r POSITIONAL JOIN {schema}._cache_evaluated_requests c",
 }
-# The stored view of the priced requests, whichever cost a session shows (use_list_prices).
+# The stored views of the priced requests and their rollup, whichever cost a session shows
+# (use_list_prices).
 STORED_REQUESTS = "_stored_requests"
+ROLLUP_TABLE = "_cache_rollup"
+STORED_ROLLUP = "_stored_rollup"
 # priced_requests reads evaluated_requests, so pointing that view at other costs moves both.
 PRICED_FROM_CACHE_SQL = """
 CREATE OR REPLACE TEMP VIEW priced_requests AS
@@ -92,6 +96,10 @@ def use_list_prices(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE OR REPLACE TEMP VIEW evaluated_requests AS "
         f"SELECT * REPLACE (list_cost AS cost) FROM {STORED_REQUESTS}"
     )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {ROLLUP_VIEW} AS "
+        f"SELECT * EXCLUDE (cost, list_cost), list_cost AS cost FROM {STORED_ROLLUP}"
+    )
 
 
 def _point_views(con: duckdb.DuckDBPyConnection, schema: str) -> None:
@@ -101,13 +109,18 @@ def _point_views(con: duckdb.DuckDBPyConnection, schema: str) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
     con.execute(f"CREATE OR REPLACE TEMP VIEW evaluated_requests AS FROM {STORED_REQUESTS}")
     con.execute(PRICED_FROM_CACHE_SQL)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {STORED_ROLLUP} AS FROM {schema}.{ROLLUP_TABLE}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {ROLLUP_VIEW} AS "
+        f"SELECT * EXCLUDE (list_cost) FROM {STORED_ROLLUP}"
+    )
 
 
 def _key(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> str:
     state = con.execute(STORE_STATE_SQL).fetchone()
     parts = [pricing_fingerprint, PRICED_VIEW_SQL, RAW_RATE_COLUMNS,
-             *(sql for _, sql, _ in UNIT_VIEWS), *VIEWS_SQL.values(), repr(PRICING_TABLES),
-             repr(state)]  # fmt: skip
+             *(sql for _, sql, _ in UNIT_VIEWS), *VIEWS_SQL.values(), ROLLUP_SQL,
+             repr(PRICING_TABLES), repr(state)]  # fmt: skip
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
@@ -124,7 +137,8 @@ def _stored_key(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def _build(con: duckdb.DuckDBPyConnection, key: str, *, schema: str = "main") -> None:
     """Each unit query straight into its cache table (the next one reads it through its view),
-    in the file in one transaction with the pricing tables and the key, or in temp tables."""
+    then the rollup of the priced requests: in the file in one transaction with the pricing
+    tables and the key, or in temp tables."""
     if schema == "temp":
         _build_units(con, "temp")
         return
@@ -152,3 +166,4 @@ def _build_units(con: duckdb.DuckDBPyConnection, schema: str) -> None:
         con.execute(f"CREATE OR REPLACE {kind} {table} AS SELECT {columns} FROM ({sql}){order}")
         select = VIEWS_SQL[view].format(schema=schema)
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select}")
+    con.execute(f"CREATE OR REPLACE {kind} {ROLLUP_TABLE} AS {ROLLUP_SQL}")

@@ -8,28 +8,30 @@ from typing import Any
 import duckdb
 
 from costops.analysis.filters import TIME_DIMENSIONS, Dimension, Filters, where_clause
+from costops.analysis.rollup import PARTIAL_COLUMNS, PARTIAL_SUMS_SQL, ROLLUP_VIEW, covers
 from costops.analysis.session import fetch_dicts
 
-# A unit is a task (task_id) or a lone request: a request without a task_id is a unit of its own,
-# so only task ids need a distinct count (far cheaper than counting distinct unit ids).
+# Per group, from partial sums (alias g) that keep each unit's task (_task) and verdict apart:
+# a request without a task is a unit of its own, so only task ids need a distinct count.
 METRICS_SQL = """
-    count(*) AS requests,
-    count(*) - count(p.task_id) + count(DISTINCT p.task_id) AS units,
-    sum(p.input_tokens) AS input_tokens,
-    sum(p.output_tokens) AS output_tokens,
-    sum(p.cache_read_tokens) AS cache_read_tokens,
-    sum(p.cache_write_5m_tokens + p.cache_write_1h_tokens) AS cache_write_tokens,
-    money_sum(p.cost) AS cost,
-    sum(CASE WHEN p.task_id IS NULL AND p.unit_evaluated THEN 1 ELSE 0 END)
-        + count(DISTINCT CASE WHEN p.unit_evaluated THEN p.task_id END) AS evaluated_units,
-    sum(CASE WHEN p.task_id IS NULL AND p.unit_success THEN 1 ELSE 0 END)
-        + count(DISTINCT CASE WHEN p.unit_success THEN p.task_id END) AS successful_units,
-    money_sum(CASE WHEN p.unit_evaluated THEN p.cost ELSE 0 END) AS evaluated_cost,
-    money_sum(CASE WHEN NOT p.unit_evaluated THEN p.cost ELSE 0 END) AS unevaluated_cost,
-    sum(CASE WHEN p.cost IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
-    sum(CASE WHEN p.cost IS NULL THEN p.input_tokens + p.output_tokens ELSE 0 END)
-        AS unpriced_tokens
+    COALESCE(sum(g.requests), 0) AS requests,
+    COALESCE(sum(CASE WHEN g._task IS NULL THEN g.requests ELSE 0 END)
+             + count(DISTINCT g._task), 0) AS units,
+    sum(g.input_tokens) AS input_tokens,
+    sum(g.output_tokens) AS output_tokens,
+    sum(g.cache_read_tokens) AS cache_read_tokens,
+    sum(g.cache_write_tokens) AS cache_write_tokens,
+    CAST(sum(g.cost) AS DOUBLE) AS cost,
+    sum(CASE WHEN g._task IS NULL AND g._evaluated THEN g.requests ELSE 0 END)
+        + count(DISTINCT CASE WHEN g._evaluated THEN g._task END) AS evaluated_units,
+    sum(CASE WHEN g._task IS NULL AND g._success THEN g.requests ELSE 0 END)
+        + count(DISTINCT CASE WHEN g._success THEN g._task END) AS successful_units,
+    CAST(sum(CASE WHEN g._evaluated THEN g.cost ELSE 0 END) AS DOUBLE) AS evaluated_cost,
+    CAST(sum(CASE WHEN NOT g._evaluated THEN g.cost ELSE 0 END) AS DOUBLE) AS unevaluated_cost,
+    sum(g.unpriced_requests) AS unpriced_requests,
+    sum(g.unpriced_tokens) AS unpriced_tokens
 """
+UNIT_KEYS_SQL = "p.task_id AS _task, p.unit_evaluated AS _evaluated, p.unit_success AS _success"
 
 RATIOS_SQL = """
     CASE WHEN units > 0 THEN evaluated_units / units END AS evaluated_share,
@@ -67,7 +69,8 @@ def build_report(
     top: int | None = None,
 ) -> Report:
     where, params = where_clause(filters)
-    con.execute(_groups_sql(dims, where), params)
+    partials = _rollup_sql(dims, where) if covers(con, dims, filters) else _scan_sql(dims, where)
+    con.execute(_groups_sql(dims, partials), params)
     totals = fetch_dicts(con, TOTALS_SQL)[0]
     if not totals["requests"]:  # nothing in scope: sums are 0 (NULL would mean unpriced)
         totals.update({k: 0.0 if "cost" in k else 0 for k in SUM_KEYS if totals[k] is None})
@@ -83,19 +86,37 @@ def build_report(
     return Report([d.name for d in dims], filters, totals, rows)
 
 
-def _groups_sql(dims: list[Dimension], where: str) -> str:
-    """One pass over the requests for every group and the total (a grouping set of its own)."""
+def _keys(dims: list[Dimension]) -> str:
+    return "".join(f'{d.sql} AS "{d.name}", ' for d in dims)
+
+
+def _scan_sql(dims: list[Dimension], where: str) -> str:
+    """Partial sums per group, task and verdict, from every priced request in scope."""
+    return f"""
+    SELECT {_keys(dims)}{UNIT_KEYS_SQL}, {PARTIAL_SUMS_SQL}
+    FROM evaluated_requests p WHERE {where}
+    GROUP BY ALL
+    """
+
+
+def _rollup_sql(dims: list[Dimension], where: str) -> str:
+    """The same partial sums, read from the rollup (costops.analysis.rollup)."""
+    sums = ", ".join(f"p.{c}" for c in PARTIAL_COLUMNS)
+    return f"SELECT {_keys(dims)}{UNIT_KEYS_SQL}, {sums} FROM {ROLLUP_VIEW} p WHERE {where}"
+
+
+def _groups_sql(dims: list[Dimension], partials: str) -> str:
+    """Every group and the total (a grouping set of its own) from the partial sums."""
     if not dims:
         return f"""
         CREATE OR REPLACE TEMP TABLE _report_groups AS
-        SELECT {METRICS_SQL}, true AS is_total FROM evaluated_requests p WHERE {where}
+        SELECT {METRICS_SQL}, true AS is_total FROM ({partials}) g
         """
-    keys = ", ".join(f'{d.sql} AS "{d.name}"' for d in dims)
     names = ", ".join(f'"{d.name}"' for d in dims)
     return f"""
     CREATE OR REPLACE TEMP TABLE _report_groups AS
-    SELECT {keys}, {METRICS_SQL}, grouping({names}) > 0 AS is_total
-    FROM evaluated_requests p WHERE {where}
+    SELECT {names}, {METRICS_SQL}, grouping({names}) > 0 AS is_total
+    FROM ({partials}) g
     GROUP BY GROUPING SETS (({names}), ())
     """
 
