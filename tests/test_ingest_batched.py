@@ -242,8 +242,10 @@ def mixed_batched(mixed) -> tuple[list[list[str]], list[FileResult], str]:
 def test_a_mixed_folder_batched_stores_what_one_by_one_stores(mixed, mixed_batched):
     _, one_by_one, stored = mixed
     scans, results, db = mixed_batched
-    # one batch of every file but the copy, skipped for its content before any scan
-    assert scans == [sorted(set(EXPECTED) - {"11_copy.jsonl"})]
+    # the files before and after the OTLP export (read on its own: a trace's context comes from
+    # its own file) in two scans; the copy skipped for its content before any scan
+    before, after = sorted(EXPECTED)[:3], sorted(EXPECTED)[4:-1]
+    assert scans == [before, after]
     assert names(results) == list(EXPECTED)
     assert {Path(r.name).name: tally(r) for r in results} == EXPECTED
     assert results == one_by_one  # sha256, reasons and the rest too
@@ -344,17 +346,10 @@ def test_a_touched_file_is_read_recognised_by_its_hash_and_skipped(run, db, tmp_
     assert again.code == 0
     assert read == ["b.jsonl"]  # a.jsonl skipped unread, b.jsonl read and hashed
     assert skipped(again.stderr) == ["a.jsonl", "b.jsonl"]
-    # nothing written: the new identity is not recorded either (no run, no row)
+    # nothing written but the file's new identity (ingested_files: not among these tables)
     assert tables(db, ALL_COLUMNS) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a file skipped for its content (a copy of another, or a touched file) writes no "
-    "ingest_runs row, so its (path, size, mtime) is never recorded: it is read and hashed again "
-    "on every later run (a large one by the per-file path's fingerprint, all of it)",
-)
 def test_a_file_skipped_for_its_content_is_not_read_on_later_runs(run, db, tmp_path, monkeypatch):
     """c.jsonl is a copy of a.jsonl (skipped on the first run), b.jsonl is touched after it
     (skipped on the second): on the third run nothing is new, so nothing should be read."""
@@ -521,13 +516,6 @@ def attribute(key: str, value: str) -> dict[str, object]:
     return {"key": key, "value": {"stringValue": value}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="OTLP trace context (otlp.TRACE_CONTEXT_SQL groups _spans by trace) spans every file "
-    "of the batch: a model call gets its agent (feature, task_id) from another file's span, which "
-    "one by one it does not, so the row depends on which files share a batch",
-)
 def test_a_trace_split_over_two_files_is_stored_as_one_by_one(tmp_path):
     """a.jsonl holds the agent span of trace t…t, b.jsonl the chat span under it (with usage).
     One by one, b's request has no feature and no task: b has no agent span."""

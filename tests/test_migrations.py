@@ -14,6 +14,7 @@ EXPECTED_TABLES = {
     "quarantine",
     "ingest_runs",
     "batch_inputs",
+    "ingested_files",
     "request_text",
     MIGRATIONS_TABLE,
 }

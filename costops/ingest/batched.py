@@ -92,13 +92,18 @@ STORED_SQL = "SELECT run_id, count(*) FROM {table} WHERE run_id BETWEEN ? AND ? 
 
 RUNS_SQL = """
 INSERT INTO ingest_runs (run_id, file, sha256, format, started_at, finished_at, lines_read,
-    requests_inserted, requests_replaced, evals_inserted, duplicates, quarantined, path, size,
-    mtime_ns)
+    requests_inserted, requests_replaced, evals_inserted, duplicates, quarantined)
 SELECT unnest($run_ids::BIGINT[]), unnest($names::VARCHAR[]), unnest($hashes::VARCHAR[]),
     $format, current_timestamp::TIMESTAMP, current_timestamp::TIMESTAMP,
     unnest($lines::BIGINT[]), unnest($inserted::BIGINT[]), unnest($replaced::BIGINT[]),
-    unnest($evals::BIGINT[]), unnest($duplicates::BIGINT[]), unnest($quarantined::BIGINT[]),
-    unnest($paths::VARCHAR[]), unnest($sizes::BIGINT[]), unnest($mtimes::BIGINT[])
+    unnest($evals::BIGINT[]), unnest($duplicates::BIGINT[]), unnest($quarantined::BIGINT[])
+"""
+
+# After the content is committed (or found in the store): a crash before it only costs a re-read.
+REMEMBER_SQL = """
+INSERT OR REPLACE INTO ingested_files
+SELECT unnest($paths::VARCHAR[]), unnest($sizes::BIGINT[]), unnest($mtimes::BIGINT[]),
+    unnest($hashes::VARCHAR[])
 """
 
 
@@ -136,25 +141,28 @@ def ingest_sources(
     def flush() -> Iterator[FileResult]:
         read = [item for item in queue if isinstance(item, _Read)]
         done = iter(_ingest_batch(con, read, options, ingest_one) if read else [])
-        for item in queue:
-            yield next(done) if isinstance(item, _Read) else item
+        results = [next(done) if isinstance(item, _Read) else item for item in queue]
         queue.clear()
+        _remember(con, results)
+        yield from results
 
     for source in sources:
         identity = file_identity(source)
         if identity is not None and identity in known:
-            queue.append(FileResult(source.name, status="skipped"))
+            queue.append(FileResult(source.name, status="skipped"))  # not read: no identity
             continue
         whole = None if options.strict else ChunkReader(source).read_whole(SMALL_FILE_BYTES)
-        if whole is None:
+        if whole is None or _traces(whole):
             yield from flush()
             size = 0
             result = ingest_one(source)
             hashes.add(result.sha256)
+            _remember(con, [result])
             yield result
             continue
         if whole.sha256 in hashes:  # ingested before, or earlier in this batch
-            queue.append(FileResult(source.name, sha256=whole.sha256, status="skipped"))
+            skipped = FileResult(source.name, whole.sha256, "skipped", identity=whole.identity)
+            queue.append(skipped)
             continue
         hashes.add(whole.sha256)
         queue.append(_Read(source, whole))
@@ -165,13 +173,29 @@ def ingest_sources(
     yield from flush()
 
 
+def _traces(whole: Whole) -> bool:
+    """Whether the file may hold OTLP exports: a span takes its feature from the agent span of
+    its trace, which must come from the same file (read it on its own)."""
+    return any('"resourceSpans"' in chunk.text for chunk in whole.chunks)
+
+
 def _known(con: duckdb.DuckDBPyConnection) -> tuple[set[FileIdentity], set[str]]:
-    """The files ingested (path, size, time) and the contents (hashes) of finished runs."""
-    rows = con.execute(
-        "SELECT path, size, mtime_ns, sha256 FROM ingest_runs WHERE finished_at IS NOT NULL"
-    ).fetchall()
-    known = {(str(p), int(s), int(m)) for p, s, m, _ in rows if p is not None}
-    return known, {str(sha) for *_, sha in rows}
+    """The files known ingested (path, size, time) and the contents (hashes) of finished runs."""
+    files = con.execute("SELECT path, size, mtime_ns FROM ingested_files").fetchall()
+    hashes = con.execute("SELECT sha256 FROM ingest_runs WHERE finished_at IS NOT NULL")
+    return {(str(p), int(s), int(m)) for p, s, m in files}, {str(h) for (h,) in hashes.fetchall()}
+
+
+def _remember(con: duckdb.DuckDBPyConnection, results: list[FileResult]) -> None:
+    """Note the files whose content the store now has: next time they are skipped unread."""
+    known = {r.identity[0]: (r.identity, r.sha256) for r in results if r.identity and r.sha256}
+    if not known:
+        return
+    identities = [identity for identity, _ in known.values()]
+    con.execute(REMEMBER_SQL, {
+        "paths": [i[0] for i in identities], "sizes": [i[1] for i in identities],
+        "mtimes": [i[2] for i in identities], "hashes": [sha for _, sha in known.values()],
+    })  # fmt: skip
 
 
 def _ingest_batch(
@@ -200,13 +224,15 @@ def _scan(con: duckdb.DuckDBPyConnection, read: list[_Read], options: Options) -
         run_ids = list(range(first_run, first_run + len(read)))
         results = {r: FileResult(item.source.name, item.whole.sha256) for r, item in
                    zip(run_ids, read, strict=True)}  # fmt: skip
+        for item, result in zip(read, results.values(), strict=True):
+            result.identity = item.whole.identity
         text = _load_files(con, read, run_ids, options.default_time)
         if text:
             run.stage(con, options.kind, options.fmt, options.default_time,
                       options.mappings or {}, options.keep_text)  # fmt: skip
             _tally(con, results)
             _store(con, results, options.keep_text)
-        _write_runs(con, read, results, options.fmt)
+        _write_runs(con, results, options.fmt)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -296,11 +322,8 @@ def _stored(
     return Counter(dict(con.execute(sql, [min(results), max(results)]).fetchall()))
 
 
-def _write_runs(
-    con: duckdb.DuckDBPyConnection, read: list[_Read], results: dict[int, FileResult], fmt: str
-) -> None:
+def _write_runs(con: duckdb.DuckDBPyConnection, results: dict[int, FileResult], fmt: str) -> None:
     done = list(results.values())
-    identities = [item.whole.identity or (None, None, None) for item in read]
     con.execute(RUNS_SQL, {
         "run_ids": list(results), "names": [r.name for r in done],
         "hashes": [r.sha256 for r in done], "format": fmt,
@@ -308,8 +331,6 @@ def _write_runs(
         "replaced": [r.requests_replaced for r in done],
         "evals": [r.evals_inserted for r in done], "duplicates": [r.duplicates for r in done],
         "quarantined": [r.quarantined for r in done],
-        "paths": [i[0] for i in identities], "sizes": [i[1] for i in identities],
-        "mtimes": [i[2] for i in identities],
     })  # fmt: skip
     for result in done:
         result.formats += Counter()  # drop the zero counts

@@ -100,16 +100,22 @@ cleaned AS (
 ),
 checked AS (
     SELECT line_no, utf8_ok, unparsed, default_ts, raw,
-        CASE WHEN unparsed IS NULL THEN json_valid(raw) ELSE false END AS valid
+        CASE WHEN unparsed IS NULL THEN TRY(json_keys(raw)) END AS any_keys
     FROM cleaned
     WHERE unparsed IS NOT NULL
        OR CASE WHEN ascii(raw) IN (9, 32) THEN trim(raw) <> '' ELSE raw <> '' END
 ),
 typed AS (
-    SELECT *, CASE WHEN valid THEN json_type(raw) END AS top_type FROM checked
+    -- one parse for most lines: a line with keys is a valid object; only the others (not JSON,
+    -- another JSON value, an empty object) are looked at again
+    SELECT *, any_keys IS NOT NULL AS valid,
+        CASE WHEN len(any_keys) > 0 THEN 'OBJECT' WHEN any_keys IS NOT NULL THEN json_type(raw)
+        END AS top_type
+    FROM checked
 ),
 framed AS (
-    SELECT *, CASE WHEN top_type = 'OBJECT' THEN json_keys(raw) END AS keys FROM typed
+    SELECT * EXCLUDE (any_keys), CASE WHEN top_type = 'OBJECT' THEN any_keys END AS keys
+    FROM typed
 ),
 detected AS (
     SELECT *,
@@ -336,6 +342,7 @@ class FileResult:
     split_rows: int = 0  # requests and bad rows so far from the line being read in parts
     prefixes_dropped: int = 0  # requests kept without their prefix (larger than the input)
     refused: str | None = None  # why the file was not read at all (binary, not a JSON array)
+    identity: FileIdentity | None = None  # the file whose content (sha256) the store now has
 
     @property
     def duplicates(self) -> int:
@@ -412,6 +419,7 @@ def _plan(
         result.sha256, plan.lines = reader.fingerprint(count_keys=may_be_fast)
     if reader.refused is None and result.sha256 and _already_ingested(con, result.sha256):
         result.status = "skipped"
+        result.identity = None if reader.changed() else reader.identity
         return None
     if reader.refused is None and reader.array:
         hashed = result.sha256
@@ -482,8 +490,9 @@ def _ingest(
         result.damage = reader.damage
         if has_batch_results(result):
             con.execute(batch_inputs.JOIN_SQL)
-        _finish_run(con, run_id, result, None if reader.changed() else reader.identity)
+        _finish_run(con, run_id, result)
         con.execute("COMMIT")
+        result.identity = None if reader.changed() else reader.identity
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -621,20 +630,13 @@ def _store_good(con: duckdb.DuckDBPyConnection, result: FileResult, evals: str) 
     result.evals_inserted += _count(con.execute(INSERT_EVALS_SQL.replace("{source}", evals)))
 
 
-def _finish_run(
-    con: duckdb.DuckDBPyConnection,
-    run_id: int,
-    result: FileResult,
-    identity: FileIdentity | None,
-) -> None:
-    path, size, mtime_ns = identity or (None, None, None)
+def _finish_run(con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult) -> None:
     con.execute(
         "UPDATE ingest_runs SET sha256 = ?, finished_at = current_timestamp::TIMESTAMP, "
         "lines_read = ?, requests_inserted = ?, requests_replaced = ?, evals_inserted = ?, "
-        "duplicates = ?, quarantined = ?, path = ?, size = ?, mtime_ns = ? WHERE run_id = ?",
+        "duplicates = ?, quarantined = ? WHERE run_id = ?",
         [result.sha256, result.lines_read, result.requests_inserted, result.requests_replaced,
-         result.evals_inserted, result.duplicates, result.quarantined, path, size, mtime_ns,
-         run_id],
+         result.evals_inserted, result.duplicates, result.quarantined, run_id],
     )  # fmt: skip
 
 

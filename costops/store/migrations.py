@@ -129,11 +129,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         5,
-        "ingest_runs: the file's path, size and modification time, to skip it unread next time",
+        "ingested_files: each file last found ingested (path, size, time), to skip it unread",
         """
-        ALTER TABLE ingest_runs ADD COLUMN path VARCHAR;
-        ALTER TABLE ingest_runs ADD COLUMN size BIGINT;
-        ALTER TABLE ingest_runs ADD COLUMN mtime_ns BIGINT;
+        CREATE TABLE ingested_files (
+            path          VARCHAR PRIMARY KEY,  -- absolute
+            size          BIGINT NOT NULL,
+            mtime_ns      BIGINT NOT NULL,
+            sha256        VARCHAR NOT NULL      -- its content, which the store has
+        );
         """,
     ),
 ]
