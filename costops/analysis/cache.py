@@ -1,13 +1,15 @@
 """Priced requests kept in the store, so a report reads columns instead of re-pricing every
-request: the first analysis after an ingest (or with other pricing) builds the cache, later ones
-read it.
+request: the first analysis after an ingest (or with other pricing) brings the cache up to
+date, later ones read it.
 
 The cache is derived data, never the record: its key covers everything the prices depend on
 (the pricing files' content and the code that loads them, the SQL that prices and judges units,
-and the store's ingest runs and row counts), and a cache whose key does not match is rebuilt
-before it is read. The build runs in one transaction, so an interrupted build leaves the previous
-cache or none. The loaded pricing tables are kept with it: reading a fresh cache parses and loads
-no pricing file, yet the simulations still find every table they price scenarios with.
+and the store's ingest runs and row counts), and a cache whose key does not match is brought up
+to date before it is read: by pricing only the new runs' requests when nothing else changed,
+else from scratch (costops.analysis.refresh). Either runs in one transaction, so an interrupted
+build leaves the previous cache or none. The loaded pricing tables are kept with it: reading a
+fresh cache parses and loads no pricing file, yet the simulations still find every table they
+price scenarios with.
 
 The cache holds only what pricing and the units add to a request or an eval, one row per stored
 row in the table's own order; the views put the two side by side (a positional join), so no
@@ -18,33 +20,25 @@ table, so the two stay aligned.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
+from costops.analysis import refresh
 from costops.analysis.rollup import ROLLUP_SQL, ROLLUP_VIEW
 from costops.analysis.units import UNIT_VIEWS
 from costops.rates.cost import PRICED_VIEW_SQL, PRICING_TABLES, RAW_RATE_COLUMNS
 from costops.rates.match import EXTRA_MODELS_SQL
 
 META_TABLE = "_cache_meta"
-# (view every analysis reads, the stored table behind it)
-CACHED = (
-    ("eval_targets", "_cache_eval_targets"),
-    ("unit_status", "_cache_unit_status"),
-    ("evaluated_requests", "_cache_evaluated_requests"),
+META_COLUMNS = (
+    "key VARCHAR NOT NULL, base VARCHAR, run_id BIGINT, requests BIGINT, evals BIGINT, "
+    "checksum HUGEINT"
 )
-# How each view puts its stored rows beside the table they extend ({schema}: main or temp).
-VIEWS_SQL = {
-    "eval_targets": "SELECT e.*, c.* EXCLUDE (eval_row) "
-    "FROM evals e POSITIONAL JOIN {schema}._cache_eval_targets c",
-    "unit_status": "SELECT * FROM {schema}._cache_unit_status",
-    "evaluated_requests": "SELECT r.*, c.* EXCLUDE (request_row) "
-    "FROM requests r POSITIONAL JOIN {schema}._cache_evaluated_requests c",
-}
 # The stored views of the priced requests and their rollup, whichever cost a session shows
 # (use_list_prices).
 STORED_REQUESTS = "_stored_requests"
-ROLLUP_TABLE = "_cache_rollup"
 STORED_ROLLUP = "_stored_rollup"
 # priced_requests reads evaluated_requests, so pointing that view at other costs moves both.
 PRICED_FROM_CACHE_SQL = """
@@ -55,13 +49,31 @@ STORE_STATE_SQL = """
 SELECT (SELECT max(run_id) FROM ingest_runs WHERE finished_at IS NOT NULL),
        (SELECT count(*) FROM requests), (SELECT count(*) FROM evals)
 """
+# Everything but the store's state that the cached rows depend on.
+CODE = "\x00".join(
+    [PRICED_VIEW_SQL, RAW_RATE_COLUMNS, *(sql for _, sql, _ in UNIT_VIEWS), ROLLUP_SQL,
+     *(sql for _, _, sql in refresh.STORED), *refresh.FULL_SCOPES.values(),
+     *refresh.INCREMENTAL_SCOPES.values(), repr(PRICING_TABLES)]
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """The prices and code (base) and the store's state (last finished run, row counts)."""
+
+    base: str
+    state: tuple[Any, ...]
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(f"{self.base}\x00{self.state!r}".encode()).hexdigest()
 
 
 def use_stored(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> bool:
     """When the stored cache matches the store and these prices, point eval_targets,
     unit_status, evaluated_requests and priced_requests at it and copy the pricing tables it
     was built with into this session (readers need no write); else change nothing."""
-    if _stored_key(con) != _key(con, pricing_fingerprint):
+    if _stored_key(con) != _key(con, pricing_fingerprint).digest:
         return False
     for table in PRICING_TABLES:  # temp tables: a cascade adds names and maps them again
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM main._cache_{table}")
@@ -74,20 +86,20 @@ def install_cached_views(
     con: duckdb.DuckDBPyConnection, pricing_fingerprint: str, *, store: bool = True
 ) -> None:
     """On a connection with pricing installed, point eval_targets, unit_status,
-    evaluated_requests and priced_requests at the cache, building it first when it is missing
-    or stale: in the file, or with store=False (a read-only connection) in this session's temp
-    tables."""
+    evaluated_requests and priced_requests at the cache, bringing it up to date first when it
+    is missing or stale: in the file, or with store=False (a read-only connection) in this
+    session's temp tables."""
     key = _key(con, pricing_fingerprint)
     if not store:
         _build(con, key, schema="temp")
-    elif _stored_key(con) != key:
+    elif _stored_key(con) != key.digest:
         _build(con, key)
     _point_views(con, "main" if store else "temp")
 
 
 def is_fresh(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> bool:
     """Whether the stored cache matches the store and these prices (readers need no write)."""
-    return _stored_key(con) == _key(con, pricing_fingerprint)
+    return _stored_key(con) == _key(con, pricing_fingerprint).digest
 
 
 def use_list_prices(con: duckdb.DuckDBPyConnection) -> None:
@@ -103,67 +115,74 @@ def use_list_prices(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _point_views(con: duckdb.DuckDBPyConnection, schema: str) -> None:
-    for view, _ in CACHED:
-        name = STORED_REQUESTS if view == "evaluated_requests" else view
-        select = VIEWS_SQL[view].format(schema=schema)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+    refresh.point_view(con, "eval_targets", schema)
+    refresh.point_view(con, "unit_status", schema)
+    refresh.point_view(con, "evaluated_requests", schema, STORED_REQUESTS)
     con.execute(f"CREATE OR REPLACE TEMP VIEW evaluated_requests AS FROM {STORED_REQUESTS}")
     con.execute(PRICED_FROM_CACHE_SQL)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {STORED_ROLLUP} AS FROM {schema}.{ROLLUP_TABLE}")
+    rollup = f"{schema}.{refresh.ROLLUP_TABLE}"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {STORED_ROLLUP} AS FROM {rollup}")
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {ROLLUP_VIEW} AS "
         f"SELECT * EXCLUDE (list_cost) FROM {STORED_ROLLUP}"
     )
 
 
-def _key(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> str:
+def _key(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> CacheKey:
     state = con.execute(STORE_STATE_SQL).fetchone()
-    parts = [pricing_fingerprint, PRICED_VIEW_SQL, RAW_RATE_COLUMNS,
-             *(sql for _, sql, _ in UNIT_VIEWS), *VIEWS_SQL.values(), ROLLUP_SQL,
-             repr(PRICING_TABLES), repr(state)]  # fmt: skip
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    base = hashlib.sha256(f"{pricing_fingerprint}\x00{CODE}".encode()).hexdigest()
+    return CacheKey(base, tuple(state or ()))
 
 
 def _stored_key(con: duckdb.DuckDBPyConnection) -> str | None:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
-        [META_TABLE],
-    ).fetchone()
-    if not exists or not exists[0]:
-        return None
-    row = con.execute(f"SELECT key FROM {META_TABLE}").fetchone()
+    row = _meta(con, "key")
     return str(row[0]) if row else None
 
 
-def _build(con: duckdb.DuckDBPyConnection, key: str, *, schema: str = "main") -> None:
-    """Each unit query straight into its cache table (the next one reads it through its view),
-    then the rollup of the priced requests: in the file in one transaction with the pricing
-    tables and the key, or in temp tables."""
+def _meta(con: duckdb.DuckDBPyConnection, columns: str) -> tuple[Any, ...] | None:
+    """The stored cache's meta row, or None without one (or from an older costops)."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_columns() "
+        "WHERE table_name = ? AND column_name = 'checksum' AND database_name <> 'temp'",
+        [META_TABLE],
+    ).fetchone()
+    if not found or not found[0]:
+        return None
+    return con.execute(f"SELECT {columns} FROM {META_TABLE}").fetchone()
+
+
+def _build(con: duckdb.DuckDBPyConnection, key: CacheKey, *, schema: str = "main") -> None:
+    """Bring the cache up to `key`: in the file in one transaction with the pricing tables and
+    the key (pricing only the new runs when the stored cache allows), or in temp tables."""
+    run_id = key.state[0] if key.state else None
     if schema == "temp":
-        _build_units(con, "temp")
+        refresh.build_full(con, "temp", run_id)
         return
     con.execute("BEGIN TRANSACTION")
     try:
-        _build_units(con, "main")
+        built = _appended(con, key, run_id) or refresh.build_full(con, "main", run_id)
         for table in PRICING_TABLES:
             con.execute(f"CREATE OR REPLACE TABLE _cache_{table} AS FROM temp.{table}")
-        con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR NOT NULL)")
-        con.execute(f"INSERT INTO {META_TABLE} VALUES (?)", [key])
+        con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} ({META_COLUMNS})")
+        con.execute(
+            f"INSERT INTO {META_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+            [key.digest, key.base, built.run_id, built.requests, built.evals, built.checksum],
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
 
 
-def _build_units(con: duckdb.DuckDBPyConnection, schema: str) -> None:
-    kind = "TEMP TABLE" if schema == "temp" else "TABLE"
-    # what the stored rows leave out: the columns of the requests they stand beside
-    request_columns = [d[0] for d in con.execute("SELECT * FROM requests LIMIT 0").description]
-    narrow = f"{', '.join(request_columns)}, {RAW_RATE_COLUMNS}"
-    for (view, sql, position), (_, table) in zip(UNIT_VIEWS, CACHED, strict=True):
-        columns = f"* EXCLUDE ({narrow})" if view == "evaluated_requests" else "*"
-        order = f" ORDER BY {position}" if position else ""
-        con.execute(f"CREATE OR REPLACE {kind} {table} AS SELECT {columns} FROM ({sql}){order}")
-        select = VIEWS_SQL[view].format(schema=schema)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select}")
-    con.execute(f"CREATE OR REPLACE {kind} {ROLLUP_TABLE} AS {ROLLUP_SQL}")
+def _appended(
+    con: duckdb.DuckDBPyConnection, key: CacheKey, run_id: int | None
+) -> refresh.Built | None:
+    """The cache brought up to date by pricing only the runs since it was built, when it was
+    built with these prices and code and new runs are all that came since."""
+    stored = _meta(con, "base, run_id, requests, evals, checksum")
+    if stored is None or stored[0] != key.base or stored[1] is None or run_id is None:
+        return None
+    if run_id <= stored[1]:  # nothing new, yet the key differs: rebuild
+        return None
+    since = refresh.Built(stored[1], stored[2], stored[3], int(stored[4]))
+    return refresh.append(con, since, run_id)

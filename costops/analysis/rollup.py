@@ -51,9 +51,11 @@ ROLLUP_SQL = f"""
 SELECT date_trunc('hour', p.ts) AS ts, {", ".join(f"p.{d}" for d in ROLLUP_DIMENSIONS)},
     {", ".join(f"p.{k}" for k in UNIT_KEYS)}, {PARTIAL_SUMS_SQL},
     decimal_sum(p.list_cost) AS list_cost
-FROM evaluated_requests p
+FROM scoped_evaluated p
 GROUP BY ALL
 """
+# The priced requests a rollup build sums: all of them, or an incremental build's hours.
+FULL_SCOPE = "SELECT * FROM evaluated_requests"
 ROLLUP_VIEW = "priced_rollup"
 
 # Each hour of the rollup at its first and its last instant (alias p, as a report's SQL reads).

@@ -8,7 +8,8 @@ aside for the cascade simulation, never a verdict on the original.
 Each query gives the columns a stored row adds to the evals or requests it stands for, with that
 row's position (rowid): costops.analysis.cache stores them in that order, beside the table they
 extend, and names the two side by side as the view (eval_targets, evaluated_requests). Each
-query reads the one before it by its view name.
+query reads the one before it by its view name, and the rows it answers for from a scope view
+(every row for a full build, the new and touched ones for an incremental one).
 """
 
 from costops.rates.cost import priced_select
@@ -17,8 +18,8 @@ from costops.rates.cost import priced_select
 # for those evals alone, the others are verdicts as they stand.
 EVAL_TARGETS_SQL = """
 WITH keyed AS (
-    SELECT e.rowid AS eval_row, e.model, COALESCE(e.task_id, r.task_id, r.request_id) AS unit_id
-    FROM evals e
+    SELECT e.eval_row, e.model, COALESCE(e.task_id, r.task_id, r.request_id) AS unit_id
+    FROM scoped_evals e
     LEFT JOIN requests r ON e.task_id IS NULL AND r.request_id = e.request_id
 ),
 named AS (
@@ -50,7 +51,7 @@ UNIT_STATUS_SQL = """
 SELECT unit_id, bool_and(passed) AS success
 FROM (
     SELECT unit_id, arg_max(passed, (ts IS NOT NULL, ts, run_id, line_no)) AS passed
-    FROM eval_targets
+    FROM scoped_targets
     WHERE NOT shadow AND unit_id IS NOT NULL
     GROUP BY unit_id, evaluator
 )
@@ -61,7 +62,14 @@ GROUP BY unit_id
 EVALUATED_REQUESTS_SQL = """
 SELECT p.*, u.unit_id IS NOT NULL AS unit_evaluated, COALESCE(u.success, false) AS unit_success
 FROM ({priced}) p LEFT JOIN unit_status u ON u.unit_id = p.unit_id
-""".replace("{priced}", priced_select("(SELECT rowid AS request_row, * FROM requests)"))
+""".replace("{priced}", priced_select("scoped_requests"))
+
+# The scopes of a full build: every eval and request with its position, every eval's target.
+FULL_SCOPES = {
+    "scoped_evals": "SELECT rowid AS eval_row, * FROM evals",
+    "scoped_targets": "SELECT * FROM eval_targets",
+    "scoped_requests": "SELECT rowid AS request_row, * FROM requests",
+}
 
 # (view, the query of what its stored rows add, the column holding their position) in build order
 UNIT_VIEWS = (
