@@ -323,7 +323,7 @@ def test_a_second_ingest_reads_no_file_it_stored(run, monkeypatch, mixed, mixed_
     monkeypatch.setattr(ChunkReader, "fingerprint", refuse)
     again = run("ingest", str(folder), "--db", db)
     assert again.code == 0, again.stderr
-    assert set(read) <= {"11_copy.jsonl"}  # never stored, so not known: see the xfail below
+    assert read == []  # the copy too: remembered when it was skipped for its content
     assert skipped(again.stderr) == list(EXPECTED)
     assert tables(db, ALL_COLUMNS) == before
 
@@ -483,14 +483,6 @@ def test_the_most_complete_record_across_files_is_kept(tmp_path):
         ("x", "b", 30, 2, 1), ("y", None, 2, 1, 2), ("z", None, 2, 3, 2)]  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a tie across files (same output and time) keeps the batch's last line (DEDUPE_SQL: "
-    "ts DESC, line_no DESC over the whole batch) where one by one the earlier file's stored "
-    "record stays (MORE_COMPLETE_SQL replaces only a more complete one): another row, run and "
-    "line stored",
-)
 def test_a_tie_across_files_keeps_the_first_files_record_as_one_by_one(tmp_path):
     """The same request logged twice (overlapping rotated logs): one by one, a inserts x and y,
     b inserts z and its x is a duplicate; a's x (feature a, run 1, line 1) stays."""

@@ -52,7 +52,7 @@ SELECT s.line_no, s.raw, NOT list_contains($bad_utf8::BIGINT[], s.line_no) AS ut
 FROM split s JOIN _files f USING (run_id)
 """
 
-_IN_FILE = "JOIN _files f ON {t}.line_no BETWEEN f.first_line AND f.last_line"
+_IN_FILE = run.IN_FILE
 
 LINES_SQL = f"""
 SELECT f.run_id, c.format, count(*),
@@ -229,7 +229,7 @@ def _scan(con: duckdb.DuckDBPyConnection, read: list[_Read], options: Options) -
         text = _load_files(con, read, run_ids, options.default_time)
         if text:
             run.stage(con, options.kind, options.fmt, options.default_time,
-                      options.mappings or {}, options.keep_text)  # fmt: skip
+                      options.mappings or {}, options.keep_text, files=True)  # fmt: skip
             _tally(con, results)
             _store(con, results, options.keep_text)
         _write_runs(con, results, options.fmt)

@@ -56,6 +56,9 @@ SELECT line_no, raw, NOT list_contains($bad_utf8::BIGINT[], line_no) AS utf8_ok,
 FROM numbered
 """
 
+# A staged row's file (see ONE_FILE_SQL), for a table aliased {t}.
+IN_FILE = "JOIN _files f ON {t}.line_no BETWEEN f.first_line AND f.last_line"
+
 # A count or id key given twice in one object: DuckDB reads the first value, most producers the
 # last, so the line is ambiguous. Checked at the top level and in the objects where formats keep
 # usage and ids (one parse for all of them; canonical lines have only the top level, and an OTLP
@@ -227,7 +230,7 @@ WITH good AS (
         NOT ({canonical.PREFIX_FITS_SQL}) AS prefix_dropped,
         max_tokens, finish_reason, COALESCE(status, 'ok') AS status,
         latency_ms, COALESCE(batch, false) AS batch, service_tier, region, logged_cost,
-        {{attributes}} AS attributes, line_no{{raw}}
+        {{attributes}} AS attributes, line_no{{file}}{{raw}}
     FROM {{source}} WHERE reason IS NULL
 )
 SELECT * FROM good
@@ -235,16 +238,26 @@ SELECT * FROM good
 """
 DEDUPE_SQL = """QUALIFY row_number() OVER (
     PARTITION BY request_id ORDER BY output_tokens DESC, ts DESC, line_no DESC) = 1"""
+# Files ingested together: on a full tie the earlier file's record, as one by one (a later equal
+# record does not replace a stored one); within a file, the later line.
+DEDUPE_FILES_SQL = """QUALIFY row_number() OVER (
+    PARTITION BY request_id ORDER BY output_tokens DESC, ts DESC, file_first, line_no DESC) = 1"""
 
 
-def best_requests_sql(source: str, dedupe: bool = True, keep_text: bool = False) -> str:
-    """_best from the staged requests in `source`; without `dedupe` when ids are known unique.
-    Attributes lose their secrets, and their prompt-like keys unless --keep-text."""
+def best_requests_sql(
+    source: str, dedupe: bool = True, keep_text: bool = False, files: bool = False
+) -> str:
+    """_best from the staged requests in `source`; without `dedupe` when ids are known unique,
+    and across `files` (ingested together) when more than one. Attributes lose their secrets,
+    and their prompt-like keys unless --keep-text."""
+    if files:
+        source = f"(SELECT r.*, f.first_line AS file_first FROM {source} r {IN_FILE.format(t='r')})"
     return (
         BEST_REQUESTS_SQL.replace("{source}", source)
-        .replace("{dedupe}", DEDUPE_SQL if dedupe else "")
+        .replace("{dedupe}", (DEDUPE_FILES_SQL if files else DEDUPE_SQL) if dedupe else "")
         .replace("{attributes}", attributes_sql("attributes", keep_text))
         .replace("{raw}", ", raw" if keep_text else "")
+        .replace("{file}", ", file_first" if files else "")
     )
 
 
@@ -565,6 +578,7 @@ def stage(
     given_ts: str | None,
     mappings: dict[str, tuple[str, ...]],
     keep_text: bool,
+    files: bool = False,
 ) -> None:
     """Classify, adapt and check the lines in `_raw` into `_req`, `_ev` and `_best`."""
     con.execute(CLASSIFY_SQL, {"kind": kind, "format": fmt})
@@ -573,7 +587,7 @@ def stage(
     con.execute(canon_sql(mappings), {"given_ts": given_ts})
     con.execute(STAGE_REQUESTS_SQL)
     con.execute(STAGE_EVALS_SQL)
-    con.execute(best_requests_sql("_req", keep_text=keep_text))
+    con.execute(best_requests_sql("_req", keep_text=keep_text, files=files))
 
 
 def _tally(con: duckdb.DuckDBPyConnection, result: FileResult, part: int, last_part: bool) -> None:
