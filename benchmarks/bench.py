@@ -44,7 +44,8 @@ with gzip.open(sys.argv[1], 'rt') as f:
 """
 
 # Issue 16's baselines. `report --by feature` hand-written: the same aggregation (report.py's
-# metrics, exact money sums, the total as a grouping set) over the priced cache's table.
+# metrics, exact money sums, the total as a grouping set) over the priced requests (the requests
+# beside the priced cache's columns).
 HAND_REPORT = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[1], read_only=True)
@@ -61,7 +62,7 @@ con.execute('''SELECT feature, count(*) AS requests,
     sum(CAST(CASE WHEN NOT unit_evaluated THEN cost ELSE 0 END AS DECIMAL(38, 12))),
     sum(CASE WHEN cost IS NULL THEN 1 ELSE 0 END),
     sum(CASE WHEN cost IS NULL THEN input_tokens + output_tokens ELSE 0 END)
-FROM _cache_evaluated_requests GROUP BY GROUPING SETS ((feature), ())
+FROM requests POSITIONAL JOIN _cache_evaluated_requests GROUP BY GROUPING SETS ((feature), ())
 ORDER BY cost DESC NULLS LAST''').fetchall()
 """
 
