@@ -153,12 +153,12 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, given: Options, source: Source) 
 
     options = dataclasses.asdict(given)
     if not stderr.is_terminal:
-        return ingest_source(con, source, **options)  # type: ignore[arg-type]
+        return ingest_source(con, source, **options)
     columns = ("{task.description}", BarColumn(), LinesColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task(source.name, total=None)
         return ingest_source(
-            con, source, **options,  # type: ignore[arg-type]
+            con, source, **options,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )  # fmt: skip
 
