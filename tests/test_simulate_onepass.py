@@ -32,7 +32,7 @@ import pytest
 from costops.analysis.exact import money_difference
 from costops.analysis.filters import Filters, parse_dimensions, parse_where, where_clause
 from costops.analysis.session import analysis_session
-from costops.analysis.simulate import batch, caching, cascade, output
+from costops.analysis.simulate import batch, cascade, output
 from costops.analysis.simulate.engine import WEIGHT, compare
 from costops.analysis.simulate.runner import run as simulate
 from costops.config import CascadePair
@@ -138,6 +138,28 @@ WHERE {table}.request_id = s.request_id
 """
 
 
+REF_CACHING_EXTRAS = """
+    sum(CASE WHEN p.sim_cacheable THEN 1 ELSE 0 END) AS cacheable_requests,
+    sum(CASE WHEN p.sim_hit THEN 1 ELSE 0 END) AS reads,
+    sum(CASE WHEN p.sim_cacheable AND NOT p.sim_hit THEN 1 ELSE 0 END) AS writes,
+    sum(CASE WHEN p.sim_hit THEN 1 ELSE 0 END)
+        / NULLIF(sum(CASE WHEN p.sim_cacheable THEN 1 ELSE 0 END), 0) AS hit_rate,
+    sum(CASE WHEN p.sim_hit THEN 1 ELSE 0 END)
+        / NULLIF(sum(CASE WHEN p.sim_cacheable AND NOT p.sim_hit THEN 1 ELSE 0 END), 0)
+        AS reads_per_write,
+    CASE WHEN sum(CASE WHEN p.sim_cacheable AND p.actual_cache_use THEN 1 ELSE 0 END) > 0
+         THEN sum(CASE WHEN p.sim_cacheable AND p.actual_cache_read > 0 THEN 1 ELSE 0 END)
+              / sum(CASE WHEN p.sim_cacheable THEN 1 ELSE 0 END) END AS actual_hit_rate,
+    avg(CASE WHEN p.sim_cacheable THEN
+        (CASE WHEN p.sim_ttl = '1h' THEN p.r_cache_write_1h ELSE p.r_cache_write_5m END
+         - p.r_input) / NULLIF(p.r_input - p.r_cache_read, 0) END) AS break_even_reads,
+    money_sum(p.sim_storage_cost * p.sim_weight) AS storage_cost,
+    sum(CASE WHEN NOT p.sim_has_prefix THEN 1 ELSE 0 END) AS no_prefix_requests,
+    sum(CASE WHEN p.sim_has_prefix AND NOT p.sim_long_enough THEN 1 ELSE 0 END)
+        AS below_minimum_requests
+"""
+
+
 def ref_caching(con, source, dims, ttl):
     ref_price(con, source, "_ref_before")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _ref_flagged AS "
@@ -161,7 +183,7 @@ def ref_caching(con, source, dims, ttl):
         """)
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ref_after AS SELECT * FROM _ref_{ttl}")
-    totals, rows = ref_compare(con, dims, caching.EXTRAS_SQL)
+    totals, rows = ref_compare(con, dims, REF_CACHING_EXTRAS)
     ref_price(con, ref_caching_scenario(None, "5m"), "_ref_ceiling")
     keys = ", ".join(d.sql for d in dims)
     ceiling = {(): con.execute("SELECT money_sum(p.cost * p.sim_weight) FROM _ref_ceiling p")
@@ -219,6 +241,29 @@ def ref_output(con, source, dims, trim_pct, cap):
     return totals, rows
 
 
+REF_UNITS = """
+CREATE OR REPLACE TEMP TABLE _sim_units AS
+WITH scoped AS (
+    SELECT DISTINCT COALESCE(c.task_id, c.request_id) AS unit_id
+    FROM {source} c CROSS JOIN _sim_cascade k
+    LEFT JOIN model_map mm ON mm.model = c.model AND mm.provider IS NOT DISTINCT FROM c.provider
+    WHERE (lower(c.model) = lower(k.from_model) OR mm.model_key = k.from_key)
+),
+latest AS (
+    SELECT e.unit_id, e.passed, row_number() OVER (
+        PARTITION BY e.unit_id, e.evaluator ORDER BY e.ts DESC NULLS LAST, e.run_id DESC,
+        e.line_no DESC) AS pick
+    FROM eval_targets e CROSS JOIN _sim_cascade k
+    WHERE e.shadow AND (lower(e.model) = lower(k.to_model) OR e.eval_model_key = k.to_key)
+),
+shadow AS (SELECT unit_id, bool_and(passed) AS passed FROM latest WHERE pick = 1 GROUP BY unit_id)
+SELECT s.unit_id, sh.unit_id IS NOT NULL AS measured, sh.passed AS shadow_passed,
+    u.unit_id IS NOT NULL AS evaluated, COALESCE(u.success, false) AS success_before
+FROM scoped s LEFT JOIN shadow sh ON sh.unit_id = s.unit_id
+LEFT JOIN unit_status u ON u.unit_id = s.unit_id
+"""
+
+
 def ref_cascade(con, source, dims, pair, mode, rate, ratio):
     add_model_names(con, [(None, pair.from_model), (None, pair.to_model)])
     con.execute("CREATE OR REPLACE TEMP TABLE _sim_cascade AS SELECT ? AS from_model, "
@@ -226,7 +271,7 @@ def ref_cascade(con, source, dims, pair, mode, rate, ratio):
                 "AND model = ?) AS from_key, (SELECT model_key FROM model_map WHERE provider "
                 "IS NULL AND model = ?) AS to_key",
                 [pair.from_model, pair.to_model, pair.from_model, pair.to_model])  # fmt: skip
-    con.execute(cascade.UNITS_SQL.replace("{source}", source))
+    con.execute(REF_UNITS.replace("{source}", source))
     measured = con.execute("SELECT avg(CASE WHEN measured THEN CASE WHEN shadow_passed "
                            "THEN 0.0 ELSE 1.0 END END) FROM _sim_units").fetchone()[0]  # fmt: skip
     assumed = repr(float(rate if rate is not None else measured or 0.0))

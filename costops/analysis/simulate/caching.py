@@ -41,13 +41,16 @@ GROUP_KEY = "concat_ws('|', provider, model, workspace, prefix_hash)"
 TABLE = "_sim_caching"
 CHOICE = "_sim_caching_choice"
 
-# Flags per request: identity, minimum length, and the gap to the previous request of its group.
+# Flags per request: identity, minimum length, whether its model bills cache storage.
 FLAGGED_SQL = f"""
-WITH keyed AS (
-    SELECT p.*, pm.min_cacheable_tokens AS sim_min_cacheable
+WITH minimums AS (
+    SELECT mm.model, mm.provider, pm.min_cacheable_tokens
+    FROM model_map mm LEFT JOIN price_models pm ON pm.model_key = mm.model_key
+),
+keyed AS (
+    SELECT p.*, m.min_cacheable_tokens AS sim_min_cacheable
     FROM {{source}} p
-    LEFT JOIN model_map mm ON mm.model = p.model AND mm.provider IS NOT DISTINCT FROM p.provider
-    LEFT JOIN price_models pm ON pm.model_key = mm.model_key
+    LEFT JOIN minimums m ON m.model = p.model AND m.provider IS NOT DISTINCT FROM p.provider
 ),
 flagged AS (
     SELECT *,
@@ -55,17 +58,18 @@ flagged AS (
         COALESCE(prefix_tokens, 0) >= COALESCE(sim_min_cacheable, {DEFAULT_MIN_CACHEABLE})
             AS sim_long_enough,
         cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens
-            <= COALESCE(prefix_tokens, 0) AS sim_prefix_only,
-        (epoch_ms(ts) - lag(epoch_ms(ts)) OVER (
-            PARTITION BY {GROUP} ORDER BY ts, request_id)) / 1000.0 AS sim_gap_s
+            <= COALESCE(prefix_tokens, 0) AS sim_prefix_only
     FROM keyed
 )
 SELECT *,
     sim_has_prefix AND sim_long_enough AND sim_prefix_only AND prefix_tokens <= input_tokens
         AS sim_cacheable,
-    cache_read_tokens AS actual_cache_read,
-    cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens > 0 AS actual_cache_use,
-    {GROUP_KEY} AS sim_group
+    cache_read_tokens > 0 AS sim_logged_read,
+    cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens > 0 AS sim_logged_cache,
+    COALESCE(model_key IN (SELECT model_key FROM price_versions
+                           WHERE cache_storage_per_mtok_hour IS NOT NULL), false) AS sim_stored,
+    (r_cache_write_5m - r_input) / NULLIF(r_input - r_cache_read, 0) AS sim_break_even_5m,
+    (r_cache_write_1h - r_input) / NULLIF(r_input - r_cache_read, 0) AS sim_break_even_1h
 FROM flagged
 """
 
@@ -77,31 +81,78 @@ VARIANTS = {
 }
 CACHE_TOKENS = ("cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")
 
-# What the aggregates read; a plan keeps every column, to hand the scenario to the next lever.
+# What the aggregates read, computed before the window and carried through it: the columns
+# every TTL reads, those of the TTL asked for (the rest are NULL after the window), what cache
+# storage needs where a model bills it (else NULL after the window) and the prefix group (for
+# `best` and storage).
 NARROW = (
-    "sim_group, request_id, ts, prefix_tokens, model_key, price_effective_from, sim_weight, "
-    "sim_cost, sim_hit_cost, sim_write_5m_cost, sim_write_1h_cost, sim_cacheable, "
-    "sim_has_prefix, sim_long_enough, actual_cache_read, actual_cache_use, sim_gap_s, "
-    "r_input, r_cache_read, r_cache_write_5m, r_cache_write_1h"
+    "sim_weight, sim_cost, sim_hit_cost, sim_write_5m_cost, sim_cacheable, sim_has_prefix, "
+    "sim_long_enough, sim_logged_read, sim_logged_cache"
 )
+BY_TTL = {
+    "5m": ("sim_break_even_5m",),
+    "1h": ("sim_write_1h_cost", "sim_break_even_1h"),
+    "best": ("sim_write_1h_cost", "sim_break_even_5m", "sim_break_even_1h"),
+}
+STORED = {
+    "sim_stored_id": ("request_id", "VARCHAR"),
+    "sim_stored_ts": ("ts", "TIMESTAMP"),
+    "sim_stored_prefix": ("prefix_tokens", "BIGINT"),
+    "sim_stored_key": ("model_key", "VARCHAR"),
+    "sim_stored_from": ("price_effective_from", "TIMESTAMP"),
+}
+GAP_SQL = f"""(epoch_ms(ts) - lag(epoch_ms(ts)) OVER (
+    PARTITION BY {GROUP} ORDER BY ts, request_id)) / 1000.0 AS sim_gap_s"""
+# Whether any model the requests are priced with bills cache storage.
+STORAGE_BILLED_SQL = """
+SELECT count(*) > 0 FROM price_versions
+WHERE cache_storage_per_mtok_hour IS NOT NULL
+  AND model_key IN (SELECT model_key FROM model_map UNION SELECT model_key FROM name_versions)
+"""
 
 
 def build(
-    con: duckdb.DuckDBPyConnection, source: Source, dims: list[Dimension], keep: bool
-) -> None:
-    """The one pass: every request of `source` with its flags, its gap and its three cache
-    costs (the narrow columns, or with `keep` every column of the source too)."""
-    select, _ = keyed(dims)
+    con: duckdb.DuckDBPyConnection, source: Source, dims: list[Dimension], ttl: str, keep: bool
+) -> bool:
+    """The one pass: every request of `source` with its flags, its cache costs and the gap to
+    the previous request of its prefix group (one window over the narrow columns, or with
+    `keep` every column of the source too). Returns whether any model bills cache storage."""
+    row = con.execute(STORAGE_BILLED_SQL).fetchone()
+    stores = bool(row and row[0])
     costed = f"({FLAGGED_SQL.replace('{source}', source.sql)})"
     for name, tokens in VARIANTS.items():
         costed = with_cost(costed, dict(zip(CACHE_TOKENS, tokens, strict=True)), name)
-    columns = "*" if keep else NARROW
+    # (SQL before the window, or None: NULL after it; type)
+    extra = {name: (f"CASE WHEN sim_stored THEN {column} END" if stores else None, kind)
+             for name, (column, kind) in STORED.items()}  # fmt: skip
+    grouped = "TRUE" if ttl == "best" else "sim_stored" if stores else None
+    extra["sim_group"] = (f"CASE WHEN {grouped} THEN {GROUP_KEY} END" if grouped else None,
+                          "VARCHAR")  # fmt: skip
+    if not keep:  # a plan keeps them all
+        for column in {c for columns in BY_TTL.values() for c in columns}:
+            extra[column] = (column if column in BY_TTL[ttl] else None, "DOUBLE")
+    carried = {name: sql for name, (sql, _) in extra.items() if sql}
+    nulls = [f"CAST(NULL AS {kind}) AS {name}" for name, (sql, kind) in extra.items() if not sql]
+    select, _ = keyed(dims)
+    names = [*(f"_sim_d{i}" for i in range(len(dims))), NARROW, *carried]
+    inner = "*" if keep else f"{GROUP}, ts, request_id, {select}{NARROW}"
+    outer = "*" if keep else ", ".join(names)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {select}{columns}, "
-        "CAST(NULL AS DOUBLE) AS sim_storage_5m, CAST(NULL AS DOUBLE) AS sim_storage_1h "
-        f"FROM {costed} p",
+        f"""
+        CREATE OR REPLACE TEMP TABLE {TABLE} AS
+        SELECT {outer}, {GAP_SQL}, {", ".join([*nulls, *STORAGE_COLUMNS])}
+        FROM (SELECT {inner}{"".join(f", {sql} AS {n}" for n, sql in carried.items())}
+              FROM {costed} p)
+        """,
         source.params,
     )
+    return stores
+
+
+STORAGE_COLUMNS = (
+    "CAST(NULL AS DOUBLE) AS sim_storage_5m",
+    "CAST(NULL AS DOUBLE) AS sim_storage_1h",
+)
 
 
 def _hit(ttl: str | None) -> str:
@@ -181,12 +232,13 @@ EXTRAS_SQL = """
     sum(CASE WHEN p.sim_hit THEN 1 ELSE 0 END)
         / NULLIF(sum(CASE WHEN p.sim_cacheable AND NOT p.sim_hit THEN 1 ELSE 0 END), 0)
         AS reads_per_write,
-    CASE WHEN sum(CASE WHEN p.sim_cacheable AND p.actual_cache_use THEN 1 ELSE 0 END) > 0
-         THEN sum(CASE WHEN p.sim_cacheable AND p.actual_cache_read > 0 THEN 1 ELSE 0 END)
+    CASE WHEN sum(CASE WHEN p.sim_cacheable AND p.sim_logged_cache THEN 1 ELSE 0 END) > 0
+         THEN sum(CASE WHEN p.sim_cacheable AND p.sim_logged_read THEN 1 ELSE 0 END)
               / sum(CASE WHEN p.sim_cacheable THEN 1 ELSE 0 END) END AS actual_hit_rate,
-    avg(CASE WHEN p.sim_cacheable THEN
-        (CASE WHEN p.sim_ttl = '1h' THEN p.r_cache_write_1h ELSE p.r_cache_write_5m END
-         - p.r_input) / NULLIF(p.r_input - p.r_cache_read, 0) END) AS break_even_reads,
+    -- marginal: (write - base) / (base - read), at the TTL of the request's group
+    avg(CASE WHEN p.sim_cacheable THEN CASE WHEN p.sim_ttl = '1h' THEN p.sim_break_even_1h
+                                            ELSE p.sim_break_even_5m END END)
+        AS break_even_reads,
     money_sum(p.sim_storage_cost * p.sim_weight) AS storage_cost,
     sum(CASE WHEN NOT p.sim_has_prefix THEN 1 ELSE 0 END) AS no_prefix_requests,
     sum(CASE WHEN p.sim_has_prefix AND NOT p.sim_long_enough THEN 1 ELSE 0 END)
@@ -209,9 +261,9 @@ def simulate_caching(
     column (see next_source)."""
     if ttl not in ("5m", "1h", "best"):
         raise UsageError(f"--ttl {ttl}: expected 5m, 1h or best")
-    build(con, source, dims, keep)
-    for name in ("5m", "1h") if ttl == "best" else (ttl,):
-        add_storage(con, name)
+    if build(con, source, dims, ttl, keep):
+        for name in ("5m", "1h") if ttl == "best" else (ttl,):
+            add_storage(con, name)
     if ttl == "best":
         _choose(con)
     _, narrow = keyed(dims)
@@ -248,19 +300,19 @@ def simulate_caching(
 # its write until its last hit plus the TTL; the write request carries the storage cost.
 STORAGE_SQL = """
 WITH chained AS (
-    SELECT request_id, sim_group, ts, prefix_tokens, model_key, price_effective_from,
+    SELECT sim_stored_id, sim_group, sim_stored_ts, sim_stored_prefix, sim_stored_key,
+        sim_stored_from,
         sum(CASE WHEN {hit} THEN 0 ELSE 1 END) OVER (
-            PARTITION BY sim_group ORDER BY ts, request_id ROWS UNBOUNDED PRECEDING) AS chain
+            PARTITION BY sim_group ORDER BY sim_stored_ts, sim_stored_id
+            ROWS UNBOUNDED PRECEDING) AS chain
     FROM {table}
-    WHERE sim_cacheable
-      AND model_key IN (SELECT model_key FROM price_versions
-                        WHERE cache_storage_per_mtok_hour IS NOT NULL)
+    WHERE sim_cacheable AND sim_stored_id IS NOT NULL
 ),
 held AS (
-    SELECT arg_min(request_id, ts) AS request_id, any_value(model_key) AS model_key,
-        any_value(price_effective_from) AS price_effective_from,
-        max(prefix_tokens) AS prefix_tokens,
-        (epoch(max(ts)) - epoch(min(ts)) + {ttl_s}) / 3600.0 AS hours
+    SELECT arg_min(sim_stored_id, sim_stored_ts) AS request_id,
+        any_value(sim_stored_key) AS model_key, any_value(sim_stored_from) AS price_effective_from,
+        max(sim_stored_prefix) AS prefix_tokens,
+        (epoch(max(sim_stored_ts)) - epoch(min(sim_stored_ts)) + {ttl_s}) / 3600.0 AS hours
     FROM chained GROUP BY sim_group, chain
 )
 UPDATE {table} SET {column} = s.storage
@@ -270,7 +322,7 @@ FROM (
       ON v.model_key = h.model_key AND v.effective_from = h.price_effective_from
     WHERE v.cache_storage_per_mtok_hour IS NOT NULL
 ) s
-WHERE {table}.request_id = s.request_id
+WHERE {table}.sim_stored_id = s.request_id
 """
 
 

@@ -41,6 +41,14 @@ WITH scoped AS (
     LEFT JOIN model_map mm ON mm.model = c.model AND mm.provider IS NOT DISTINCT FROM c.provider
     WHERE {_SCOPE}
 ),
+-- each unit's first request (in time, then by id): where the unit's verdict counts, once
+firsts AS (
+    SELECT COALESCE(c.task_id, c.request_id) AS unit_id,
+        min(struct_pack(ts := c.ts, id := c.request_id)).id AS first_id
+    FROM {{source}} c
+    WHERE COALESCE(c.task_id, c.request_id) IN (SELECT unit_id FROM scoped)
+    GROUP BY 1
+),
 latest AS (
     SELECT e.unit_id, e.passed, row_number() OVER (
         PARTITION BY e.unit_id, e.evaluator ORDER BY e.ts DESC NULLS LAST, e.run_id DESC,
@@ -49,9 +57,10 @@ latest AS (
     WHERE e.shadow AND (lower(e.model) = lower(k.to_model) OR e.eval_model_key = k.to_key)
 ),
 shadow AS (SELECT unit_id, bool_and(passed) AS passed FROM latest WHERE pick = 1 GROUP BY unit_id)
-SELECT s.unit_id, sh.unit_id IS NOT NULL AS measured, sh.passed AS shadow_passed,
+SELECT s.unit_id, f.first_id, sh.unit_id IS NOT NULL AS measured, sh.passed AS shadow_passed,
     u.unit_id IS NOT NULL AS evaluated, COALESCE(u.success, false) AS success_before
-FROM scoped s LEFT JOIN shadow sh ON sh.unit_id = s.unit_id
+FROM scoped s JOIN firsts f ON f.unit_id = s.unit_id
+LEFT JOIN shadow sh ON sh.unit_id = s.unit_id
 LEFT JOIN unit_status u ON u.unit_id = s.unit_id
 """
 
@@ -65,11 +74,10 @@ UNIT_OUTCOME = """
 """
 
 
-# Every request of the source with its unit's scope, outcome and place in the unit.
+# Every request of the source with its unit's scope and outcome, and whether it is the unit's
+# first ({first}; NULL outside the units in scope, where no aggregate reads it).
 FRAMED_SQL = f"""
-SELECT c.*, {_SCOPE} AS sim_in_scope,
-    row_number() OVER (PARTITION BY COALESCE(c.task_id, c.request_id)
-                       ORDER BY c.ts, c.request_id) = 1 AS sim_first,
+SELECT c.*, {_SCOPE} AS sim_in_scope, {{first}} AS sim_first,
     u.unit_id AS sim_scope_unit, u.measured AS sim_measured, u.evaluated AS sim_evaluated,
     u.success_before AS sim_success_before, o.sim_escalation, o.sim_success_after
 FROM {{source}} c CROSS JOIN _sim_cascade k
@@ -77,6 +85,7 @@ LEFT JOIN model_map mm ON mm.model = c.model AND mm.provider IS NOT DISTINCT FRO
 LEFT JOIN _sim_units u ON u.unit_id = COALESCE(c.task_id, c.request_id)
 LEFT JOIN (SELECT u.unit_id, {UNIT_OUTCOME} FROM _sim_units u) o ON o.unit_id = u.unit_id
 """
+FIRST_SQL = "c.request_id = u.first_id"
 FLAGS = (
     "sim_first, sim_scope_unit, sim_measured, sim_evaluated, sim_success_before, "
     "sim_escalation, sim_success_after"
@@ -88,11 +97,13 @@ def rows_sql(source: str, mode: str, output_ratio: float) -> str:
     """Each request once with its stored price (weighted on the scenario's side by its
     escalation when in scope) and, on the scenario's side only, the cheap attempt of every
     in-scope request, priced at the cheaper model."""
+    framed = FRAMED_SQL.replace("{source}", source)
     escalated = f"CASE WHEN sim_in_scope THEN {WEIGHT} * sim_escalation ELSE {WEIGHT} END"
     cheap_weight = WEIGHT if mode == "cascade" else f"{WEIGHT} * (1 - sim_escalation)"
     output = f"CAST(round(output_tokens * {output_ratio}) AS BIGINT)"
     cheap = repriced(
-        "(SELECT f.*, k.to_model FROM framed f CROSS JOIN _sim_cascade k WHERE f.sim_in_scope)",
+        f"(SELECT f.*, k.to_model FROM ({framed.replace('{first}', 'false')}) f "
+        "CROSS JOIN _sim_cascade k WHERE f.sim_in_scope)",
         {
             "request_id": "request_id || '#cascade'",
             "provider": "NULL",
@@ -102,11 +113,11 @@ def rows_sql(source: str, mode: str, output_ratio: float) -> str:
             f"{output})",
         },
         weight=cheap_weight,
-        extra={"sim_first": "false", **{flag: flag for flag in FLAGS.split(", ")[1:]}},
+        extra={flag: flag for flag in FLAGS.split(", ")},
     )
     return f"""
-    WITH framed AS ({FRAMED_SQL.replace("{source}", source)})
-    SELECT *, 'both' AS sim_side, {escalated} AS sim_after_weight FROM framed
+    SELECT *, 'both' AS sim_side, {escalated} AS sim_after_weight
+    FROM ({framed.replace("{first}", FIRST_SQL)})
     UNION ALL BY NAME
     SELECT *, 'after' AS sim_side, {WEIGHT} AS sim_after_weight FROM {cheap}
     """
@@ -123,7 +134,7 @@ def build(
     columns = f"{', '.join(SOURCE_COLUMNS)}, {NARROW}" if keep else NARROW
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {select}{columns} FROM ({rows}) p",
-        source.params,
+        source.params + source.params,
     )
 
 
@@ -208,7 +219,7 @@ def simulate_cascade(
         "IS NULL AND model = ?) AS to_key",
         [from_model, to_model, from_model, to_model],
     )
-    con.execute(UNITS_SQL.replace("{source}", source.sql), source.params)
+    con.execute(UNITS_SQL.replace("{source}", source.sql), source.params * 2)
     measured = con.execute(
         "SELECT count(*) FILTER (WHERE measured), "
         "avg(CASE WHEN measured THEN CASE WHEN shadow_passed THEN 0.0 ELSE 1.0 END END), "

@@ -12,6 +12,8 @@ requests that change go through the full pricing SQL (`priced_select`), and only
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,6 +207,22 @@ def _compare_sql(dims: list[Dimension], extras: str, before_extras: str) -> str:
     FROM b FULL OUTER JOIN a ON {join}
     ORDER BY b.baseline DESC NULLS LAST{order}
     """
+
+
+@contextmanager
+def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Hash joins built on the side the SQL puts right: the small table a lever looks requests
+    up in (model names, units, prices). DuckDB estimates the priced_requests view (a positional
+    join) at 0 rows, so left to itself it hashes the million requests to probe them with a few
+    model names: slower, and pinned memory that has to fit in memory_limit."""
+    row = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    before = str(row[0]) if row else ""
+    names = ", ".join(filter(None, [before, "build_side_probe_side"]))
+    con.execute(f"SET disabled_optimizers = '{names}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = '{before}'")
 
 
 def views(con: duckdb.DuckDBPyConnection, before: str, after: str) -> None:

@@ -21,6 +21,7 @@ from costops.analysis.simulate.engine import (
     Simulation,
     Source,
     compare,
+    joins_as_written,
     keyed,
     load_input,
     views,
@@ -45,9 +46,10 @@ def run(
     (None: ./costops.yaml when present), read only by the levers it informs."""
     settings = load_config(config) if name in CONFIGURED else Config()
     source = load_input(filters)
-    if name == "plan":
-        return _plan(con, source, dims, filters, options, settings)
-    totals, rows, assumptions, warnings = _lever(con, name, source, dims, options, settings)
+    with joins_as_written(con):
+        if name == "plan":
+            return _plan(con, source, dims, filters, options, settings)
+        totals, rows, assumptions, warnings = _lever(con, name, source, dims, options, settings)
     return Simulation(name, [d.name for d in dims], filters, assumptions, totals, rows, warnings)
 
 
@@ -112,6 +114,23 @@ def _next_source(name: str, options: dict[str, Any]) -> str:
     return batch.next_source() if name == "batch" else cascade.next_source()
 
 
+# The tables each lever keeps its scenario in (a plan's next step reads them through a view).
+TABLES = {
+    "caching": (caching.TABLE, caching.CHOICE),
+    "batch": (batch.TABLE,),
+    "cascade": (cascade.TABLE,),
+    "output": (output.TABLE,),
+}
+
+
+def _drop(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> None:
+    """Free a plan step's scenario once the next step has read it."""
+    if names:
+        con.execute(f"DROP VIEW IF EXISTS {names[0]}")
+    for table in names[1:]:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
 def _from_config(step: str, options: dict[str, Any]) -> bool:
     """The step's models come (at least partly) from costops.yaml, not the command line."""
     return step == "cascade" and not (options.get("from_model") and options.get("to_model"))
@@ -131,6 +150,7 @@ def _plan(
     if unknown or len(set(order)) != len(order):
         raise UsageError(f"--order: expected each of {', '.join(LEVERS)} at most once")
     current, steps, warnings = source, [], []
+    spent: tuple[str, ...] = ()  # what `current` reads, dropped once the next lever has read it
     assumptions: dict[str, Any] = {"order": " → ".join(order)}
     for index, step in enumerate(order):
         reason = _configured(step, options, settings)
@@ -147,6 +167,7 @@ def _plan(
             # a pair nobody named on this command line must not stop the plan (or the dashboard)
             steps.append({"step": step, "skipped": f"{exc} (pair from costops.yaml)"})
             continue
+        _drop(con, spent)
         warnings += step_warnings
         if totals.get("storage_cost"):
             warnings.append(
@@ -160,10 +181,8 @@ def _plan(
             "savings_pct": totals["savings_pct"],
         })  # fmt: skip
         nxt = f"_sim_plan_{index}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {nxt} AS {_next_source(step, options)}")
-        if current != source:  # the previous step's requests are no longer needed
-            con.execute(f"DROP TABLE {current.sql}")
-        current = Source(nxt)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {nxt} AS {_next_source(step, options)}")
+        current, spent = Source(nxt), (nxt, *TABLES[step])
     select, narrow = keyed(dims)
     for side, start in (("_sim_plan_before", source), ("_sim_plan_after", current)):
         con.execute(
@@ -171,6 +190,7 @@ def _plan(
             f"SELECT {select}sim_cost AS cost, {WEIGHT} FROM {start.sql} p",
             start.params,
         )
+    _drop(con, spent)
     views(con, "SELECT * FROM _sim_plan_before", "SELECT * FROM _sim_plan_after")
     totals, rows = compare(con, narrow)
     baseline = totals["baseline_cost"] or 0.0
