@@ -205,13 +205,6 @@ def test_a_gz_small_on_disk_but_large_decompressed_goes_alone(tmp_path, monkeypa
 # ---- bugs --------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ChunkReader.read_whole raises InputDataError (cannot read) out of ingest_sources "
-    "while earlier small files wait in the batch queue: they are dropped unstored. One by one "
-    "they were committed before the error; a file that stays unreadable (permission denied) "
-    "now keeps up to BATCH_FILES files before it out of the store on every run.",
-)
 def test_a_file_gone_before_it_is_read_does_not_cost_the_files_before_it(run, db, tmp_path,
                                                                          monkeypatch):  # fmt: skip
     folder = tmp_path / "logs"
@@ -232,13 +225,6 @@ def test_a_file_gone_before_it_is_read_does_not_cost_the_files_before_it(run, db
     assert rows(db, "SELECT request_id FROM requests") == [("a1",)]  # as one by one
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="common.ingest_first calls ingest_paths without the command's --config, so "
-    "`budget check/dashboard/simulate --config X --ingest PATH` ingests with ./costops.yaml's "
-    "dimension mappings (or none); the file is then remembered and a later `costops ingest "
-    "--config X` skips it, so the mapped dimension never reaches the store.",
-)
 def test_ingest_first_maps_dimensions_with_the_commands_config(run, db, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -250,13 +236,6 @@ def test_ingest_first_maps_dimensions_with_the_commands_config(run, db, tmp_path
     assert rows(db, "SELECT request_id, customer FROM requests") == [("r1", "billing")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a file's identity is (path, size, mtime) only: content rewritten at the same size "
-    "with its mtime put back (touch -d, cp -p, rsync -t, tar x; or renamed over the path) is "
-    "skipped unread forever. st_ino and st_ctime_ns, which utime() and a rename cannot restore, "
-    "would catch it at no cost (git's index does the same).",
-)
 def test_a_file_rewritten_with_its_size_and_mtime_restored_is_read_again(tmp_path):
     folder = tmp_path / "logs"
     folder.mkdir()
@@ -273,13 +252,6 @@ def test_a_file_rewritten_with_its_size_and_mtime_restored_is_read_again(tmp_pat
     assert rows(db, "SELECT request_id FROM requests ORDER BY 1") == [("x1",), ("x2",)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest_sources adds every per-file result's sha256 to `hashes`, a refused file's "
-    "too, which is the hash of no bytes: an empty file after it is then 'skipped (same "
-    "content)' with no run and is remembered in ingested_files for content the store never "
-    "had; one by one it gets its run. Add only ok/skipped results' hashes.",
-)
 def test_a_refused_file_does_not_make_an_empty_file_look_ingested(tmp_path):
     folder = tmp_path / "logs"
     folder.mkdir()
@@ -306,13 +278,6 @@ def attribute(key: str, value: str) -> dict[str, object]:
     return {"key": key, "value": {"stringValue": value}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batched._traces looks for the text '\"resourceSpans\"'; a key spelled with a \\u "
-    "escape is the same key to the parser, so such files are batched together and a span "
-    "takes its feature and task from another file's agent span. Check the parsed format "
-    "(otlp lines of more than one file in _classified) or scope the trace context by file.",
-)
 def test_otlp_files_with_an_escaped_key_still_keep_their_trace_context_to_themselves(tmp_path):
     folder = tmp_path / "logs"
     folder.mkdir()
@@ -332,14 +297,6 @@ def test_otlp_files_with_an_escaped_key_still_keep_their_trace_context_to_themse
     assert rows(db, "SELECT request_id, feature, task_id FROM requests") == [("r-1", None, None)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pre-existing, not from this change: run.REPEATED_KEY_SQL flags only count/id keys "
-    "given twice; a container of counts given twice (message.usage, message) is not flagged, "
-    "DuckDB reads the first while most producers (Python's json, JS) take the last, so a wrong "
-    "count is stored. Flag any repeated key on the paths in _NESTED_PATHS / the top level that "
-    "lead to counts (usage, message, response, result...).",
-)
 def test_a_usage_object_given_twice_is_quarantined_not_read_first_wins(tmp_path):
     log = tmp_path / "cc.jsonl"
     usage = '"usage": {"input_tokens": 1, "output_tokens": 5}'

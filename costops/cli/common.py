@@ -99,12 +99,15 @@ WhereOption = Annotated[
 TzOption = Annotated[str, typer.Option("--tz", help="Time zone for day/week/month and dates.")]
 
 
-def ingest_first(paths: list[str] | None, db: str | None, wait: float) -> None:
-    """An analysis's --ingest: the files brought up to date before it reads the store."""
+def ingest_first(
+    paths: list[str] | None, db: str | None, wait: float, config: str | None = None
+) -> None:
+    """An analysis's --ingest: the files brought up to date before it reads the store, with the
+    dimension mappings of the command's --config (default ./costops.yaml when present)."""
     if paths:
         from costops.cli.ingest import ingest_paths
 
-        ingest_paths(paths, db=db, wait=wait, brief=True)
+        ingest_paths(paths, db=db, wait=wait, config=config, brief=True)
 
 
 def db_path(db: str | None) -> str:

@@ -45,7 +45,7 @@ def dashboard(
 
     check_output(output)
     load_config(config)  # a bad config file is an error before any work
-    ingest_first(ingest, db, wait)
+    ingest_first(ingest, db, wait, config)
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         overview = build_overview(con, Filters(since, until, parse_where(where), tz), config)

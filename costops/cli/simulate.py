@@ -96,7 +96,7 @@ def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
     from costops.analysis.simulate.runner import run
     from costops.render.simulation import simulation_result
 
-    ingest_first(common["ingest"], common["db"], common["wait"])
+    ingest_first(common["ingest"], common["db"], common["wait"], common.get("config"))
     with analysis_session(db_path(common["db"]), common["pricing"], wait=common["wait"]) as con:
         tz = validate_timezone(con, common["tz"])
         filters = Filters(common["since"], common["until"], parse_where(common["where"]), tz)

@@ -160,7 +160,7 @@ def check(
         raise UsageError(
             "no budgets: pass --task-cost/--daily-cost/… or add budgets: to costops.yaml"
         )
-    ingest_first(ingest, db, wait)
+    ingest_first(ingest, db, wait, config)
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         breaches, warnings = check_budgets(

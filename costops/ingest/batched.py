@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from costops.errors import InputDataError
 from costops.ingest import run
 from costops.ingest.formats import batch_inputs
 from costops.ingest.formats.detect import SKIP
@@ -53,6 +54,11 @@ FROM split s JOIN _files f USING (run_id)
 """
 
 _IN_FILE = run.IN_FILE
+
+TRACE_FILES_SQL = f"""
+SELECT count(DISTINCT f.run_id) FROM _raw r {_IN_FILE.format(t="r")}
+WHERE contains(r.raw, '\\u') AND TRY(json_exists(r.raw, '$.resourceSpans'))
+"""
 
 LINES_SQL = f"""
 SELECT f.run_id, c.format, count(*),
@@ -103,7 +109,7 @@ SELECT unnest($run_ids::BIGINT[]), unnest($names::VARCHAR[]), unnest($hashes::VA
 REMEMBER_SQL = """
 INSERT OR REPLACE INTO ingested_files
 SELECT unnest($paths::VARCHAR[]), unnest($sizes::BIGINT[]), unnest($mtimes::BIGINT[]),
-    unnest($hashes::VARCHAR[])
+    unnest($inodes::BIGINT[]), unnest($ctimes::BIGINT[]), unnest($hashes::VARCHAR[])
 """
 
 
@@ -151,12 +157,17 @@ def ingest_sources(
         if identity is not None and identity in known:
             queue.append(FileResult(source.name, status="skipped"))  # not read: no identity
             continue
-        whole = None if options.strict else ChunkReader(source).read_whole(SMALL_FILE_BYTES)
+        try:
+            whole = None if options.strict else ChunkReader(source).read_whole(SMALL_FILE_BYTES)
+        except InputDataError:  # cannot read it: what was read before it is kept first
+            yield from flush()
+            raise
         if whole is None or _traces(whole):
             yield from flush()
             size = 0
             result = ingest_one(source)
-            hashes.add(result.sha256)
+            if result.status in ("ok", "skipped") and result.sha256:
+                hashes.add(result.sha256)
             _remember(con, [result])
             yield result
             continue
@@ -173,6 +184,18 @@ def ingest_sources(
     yield from flush()
 
 
+class _OneByOne(Exception):
+    """The batch's files are to be read one by one after all."""
+
+
+def _check_traces(con: duckdb.DuckDBPyConnection) -> None:
+    """OTLP exports in more than one file of the batch (their key spelled with \\u escapes:
+    `_traces` kept the plainly spelled ones out): read the files one by one."""
+    row = con.execute(TRACE_FILES_SQL).fetchone()
+    if row and row[0] > 1:
+        raise _OneByOne
+
+
 def _traces(whole: Whole) -> bool:
     """Whether the file may hold OTLP exports: a span takes its feature from the agent span of
     its trace, which must come from the same file (read it on its own)."""
@@ -181,9 +204,10 @@ def _traces(whole: Whole) -> bool:
 
 def _known(con: duckdb.DuckDBPyConnection) -> tuple[set[FileIdentity], set[str]]:
     """The files known ingested (path, size, time) and the contents (hashes) of finished runs."""
-    files = con.execute("SELECT path, size, mtime_ns FROM ingested_files").fetchall()
+    files = con.execute("SELECT path, size, mtime_ns, inode, ctime_ns FROM ingested_files")
+    known = {(str(p), int(s), int(m), int(i), int(c)) for p, s, m, i, c in files.fetchall()}
     hashes = con.execute("SELECT sha256 FROM ingest_runs WHERE finished_at IS NOT NULL")
-    return {(str(p), int(s), int(m)) for p, s, m in files}, {str(h) for (h,) in hashes.fetchall()}
+    return known, {str(h) for (h,) in hashes.fetchall()}
 
 
 def _remember(con: duckdb.DuckDBPyConnection, results: list[FileResult]) -> None:
@@ -194,7 +218,8 @@ def _remember(con: duckdb.DuckDBPyConnection, results: list[FileResult]) -> None
     identities = [identity for identity, _ in known.values()]
     con.execute(REMEMBER_SQL, {
         "paths": [i[0] for i in identities], "sizes": [i[1] for i in identities],
-        "mtimes": [i[2] for i in identities], "hashes": [sha for _, sha in known.values()],
+        "mtimes": [i[2] for i in identities], "inodes": [i[3] for i in identities],
+        "ctimes": [i[4] for i in identities], "hashes": [sha for _, sha in known.values()],
     })  # fmt: skip
 
 
@@ -209,7 +234,7 @@ def _ingest_batch(
         return _scan(con, read, options)
     except duckdb.InterruptException:
         raise
-    except duckdb.Error:
+    except (duckdb.Error, _OneByOne):
         return [ingest_one(item.source) for item in read]
     finally:
         run.drop_staging(con)
@@ -228,6 +253,7 @@ def _scan(con: duckdb.DuckDBPyConnection, read: list[_Read], options: Options) -
             result.identity = item.whole.identity
         text = _load_files(con, read, run_ids, options.default_time)
         if text:
+            _check_traces(con)
             run.stage(con, options.kind, options.fmt, options.default_time,
                       options.mappings or {}, options.keep_text, files=True)  # fmt: skip
             _tally(con, results)

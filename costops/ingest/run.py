@@ -63,7 +63,12 @@ IN_FILE = "JOIN _files f ON {t}.line_no BETWEEN f.first_line AND f.last_line"
 # last, so the line is ambiguous. Checked at the top level and in the objects where formats keep
 # usage and ids (one parse for all of them; canonical lines have only the top level, and an OTLP
 # export keeps its counts in attribute lists, where the last value wins).
-_COUNT_OR_ID_KEY = "(^id$|_id$|Id$|[Tt]okens?$|TokenCount$|^(input|output|total)$)"
+# The objects that hold counts count too: a `usage` given twice is as ambiguous as its counts.
+_COUNT_OR_ID_KEY = (
+    "(^id$|_id$|Id$|[Tt]okens?$|TokenCount$|^(input|output|total)$"
+    "|^(usage|usageMetadata|usageDetails|usage_details|message|response|result|body"
+    "|cache_creation|[a-z_]+_details|outputBodyJson|additional_usage_values|usage_object)$)"
+)
 _NESTED_PATHS = [
     "$.usage", "$.usage.prompt_tokens_details", "$.usage.completion_tokens_details",
     "$.usage.input_tokens_details", "$.usage.output_tokens_details", "$.usage.cache_creation",

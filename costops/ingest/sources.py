@@ -36,9 +36,11 @@ UTF8_BOM = b"\xef\xbb\xbf"
 TEXT_CHECK_BYTES = 64 * 1024  # the start of the content that `not_text` judges
 
 
-# A file as it was read: (absolute path, size, modification time in ns). A file whose path,
-# size and time match a finished ingest run's is skipped unread.
-FileIdentity = tuple[str, int, int]
+# A file as it was read: (absolute path, size, modification time, inode, change time; times in
+# ns). A file whose identity is remembered is skipped unread. The inode and the change time keep
+# a rewrite whose modification time was put back (touch -d, cp -p, a file renamed over the path)
+# from passing as the file read before.
+FileIdentity = tuple[str, int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class ChunkReader:
         with self._open() as stream:
             if hasattr(stream, "fileno"):
                 info = os.fstat(stream.fileno())
-                self._identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+                self._identity = _stat_key(info)
             for number, block in enumerate(self._blocks(stream)):
                 if number == 0:
                     self._judge(block)
@@ -170,7 +172,8 @@ class ChunkReader:
         """The file as `fingerprint` found it (None for stdin)."""
         if self.source.path is None or self._identity is None:
             return None
-        return (str(self.source.path.resolve()), self._identity[2], self._identity[3])
+        _, inode, size, mtime_ns, ctime_ns = self._identity
+        return (str(self.source.path.resolve()), size, mtime_ns, inode, ctime_ns)
 
     def read_whole(self, max_bytes: int) -> Whole | None:
         """A file of JSON Lines no longer than `max_bytes` (decompressed), read and hashed at
@@ -200,7 +203,7 @@ class ChunkReader:
         except OSError:
             return None
         same = _stat_key(before) == _stat_key(after)
-        identity = (str(path.resolve()), after.st_size, after.st_mtime_ns) if same else None
+        identity = _file_identity(path, after) if same else None
         return Whole(hashlib.sha256(data).hexdigest(), chunks, identity, after.st_mtime)
 
     def changed(self) -> bool:
@@ -212,7 +215,7 @@ class ChunkReader:
             info = os.stat(self.source.path)
         except OSError:
             return True
-        return self._identity != (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        return self._identity != _stat_key(info)
 
     def read_stdin_head(self) -> None:
         """Stdin can be read once: judge its first block now (`refused`, `array`). An array is
@@ -353,7 +356,7 @@ class _Gzip(gzip.GzipFile):
 
 
 def _stat_key(info: os.stat_result) -> tuple[int, ...]:
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def file_identity(source: Source) -> FileIdentity | None:
@@ -364,7 +367,11 @@ def file_identity(source: Source) -> FileIdentity | None:
         info = os.stat(source.path)
     except OSError:
         return None
-    return (str(source.path.resolve()), info.st_size, info.st_mtime_ns)
+    return _file_identity(source.path, info)
+
+
+def _file_identity(path: Path, info: os.stat_result) -> FileIdentity:
+    return (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
 
 
 def _note_damage(digest: Any, damage: str | None) -> None:

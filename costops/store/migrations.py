@@ -135,6 +135,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             path          VARCHAR PRIMARY KEY,  -- absolute
             size          BIGINT NOT NULL,
             mtime_ns      BIGINT NOT NULL,
+            inode         BIGINT NOT NULL,
+            ctime_ns      BIGINT NOT NULL,
             sha256        VARCHAR NOT NULL      -- its content, which the store has
         );
         """,
