@@ -355,7 +355,10 @@ def same(new: dict[str, Any], old: dict[str, Any], where: str) -> None:
 def check(con, name: str, by: str = "feature", where: tuple[str, ...] = (), **options) -> None:
     filters = Filters(where=parse_where(list(where)))
     dims = parse_dimensions(by, "UTC")
+    setting = "SELECT current_setting('disabled_optimizers')"
+    optimizers = con.execute(setting).fetchone()
     sim = simulate(con, name, dims, filters, **options)
+    assert con.execute(setting).fetchone() == optimizers  # joins_as_written put it back
     source = ref_input(con, filters)
     label = f"{name} {options} {where}"
     if name == "plan":

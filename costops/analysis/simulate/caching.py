@@ -81,10 +81,9 @@ VARIANTS = {
 }
 CACHE_TOKENS = ("cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")
 
-# What the aggregates read, computed before the window and carried through it: the columns
-# every TTL reads, those of the TTL asked for (the rest are NULL after the window), what cache
-# storage needs where a model bills it (else NULL after the window) and the prefix group (for
-# `best` and storage).
+# What the aggregates read, computed before the window and carried through it: these columns,
+# and (see _extra) a TTL's own costs and ratios, storage's where a model bills it and the
+# prefix group for `best` and storage; every other column is NULL after the window.
 NARROW = (
     "sim_weight, sim_cost, sim_hit_cost, sim_write_5m_cost, sim_cacheable, sim_has_prefix, "
     "sim_long_enough, sim_logged_read, sim_logged_cache"
@@ -103,6 +102,10 @@ STORED = {
 }
 GAP_SQL = f"""(epoch_ms(ts) - lag(epoch_ms(ts)) OVER (
     PARTITION BY {GROUP} ORDER BY ts, request_id)) / 1000.0 AS sim_gap_s"""
+STORAGE_COLUMNS = (
+    "CAST(NULL AS DOUBLE) AS sim_storage_5m",
+    "CAST(NULL AS DOUBLE) AS sim_storage_1h",
+)
 # Whether any model the requests are priced with bills cache storage.
 STORAGE_BILLED_SQL = """
 SELECT count(*) > 0 FROM price_versions
@@ -122,37 +125,42 @@ def build(
     costed = f"({FLAGGED_SQL.replace('{source}', source.sql)})"
     for name, tokens in VARIANTS.items():
         costed = with_cost(costed, dict(zip(CACHE_TOKENS, tokens, strict=True)), name)
-    # (SQL before the window, or None: NULL after it; type)
-    extra = {name: (f"CASE WHEN sim_stored THEN {column} END" if stores else None, kind)
-             for name, (column, kind) in STORED.items()}  # fmt: skip
-    grouped = "TRUE" if ttl == "best" else "sim_stored" if stores else None
-    extra["sim_group"] = (f"CASE WHEN {grouped} THEN {GROUP_KEY} END" if grouped else None,
-                          "VARCHAR")  # fmt: skip
-    if not keep:  # a plan keeps them all
-        for column in {c for columns in BY_TTL.values() for c in columns}:
-            extra[column] = (column if column in BY_TTL[ttl] else None, "DOUBLE")
-    carried = {name: sql for name, (sql, _) in extra.items() if sql}
-    nulls = [f"CAST(NULL AS {kind}) AS {name}" for name, (sql, kind) in extra.items() if not sql]
+    carried, absent = _extra(ttl, stores, keep)
     select, _ = keyed(dims)
-    names = [*(f"_sim_d{i}" for i in range(len(dims))), NARROW, *carried]
-    inner = "*" if keep else f"{GROUP}, ts, request_id, {select}{NARROW}"
-    outer = "*" if keep else ", ".join(names)
+    if keep:
+        inner, outer = "*", "*"
+    else:
+        inner = f"{GROUP}, ts, request_id, {select}{NARROW}"
+        outer = ", ".join([*(f"_sim_d{i}" for i in range(len(dims))), NARROW, *carried])
+    extra = "".join(f", {sql} AS {name}" for name, sql in carried.items())
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {TABLE} AS
-        SELECT {outer}, {GAP_SQL}, {", ".join([*nulls, *STORAGE_COLUMNS])}
-        FROM (SELECT {inner}{"".join(f", {sql} AS {n}" for n, sql in carried.items())}
-              FROM {costed} p)
+        SELECT {outer}, {GAP_SQL}, {", ".join([*absent, *STORAGE_COLUMNS])}
+        FROM (SELECT {inner}{extra} FROM {costed} p)
         """,
         source.params,
     )
     return stores
 
 
-STORAGE_COLUMNS = (
-    "CAST(NULL AS DOUBLE) AS sim_storage_5m",
-    "CAST(NULL AS DOUBLE) AS sim_storage_1h",
-)
+def _extra(ttl: str, stores: bool, keep: bool) -> tuple[dict[str, str], list[str]]:
+    """The columns beyond NARROW: those carried through the window (name -> SQL before it) and
+    those NULL after it (SELECT items)."""
+    grouped = "TRUE" if ttl == "best" else "sim_stored"
+    wanted = {
+        **{name: (f"CASE WHEN sim_stored THEN {column} END", kind, stores)
+           for name, (column, kind) in STORED.items()},
+        "sim_group": (f"CASE WHEN {grouped} THEN {GROUP_KEY} END", "VARCHAR",
+                      stores or ttl == "best"),
+    }  # fmt: skip
+    if not keep:  # a plan's step keeps every column
+        for column in dict.fromkeys(c for columns in BY_TTL.values() for c in columns):
+            wanted[column] = (column, "DOUBLE", column in BY_TTL[ttl])
+    carried = {name: sql for name, (sql, _, needed) in wanted.items() if needed}
+    absent = [f"CAST(NULL AS {kind}) AS {name}" for name, (_, kind, needed) in wanted.items()
+              if not needed]  # fmt: skip
+    return carried, absent
 
 
 def _hit(ttl: str | None) -> str:
