@@ -305,6 +305,19 @@ Short steps are the median of {REPEATS} runs; each is its own process (start-up 
 |---|---|---|---|
 {chr(10).join(goal_rows(sizes))}
 
+Why the cold runs miss (profiled on 2026-11-30 with each statement timed, 600 sessions, 220 MB,
+about 11 s of ingest): every file is now one of a few batches, not ~20 statements of its own
+(600 files took ~1 s each before: planning, not reading), and a file unchanged since is not read
+at all. What is left is per byte: the lines are read, hashed and decoded in Python and handed to
+DuckDB as a list (about 3.5 s), then copied and parsed by the staging statements: load 1.9-2.6 s,
+classify 1.6-2.1 s (one parse a line), canonicalise 2.3-3.0 s (one parse of each assistant line
+for the adapter's eleven fields), check 0.7-1.0 s. ccusage reads each line once, in one pass.
+Tried: one parse of a Claude Code line instead of ~25 (canonicalise 6.4 s -> 2.3 s), one parse to
+classify instead of three. Next: drop the text of good lines after classification (it is copied
+through four staging tables) and read Claude Code folders with DuckDB's parallel JSON reader over
+the file list into a struct of the fields the adapter reads (as the canonical fast path does),
+with the line-by-line path as the fallback that keeps quarantine line numbers exact.
+
 ### Tokens per day: costops vs ccusage
 
 Input is Anthropic's (without the cache): costops' `input_tokens` less its cache reads and
