@@ -188,11 +188,15 @@ def replace_section(text: str, body: str) -> str:
     return text[:start] + block + text[end + len(SECTION_END) :]
 
 
+# Sections other make targets write (`make scale`, `make bench-claude-code`): kept by this one.
+KEPT_FROM = ("## Scale of the store", SECTION_START)
+
+
 def kept_section(path: Path) -> str:
-    """The bench-claude-code section of the file at `path` (markers included), or ""."""
+    """What the file at `path` holds from the first of KEPT_FROM to its end, or ""."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start, end = text.find(SECTION_START), text.find(SECTION_END)
-    return f"\n{text[start : end + len(SECTION_END)]}\n" if 0 <= start < end else ""
+    starts = [i for i in (text.find(marker) for marker in KEPT_FROM) if i >= 0]
+    return f"\n{text[min(starts) :].strip()}\n" if starts else ""
 
 
 @dataclass
@@ -425,18 +429,20 @@ NOTES = """
   bare `read_json` the fast path also hashes the file (to skip a file already ingested), counts
   its lines (so line numbers stay exact), runs every field check of the canonical format,
   removes within-file duplicates (streaming partials) and writes compressed columns to disk in
-  one transaction. Hashing the compressed bytes instead of the content would save most of a
-  second per million lines; the field checks and the durable write are the price of never
-  storing a bad row.
-- **Reports** read the priced cache: costs are computed once per (pricing tables, store content)
-  and kept in the database, so a report is one grouping-set aggregation. The first report after
-  an ingest or a price edit builds the cache (the row marked "first"). Units are counted as
-  "requests without a task" plus distinct task ids, which avoids a distinct count over every
-  request.
-- **Simulations** re-price every request under each scenario (baseline, scenario, ceiling) and
-  the caching simulation orders each prefix group in time (a window over every request). Keeping
-  only the columns each comparison reads, and comparing in one grouping-set pass over views
-  instead of materialised tables, is the next step.
+  one transaction. Measured on 2026-11-30 at 1M lines (11 s): staging through the JSON reader
+  4.0 s (read as JSON fragments, then typed and checked: each check re-parses its fragment), the
+  hash, line and key count in Python before it 3.6 s (gzip, sha256, serial), the within-file
+  dedupe 1.7 s, the insert 1.3 s. Next: hash in a thread beside the staging, dedupe only when ids
+  repeat, read typed columns directly (issue 16, part 2). A folder of small files is read in
+  batches of one scan each (`make bench-claude-code`).
+- **Reports** read the priced cache: what pricing and units add to each request, stored beside
+  it, and an hourly rollup of it; a report whose dimensions and bounds never split an hour reads
+  the rollup, any other the priced requests. The first report after an ingest prices only the
+  new runs' requests when nothing else changed (the row marked "first" is a full build), and a
+  fresh cache loads no pricing table.
+- **Simulations** start from the stored costs: the caching simulation is one `lag()` window over
+  a narrow projection of the requests (5m, 1h, best and the ceiling from the same pass); batch
+  and cascade re-price only the requests whose rates change.
 - **Memory.** DuckDB's memory is capped (COSTOPS_MEMORY_LIMIT, default 2GB, 1536MB for ingest)
   and it spills to disk beyond that; the fast path streams the file through the JSON reader and
   gzip decompression.
