@@ -25,6 +25,7 @@ from costops.ingest.run import FileResult
 from costops.ingest.sources import ChunkReader, expand
 from costops.store.db import open_db
 from tests.conftest import DATA
+from tests.test_ingest_batched import read_alone
 
 FORMATS = DATA / "formats"
 TS = "2026-03-02T10:00:00Z"
@@ -70,19 +71,6 @@ def rows(db: str, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def no_per_file(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files the per-file path ingests from now on."""
-    alone: list[str] = []
-    original = run.ingest_source
-
-    def spy(con, source, **options):
-        alone.append(Path(source.name).name)
-        return original(con, source, **options)
-
-    monkeypatch.setattr(run, "ingest_source", spy)
-    return alone
-
-
 @pytest.fixture(scope="module")
 def awkward(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """a: no newline at its end; b: BOM + a Claude Code session with CRLF endings; c: empty;
@@ -119,7 +107,7 @@ def test_awkward_files_in_one_batch_store_what_one_by_one_stores(awkward, tmp_pa
                "workspace": ("$.custom_id",)}}  # fmt: skip
     one_db, batch_db = str(tmp_path / "one.duckdb"), str(tmp_path / "batch.duckdb")
     one_by_one = ingest_one_by_one(one_db, awkward, **options)
-    alone = no_per_file(monkeypatch)
+    alone = read_alone(monkeypatch)
     together = ingest_batched(batch_db, awkward, **options)
     assert alone == []  # all six in the batch, none retried
     assert together == one_by_one
@@ -195,7 +183,7 @@ def test_a_gz_small_on_disk_but_large_decompressed_goes_alone(tmp_path, monkeypa
     text = "".join(canonical(f"g{i}", feature="x" * 20) + "\n" for i in range(80))
     (folder / "b.jsonl.gz").write_bytes(gzip.compress(text.encode()))
     assert (folder / "b.jsonl.gz").stat().st_size < 1000
-    alone = no_per_file(monkeypatch)
+    alone = read_alone(monkeypatch)
     db = str(tmp_path / "batch.duckdb")
     results = ingest_batched(db, folder)
     assert alone == ["b.jsonl.gz"]
