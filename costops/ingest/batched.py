@@ -23,6 +23,7 @@ from costops.errors import InputDataError
 from costops.ingest import run
 from costops.ingest.formats import batch_inputs
 from costops.ingest.formats.detect import SKIP
+from costops.ingest.formats.sql import IN_FILE
 from costops.ingest.redact import tokens_sql
 from costops.ingest.run import FileResult
 from costops.ingest.sources import ChunkReader, FileIdentity, Source, Whole, file_identity
@@ -53,18 +54,12 @@ SELECT s.line_no, s.raw, NOT list_contains($bad_utf8::BIGINT[], s.line_no) AS ut
 FROM split s JOIN _files f USING (run_id)
 """
 
-_IN_FILE = run.IN_FILE
-
-TRACE_FILES_SQL = f"""
-SELECT count(DISTINCT f.run_id) FROM _raw r {_IN_FILE.format(t="r")}
-WHERE contains(r.raw, '\\u') AND TRY(json_exists(r.raw, '$.resourceSpans'))
-"""
 
 LINES_SQL = f"""
 SELECT f.run_id, c.format, count(*),
     count(*) FILTER (WHERE c.format = '{SKIP}'
         OR (c.format = 'otlp' AND c.parse_error IS NULL AND k.line_no IS NULL))
-FROM _classified c {_IN_FILE.format(t="c")}
+FROM _classified c {IN_FILE.format(t="c")}
 LEFT JOIN (SELECT DISTINCT line_no FROM _canon) k ON k.line_no = c.line_no
 GROUP BY ALL
 """
@@ -72,24 +67,24 @@ GROUP BY ALL
 GOOD_SQL = f"""
 SELECT f.run_id, count(*)
 FROM (SELECT line_no FROM _req WHERE reason IS NULL
-      UNION ALL SELECT line_no FROM _ev WHERE reason IS NULL) g {_IN_FILE.format(t="g")}
+      UNION ALL SELECT line_no FROM _ev WHERE reason IS NULL) g {IN_FILE.format(t="g")}
 GROUP BY ALL
 """
 
 BAD_SQL = f"""
 SELECT f.run_id, b.line_no - f.shift, {tokens_sql("reason")}
 FROM (SELECT line_no, reason FROM _req UNION ALL SELECT line_no, reason FROM _ev) b
-{_IN_FILE.format(t="b")}
+{IN_FILE.format(t="b")}
 WHERE reason IS NOT NULL ORDER BY b.line_no
 """
 
 PREFIXES_DROPPED_SQL = f"""
-SELECT f.run_id, count(*) FROM _best b {_IN_FILE.format(t="b")} WHERE prefix_dropped GROUP BY ALL
+SELECT f.run_id, count(*) FROM _best b {IN_FILE.format(t="b")} WHERE prefix_dropped GROUP BY ALL
 """
 
 REPLACED_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _replaced AS
-SELECT f.run_id, b.request_id FROM _best b {_IN_FILE.format(t="b")}
+SELECT f.run_id, b.request_id FROM _best b {IN_FILE.format(t="b")}
 WHERE b.request_id IN ({run.MORE_COMPLETE_SQL})
 """
 
@@ -162,7 +157,7 @@ def ingest_sources(
         except InputDataError:  # cannot read it: what was read before it is kept first
             yield from flush()
             raise
-        if whole is None or _traces(whole):
+        if whole is None:
             yield from flush()
             size = 0
             result = ingest_one(source)
@@ -182,24 +177,6 @@ def ingest_sources(
             yield from flush()
             size = 0
     yield from flush()
-
-
-class _OneByOne(Exception):
-    """The batch's files are to be read one by one after all."""
-
-
-def _check_traces(con: duckdb.DuckDBPyConnection) -> None:
-    """OTLP exports in more than one file of the batch (their key spelled with \\u escapes:
-    `_traces` kept the plainly spelled ones out): read the files one by one."""
-    row = con.execute(TRACE_FILES_SQL).fetchone()
-    if row and row[0] > 1:
-        raise _OneByOne
-
-
-def _traces(whole: Whole) -> bool:
-    """Whether the file may hold OTLP exports: a span takes its feature from the agent span of
-    its trace, which must come from the same file (read it on its own)."""
-    return any('"resourceSpans"' in chunk.text for chunk in whole.chunks)
 
 
 def _known(con: duckdb.DuckDBPyConnection) -> tuple[set[FileIdentity], set[str]]:
@@ -234,7 +211,7 @@ def _ingest_batch(
         return _scan(con, read, options)
     except duckdb.InterruptException:
         raise
-    except (duckdb.Error, _OneByOne):
+    except duckdb.Error:
         return [ingest_one(item.source) for item in read]
     finally:
         run.drop_staging(con)
@@ -253,7 +230,6 @@ def _scan(con: duckdb.DuckDBPyConnection, read: list[_Read], options: Options) -
             result.identity = item.whole.identity
         text = _load_files(con, read, run_ids, options.default_time)
         if text:
-            _check_traces(con)
             run.stage(con, options.kind, options.fmt, options.default_time,
                       options.mappings or {}, options.keep_text, files=True)  # fmt: skip
             _tally(con, results)

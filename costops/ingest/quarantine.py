@@ -4,6 +4,7 @@ a hash and the line's structure (keys and value types, no values); its text only
 
 from __future__ import annotations
 
+from costops.ingest.formats.sql import IN_FILE
 from costops.ingest.redact import redact_sql, tokens_sql
 
 RAW_CAP = 64 * 1024  # characters kept of a structure or a --keep-text line
@@ -21,6 +22,6 @@ SELECT f.run_id, f.file, line_no - f.shift, {tokens_sql("reason")},
     CASE WHEN length(raw) <= $max_chars
          THEN left({tokens_sql("TRY(json_structure(raw))")}, {RAW_CAP}) END
 FROM (SELECT line_no, reason, raw FROM _req UNION ALL SELECT line_no, reason, raw FROM _ev) q
-JOIN _files f ON q.line_no BETWEEN f.first_line AND f.last_line
+{IN_FILE.format(t="q")}
 WHERE reason IS NOT NULL
 """

@@ -23,7 +23,7 @@ from costops.ingest.formats.detect import (
     USAGE_SQL,
 )
 from costops.ingest.formats.gateways import CLAUDE_CODE_PATHS
-from costops.ingest.formats.sql import json_mappings, patch, slim_json
+from costops.ingest.formats.sql import IN_FILE, json_mappings, patch, slim_json
 from costops.ingest.redact import attributes_sql, redact_sql, tokens_sql
 from costops.ingest.sources import (
     MAX_LINE_BYTES,
@@ -55,9 +55,6 @@ SELECT line_no, raw, NOT list_contains($bad_utf8::BIGINT[], line_no) AS utf8_ok,
     $default_ts::VARCHAR AS default_ts, line_no = 1 AS file_start
 FROM numbered
 """
-
-# A staged row's file (see ONE_FILE_SQL), for a table aliased {t}.
-IN_FILE = "JOIN _files f ON {t}.line_no BETWEEN f.first_line AND f.last_line"
 
 # A count or id key given twice in one object: DuckDB reads the first value, most producers the
 # last, so the line is ambiguous. Checked at the top level and in the objects where formats keep
@@ -275,18 +272,18 @@ WHERE b.output_tokens > r.output_tokens OR (b.output_tokens = r.output_tokens AN
 """
 REPLACE_REQUESTS_SQL = f"DELETE FROM requests WHERE request_id IN ({MORE_COMPLETE_SQL})"
 
-INSERT_REQUESTS_SQL = """
+INSERT_REQUESTS_SQL = f"""
 INSERT INTO requests
 SELECT request_id, ts, provider, model, feature, task_id, trace_id, session_id, customer,
     prompt_template, environment, workspace, input_tokens, cache_read_tokens,
     cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, prefix_hash,
     prefix_tokens, max_tokens, finish_reason, status, latency_ms, batch, service_tier, region,
     logged_cost, attributes, f.run_id, line_no - f.shift
-FROM _best b JOIN _files f ON b.line_no BETWEEN f.first_line AND f.last_line
+FROM _best b {IN_FILE.format(t="b")}
 WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = b.request_id)
 """
 
-INSERT_EVALS_SQL = """
+INSERT_EVALS_SQL = f"""
 INSERT INTO evals
 WITH good AS (
     SELECT md5(concat_ws('|', COALESCE(request_id, ''), COALESCE(task_id, ''), evaluator,
@@ -294,11 +291,11 @@ WITH good AS (
                          COALESCE(model, ''))) AS eval_id,
            request_id, task_id, evaluator, passed, score, ts, model, line_no,
            row_number() OVER (PARTITION BY eval_id ORDER BY line_no) AS pick
-    FROM {source} WHERE reason IS NULL
+    FROM {{source}} WHERE reason IS NULL
 )
 SELECT eval_id, request_id, task_id, evaluator, passed, score, ts, model, f.run_id,
     line_no - f.shift
-FROM good g JOIN _files f ON g.line_no BETWEEN f.first_line AND f.last_line
+FROM good g {IN_FILE.format(t="g")}
 WHERE pick = 1 AND NOT EXISTS (SELECT 1 FROM evals e WHERE e.eval_id = g.eval_id)
 """
 
@@ -306,7 +303,7 @@ WHERE pick = 1 AND NOT EXISTS (SELECT 1 FROM evals e WHERE e.eval_id = g.eval_id
 KEEP_TEXT_SQL = f"""
 INSERT INTO request_text
 SELECT request_id, f.run_id, {redact_sql("raw")}
-FROM _best b JOIN _files f ON b.line_no BETWEEN f.first_line AND f.last_line
+FROM _best b {IN_FILE.format(t="b")}
 WHERE NOT EXISTS (SELECT 1 FROM request_text t WHERE t.request_id = b.request_id)
 """
 

@@ -9,7 +9,7 @@ nothing.
 
 from __future__ import annotations
 
-from costops.ingest.formats.sql import first, s, stable_prompt
+from costops.ingest.formats.sql import IN_FILE, first, s, stable_prompt
 
 _REQUEST = "COALESCE(j->'$.body', j->'$.params')"
 
@@ -38,7 +38,7 @@ SELECT j->>'$.custom_id', {_REQUEST}->>'$.model',
     CASE WHEN {_USABLE} THEN length({_WHOLE}) END,
     f.run_id, line_no - f.shift
 FROM (SELECT *, raw::JSON AS j FROM _classified WHERE format = 'batch-input') c
-JOIN _files f ON c.line_no BETWEEN f.first_line AND f.last_line
+{IN_FILE.format(t="c")}
 """
 
 # Results (whose attributes carry their custom_id) take what their input said, where they lack it.

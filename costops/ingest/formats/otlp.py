@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from costops.ingest.formats.sql import COUNT_TYPE, canonical_object, first, patch
+from costops.ingest.formats.sql import COUNT_TYPE, IN_FILE, canonical_object, first, patch
 
 # A collector batches up to 8,192 spans per export line, messages included: past the 16 MiB of
 # any other line. A line is read as an export when it starts like one (the reader sees its head).
@@ -273,13 +273,16 @@ CUSTOMER_KEYS = (
 )  # fmt: skip
 
 # Context from the whole trace: a feature named on any span, and the agent that ran it.
+# Per file (files ingested together): a span takes its context from the spans of its trace in
+# its own file, as when the file is ingested alone.
+_IN_FILE = IN_FILE.format(t="s")
 TRACE_CONTEXT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _trace_context AS
-SELECT trace,
+SELECT f.run_id, trace,
     max({_attr(*FEATURE_KEYS)}) AS feature,
     max(CASE WHEN m['gen_ai.operation.name'] IN ('invoke_agent', 'create_agent')
              THEN COALESCE(m['gen_ai.agent.name'], 'agent') END) AS agent
-FROM _spans GROUP BY trace
+FROM _spans s {_IN_FILE} GROUP BY f.run_id, trace
 """
 
 _OPENLIT_ANTHROPIC = (
@@ -359,7 +362,8 @@ def canon_sql(mappings: dict[str, tuple[str, ...]]) -> str:
 SELECT line_no, raw, NULL AS parse_error, 'otlp' AS format, {patched} AS canon
 FROM (
     SELECT s.line_no, s.raw, s.m, {_canonical()} AS canon
-    FROM _spans s LEFT JOIN _trace_context t ON t.trace = s.trace
+    FROM _spans s {_IN_FILE}
+    LEFT JOIN _trace_context t ON t.trace = s.trace AND t.run_id = f.run_id
     WHERE {IS_MODEL_CALL}
 )
 UNION ALL

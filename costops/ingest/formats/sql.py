@@ -27,6 +27,10 @@ def i(path: str, src: str = "j") -> str:
     return f"TRY_CAST({src}->'{path}' AS {COUNT_TYPE})"
 
 
+# A staged row's file, for a table aliased {t}: `_files` (see run.ONE_FILE_SQL) maps line numbers
+# to the files ingested together (one file read alone: all of its numbers).
+IN_FILE = "JOIN _files f ON {t}.line_no BETWEEN f.first_line AND f.last_line"
+
 # The time for records that carry none (batch results): --timestamp or the file's mtime (a
 # column of the staged lines: files ingested together each have their own).
 FALLBACK_TIME = "to_json(default_ts)"
