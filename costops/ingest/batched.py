@@ -22,9 +22,7 @@ import duckdb
 from costops.errors import InputDataError
 from costops.ingest import run
 from costops.ingest.formats import batch_inputs
-from costops.ingest.formats.detect import SKIP
 from costops.ingest.formats.sql import IN_FILE
-from costops.ingest.redact import tokens_sql
 from costops.ingest.run import FileResult
 from costops.ingest.sources import ChunkReader, FileIdentity, Source, Whole, file_identity
 
@@ -54,29 +52,6 @@ SELECT s.line_no, s.raw, NOT list_contains($bad_utf8::BIGINT[], s.line_no) AS ut
 FROM split s JOIN _files f USING (run_id)
 """
 
-
-LINES_SQL = f"""
-SELECT f.run_id, c.format, count(*),
-    count(*) FILTER (WHERE c.format = '{SKIP}'
-        OR (c.format = 'otlp' AND c.parse_error IS NULL AND k.line_no IS NULL))
-FROM _classified c {IN_FILE.format(t="c")}
-LEFT JOIN (SELECT DISTINCT line_no FROM _canon) k ON k.line_no = c.line_no
-GROUP BY ALL
-"""
-
-GOOD_SQL = f"""
-SELECT f.run_id, count(*)
-FROM (SELECT line_no FROM _req WHERE reason IS NULL
-      UNION ALL SELECT line_no FROM _ev WHERE reason IS NULL) g {IN_FILE.format(t="g")}
-GROUP BY ALL
-"""
-
-BAD_SQL = f"""
-SELECT f.run_id, b.line_no - f.shift, {tokens_sql("reason")}
-FROM (SELECT line_no, reason FROM _req UNION ALL SELECT line_no, reason FROM _ev) b
-{IN_FILE.format(t="b")}
-WHERE reason IS NOT NULL ORDER BY b.line_no
-"""
 
 PREFIXES_DROPPED_SQL = f"""
 SELECT f.run_id, count(*) FROM _best b {IN_FILE.format(t="b")} WHERE prefix_dropped GROUP BY ALL
@@ -277,19 +252,7 @@ def _load_files(
 
 
 def _tally(con: duckdb.DuckDBPyConnection, results: dict[int, FileResult]) -> None:
-    for run_id, fmt, lines, skipped in con.execute(LINES_SQL).fetchall():
-        result = results[run_id]
-        result.lines_read += lines
-        result.skipped += skipped
-        result.formats[str(fmt)] += lines
-    for run_id, good in con.execute(GOOD_SQL).fetchall():
-        results[run_id].good_lines = good
-    for run_id, line_no, reason in con.execute(BAD_SQL).fetchall():
-        result = results[run_id]
-        result.quarantined += 1
-        result.reasons[str(reason).split(":", 1)[0]] += 1
-        if len(result.bad_lines) < run.SHOWN_BAD_LINES:
-            result.bad_lines.append((int(line_no), str(reason)))
+    run.tally(con, results)
     for run_id, dropped in con.execute(PREFIXES_DROPPED_SQL).fetchall():
         results[run_id].prefixes_dropped = dropped
 

@@ -307,23 +307,29 @@ FROM _best b {IN_FILE.format(t="b")}
 WHERE NOT EXISTS (SELECT 1 FROM request_text t WHERE t.request_id = b.request_id)
 """
 
-REASONS_SQL = f"""
-SELECT line_no, {tokens_sql("reason")}
-FROM (SELECT line_no, reason FROM _req UNION ALL SELECT line_no, reason FROM _ev)
-WHERE reason IS NOT NULL ORDER BY line_no
+# What the staged lines count, per file (run id): lines by format and skipped, good, bad.
+TALLY_LINES_SQL = f"""
+SELECT f.run_id, c.format, count(*),
+    count(*) FILTER (WHERE c.format = '{SKIP}'
+        OR (c.format = 'otlp' AND c.parse_error IS NULL AND k.line_no IS NULL))
+FROM _classified c {IN_FILE.format(t="c")}
+LEFT JOIN (SELECT DISTINCT line_no FROM _canon) k ON k.line_no = c.line_no
+GROUP BY ALL
 """
 
-COUNTS_SQL = f"""
-SELECT (SELECT count(*) FROM _classified),
-       (SELECT count(*) FROM _classified WHERE format = '{SKIP}')
-       + (SELECT count(*) FROM _classified c WHERE format = 'otlp' AND parse_error IS NULL
-          AND NOT EXISTS (SELECT 1 FROM _canon k WHERE k.line_no = c.line_no)),
-       (SELECT count(*) FROM _req WHERE reason IS NULL)
-       + (SELECT count(*) FROM _ev WHERE reason IS NULL)
+TALLY_GOOD_SQL = f"""
+SELECT f.run_id, count(*)
+FROM (SELECT line_no FROM _req WHERE reason IS NULL
+      UNION ALL SELECT line_no FROM _ev WHERE reason IS NULL) g {IN_FILE.format(t="g")}
+GROUP BY ALL
 """
 
-
-FORMAT_COUNTS_SQL = "SELECT format, count(*) FROM _classified GROUP BY format"
+TALLY_BAD_SQL = f"""
+SELECT f.run_id, b.line_no - f.shift, {tokens_sql("reason")}
+FROM (SELECT line_no, reason FROM _req UNION ALL SELECT line_no, reason FROM _ev) b
+{IN_FILE.format(t="b")}
+WHERE reason IS NOT NULL ORDER BY b.line_no
+"""
 
 # The files whose lines are staged: line numbers first_line..last_line are the file's, its own
 # numbers less `shift`. One file read alone keeps its own numbers.
@@ -487,7 +493,7 @@ def _ingest(
         else:
             for part, last_part, done in _loaded(con, reader, elements, default_ts):
                 stage(con, kind, fmt, default_time, mappings, keep_text)
-                _tally(con, result, part, last_part)
+                _tally(con, run_id, result, part, last_part)
                 if options.strict and result.quarantined:
                     con.execute("ROLLBACK")
                     result.status = "rejected"
@@ -592,27 +598,42 @@ def stage(
     con.execute(best_requests_sql("_req", keep_text=keep_text, files=files))
 
 
-def _tally(con: duckdb.DuckDBPyConnection, result: FileResult, part: int, last_part: bool) -> None:
-    row = con.execute(COUNTS_SQL).fetchone()
-    assert row is not None
-    lines, skipped, good = int(row[0]), int(row[1]), int(row[2])
-    formats = {str(f): int(n) for f, n in con.execute(FORMAT_COUNTS_SQL).fetchall()}
-    bad = con.execute(REASONS_SQL).fetchall()
+def tally(con: duckdb.DuckDBPyConnection, results: dict[int, FileResult]) -> None:
+    """Add what the staged lines count to each file's result (by run id)."""
+    for run_id, fmt, lines, skipped in con.execute(TALLY_LINES_SQL).fetchall():
+        result = results[run_id]
+        result.lines_read += lines
+        result.skipped += skipped
+        result.formats[str(fmt)] += lines
+    for run_id, good in con.execute(TALLY_GOOD_SQL).fetchall():
+        results[run_id].good_lines += good
+    for run_id, line_no, reason in con.execute(TALLY_BAD_SQL).fetchall():
+        result = results[run_id]
+        result.quarantined += 1
+        result.reasons[str(reason).split(":", 1)[0]] += 1
+        if len(result.bad_lines) < SHOWN_BAD_LINES:
+            result.bad_lines.append((int(line_no), str(reason)))
+
+
+def _tally(
+    con: duckdb.DuckDBPyConnection, run_id: int, result: FileResult, part: int, last_part: bool
+) -> None:
+    chunk = FileResult(result.name)
+    tally(con, {run_id: chunk})
     if part:  # every row is a piece of one line (a split export): it counts once
-        result.split_rows = (result.split_rows if part > 1 else 0) + good + len(bad)
-        lines = int(part == 1)
-        skipped = int(last_part and result.split_rows == 0)
-        formats = {"otlp": lines}
-    result.lines_read += lines
-    result.skipped += skipped
-    result.good_lines += good
-    result.formats.update(formats)
-    if not bad:
-        return
-    result.quarantined += len(bad)
-    result.reasons.update(str(reason).split(":", 1)[0] for _, reason in bad)
+        result.split_rows = (result.split_rows if part > 1 else 0) + chunk.good_lines
+        result.split_rows += chunk.quarantined
+        chunk.lines_read = int(part == 1)
+        chunk.skipped = int(last_part and result.split_rows == 0)
+        chunk.formats = Counter({"otlp": chunk.lines_read})
+    result.lines_read += chunk.lines_read
+    result.skipped += chunk.skipped
+    result.good_lines += chunk.good_lines
+    result.formats.update(chunk.formats)
+    result.quarantined += chunk.quarantined
+    result.reasons.update(chunk.reasons)
     room = SHOWN_BAD_LINES - len(result.bad_lines)
-    result.bad_lines += [(int(n), str(r)) for n, r in bad[:room]]
+    result.bad_lines += chunk.bad_lines[:room]
 
 
 def _store(con: duckdb.DuckDBPyConnection, result: FileResult, keep_text: bool) -> None:
