@@ -4,6 +4,8 @@ general, line-by-line path stores; anything unusual falls back to the general pa
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -58,14 +60,14 @@ def test_both_paths_store_the_same_rows(path, tmp_path):
 def test_clean_canonical_files_take_the_fast_path(path, tmp_path):
     with open_db(str(tmp_path / "x.duckdb")) as con:
         lines = len(_lines(path))
-        staged = fast.stage(con, Source(str(path), path), "auto", lines, _fingerprinted(path))
-    assert staged is not None and staged.lines == lines
+        sha256, counted, staged = _stage(con, path)
+    assert staged is not None and staged.lines == counted == lines
+    assert sha256 == hashlib.sha256(b"\n".join(_lines(path)) + b"\n").hexdigest()
 
 
-def _fingerprinted(path: Path) -> ChunkReader:
-    reader = ChunkReader(Source(str(path), path))
-    reader.fingerprint()
-    return reader
+def _stage(con, path: Path):
+    with ChunkReader(Source(str(path), path)) as reader:
+        return fast.stage(con, Source(str(path), path), "auto", reader)
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -78,7 +80,7 @@ def test_a_blank_line_takes_the_general_path_and_line_numbers_stay_true(tmp_path
     path = tmp_path / "gap.jsonl"
     path.write_text(LINE.format(id="a", tokens=5) + "\n\n" + LINE.format(id="b", tokens=-1) + "\n")
     with open_db(str(tmp_path / "x.duckdb")) as con:
-        assert fast.stage(con, Source(str(path), path), "auto", 3, _fingerprinted(path)) is None
+        assert _stage(con, path)[2] is None
         result = ingest_source(con, Source(str(path), path))
         assert con.execute("SELECT line_no FROM requests").fetchall() == [(1,)]
         assert con.execute("SELECT line_no, reason FROM quarantine").fetchall() == [
@@ -96,3 +98,30 @@ def test_fast_path_line_numbers_follow_the_file(tmp_path):
             "SELECT count(*) FROM requests WHERE line_no <> input_tokens + 1"
         ).fetchone()
     assert result.requests_inserted == 5000 and wrong == (0,)
+
+
+def _line(**fields) -> str:
+    record = {"request_id": "a", "timestamp": "2026-03-02T10:00:00Z", "model": "gpt-4.1",
+              "input_tokens": 5, "output_tokens": 2, **fields}  # fmt: skip
+    return json.dumps(record)
+
+
+@pytest.mark.parametrize(
+    ("line", "fast_path"),
+    [
+        (_line(finish_reason="max_tokens"), True),  # a value that ends like the counted keys
+        (_line(max_tokens=64, prefix_tokens=2, cache_read_tokens=1), True),
+        (_line(attributes={"tool_tokens": 3}), False),  # another key the count cannot tell
+        (_line(feature="request_id"), False),
+        (_line().replace('"output_tokens": 2', '"output_tokens": 2, "output_tokens": 9'), False),
+        (_line().replace('"output_tokens": 2', '"output_tokens" : 2, "output_tokens": 9'), False),
+        (_line().replace('"input_tokens"', '"input_\\u0074okens"'), False),
+    ],
+)
+def test_key_counts_let_clean_lines_through_and_repeated_keys_fall_back(line, fast_path, tmp_path):
+    """The reader counts `"request_id"` and `_tokens"` in the text; DuckDB counts the keys it
+    read (and a finish_reason like "max_tokens"). Any difference takes the general path."""
+    path = tmp_path / "one.jsonl"
+    path.write_text(line + "\n" + _line(request_id="b") + "\n")
+    with open_db(str(tmp_path / "x.duckdb")) as con:
+        assert (_stage(con, path)[2] is not None) == fast_path

@@ -41,7 +41,11 @@ def _present(field: str) -> str:
     return f"({_type(field)} IS NOT NULL AND {_type(field)} <> 'NULL')"
 
 
-def _string(field: str) -> str:
+def _string(field: str, text: frozenset[str] = frozenset()) -> str:
+    """A string field; `text` names the fields the reader already gave as text (the fast path
+    reads strings as VARCHAR, which equals json_extract_string of the fragment)."""
+    if field in text:
+        return f"NULLIF({_f(field)}, '')"
     return f"NULLIF(json_extract_string({_f(field)}, '$'), '')"
 
 
@@ -126,45 +130,56 @@ def _reason(checks: list[tuple[str, str]]) -> str:
     return f"CASE\n{whens}\n    END"
 
 
-REQUEST_CHECKS: list[tuple[str, str]] = [
-    (f"{_string('model')} IS NULL", f"'{missing('model')}'"),
-    *_timestamp_checks("timestamp", required=True),
-    *[check for f in COUNT_FIELDS for check in _integer_checks(f)],
-    *[(f"NOT {_present(f)}", f"'missing {f}'") for f in REQUIRED_TOKEN_FIELDS],
-    (
-        f"{_present('batch')} AND {_type('batch')} <> 'BOOLEAN'",
-        f"'batch is not true/false: ' || {_shown('batch')}",
-    ),
-    (
-        f"{_present('logged_cost')} AND {_type('logged_cost')} NOT IN "
-        "('UBIGINT', 'BIGINT', 'DOUBLE')",
-        f"'logged_cost is not a number: ' || {_shown('logged_cost')}",
-    ),
-    (
-        f"{_present('attributes')} AND {_type('attributes')} <> 'OBJECT'",
-        "'attributes is not an object'",
-    ),
-    (
-        "COALESCE(cache_read_tokens, 0) + COALESCE(cache_write_5m_tokens, 0) "
-        "+ COALESCE(cache_write_1h_tokens, 0) > input_tokens",
-        "'cache tokens (read + writes) exceed input_tokens'",
-    ),
-    ("COALESCE(reasoning_tokens, 0) > output_tokens", "'reasoning_tokens exceed output_tokens'"),
-]
-
-# Stage 1: typed columns (NULL where a value is missing or malformed).
-REQUEST_COLUMNS_SQL = ",\n    ".join(
-    [f"{_string(f)} AS {f}" for f in STRING_FIELDS]
-    + [f"{_integer(f)} AS {f}" for f in COUNT_FIELDS]
-    + [f"{_setting(f)} AS {f}" for f in SETTING_FIELDS]
-    + [
-        f"({_timestamp('timestamp')}) AS ts",
-        f"CASE WHEN {_type('batch')} = 'BOOLEAN' THEN {_f('batch')}::BOOLEAN END AS batch",
-        f"TRY_CAST({_f('logged_cost')} AS DOUBLE) AS logged_cost",
-        f"CASE WHEN {_type('attributes')} = 'OBJECT' "
-        f"THEN {_f('attributes')}::VARCHAR END AS attributes",
+def request_checks(text: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """The invariants of a request line, in the order their reasons are given."""
+    return [
+        (f"{_string('model', text)} IS NULL", f"'{missing('model')}'"),
+        *_timestamp_checks("timestamp", required=True),
+        *[check for f in COUNT_FIELDS for check in _integer_checks(f)],
+        *[(f"NOT {_present(f)}", f"'missing {f}'") for f in REQUIRED_TOKEN_FIELDS],
+        (
+            f"{_present('batch')} AND {_type('batch')} <> 'BOOLEAN'",
+            f"'batch is not true/false: ' || {_shown('batch')}",
+        ),
+        (
+            f"{_present('logged_cost')} AND {_type('logged_cost')} NOT IN "
+            "('UBIGINT', 'BIGINT', 'DOUBLE')",
+            f"'logged_cost is not a number: ' || {_shown('logged_cost')}",
+        ),
+        (
+            f"{_present('attributes')} AND {_type('attributes')} <> 'OBJECT'",
+            "'attributes is not an object'",
+        ),
+        (
+            "COALESCE(cache_read_tokens, 0) + COALESCE(cache_write_5m_tokens, 0) "
+            "+ COALESCE(cache_write_1h_tokens, 0) > input_tokens",
+            "'cache tokens (read + writes) exceed input_tokens'",
+        ),
+        (
+            "COALESCE(reasoning_tokens, 0) > output_tokens",
+            "'reasoning_tokens exceed output_tokens'",
+        ),
     ]
-)
+
+
+def request_columns_sql(text: frozenset[str] = frozenset()) -> str:
+    """Stage 1: typed columns (NULL where a value is missing or malformed)."""
+    return ",\n    ".join(
+        [f"{_string(f, text)} AS {f}" for f in STRING_FIELDS]
+        + [f"{_integer(f)} AS {f}" for f in COUNT_FIELDS]
+        + [f"{_setting(f)} AS {f}" for f in SETTING_FIELDS]
+        + [
+            f"({_timestamp('timestamp')}) AS ts",
+            f"CASE WHEN {_type('batch')} = 'BOOLEAN' THEN {_f('batch')}::BOOLEAN END AS batch",
+            f"TRY_CAST({_f('logged_cost')} AS DOUBLE) AS logged_cost",
+            f"CASE WHEN {_type('attributes')} = 'OBJECT' "
+            f"THEN {_f('attributes')}::VARCHAR END AS attributes",
+        ]
+    )
+
+
+REQUEST_CHECKS = request_checks()
+REQUEST_COLUMNS_SQL = request_columns_sql()
 
 REQUEST_COLUMN_NAMES = (
     *STRING_FIELDS, *TOKEN_FIELDS, *OPTIONAL_INT_FIELDS, "ts", "batch", "logged_cost", "attributes",
@@ -185,8 +200,13 @@ FAST_OK_SQL = " AND ".join([
     "COALESCE(reasoning_tokens, 0) <= output_tokens",
 ])  # fmt: skip
 
-# Stage 2 (over stage 1): the first failed invariant, or NULL for a good line.
-REQUEST_REASON_SQL = f"CASE WHEN {FAST_OK_SQL} THEN NULL ELSE {_reason(REQUEST_CHECKS)} END"
+
+def request_reason_sql(text: frozenset[str] = frozenset()) -> str:
+    """Stage 2 (over stage 1): the first failed invariant, or NULL for a good line."""
+    return f"CASE WHEN {FAST_OK_SQL} THEN NULL ELSE {_reason(request_checks(text))} END"
+
+
+REQUEST_REASON_SQL = request_reason_sql()
 
 # A prefix larger than the whole input cannot be the input's prefix: the request is kept and its
 # prefix (hash and size) becomes NULL, so the caching simulation counts it as having none.
@@ -195,30 +215,46 @@ PREFIX_FITS_SQL = "prefix_tokens IS NULL OR prefix_tokens <= input_tokens"
 # The request_id when a line has none: a stable hash of the format and the line's content.
 FALLBACK_ID_SQL = "'costops:' || md5(raw)"
 
-EVAL_CHECKS: list[tuple[str, str]] = [
-    (
-        f"{_string('request_id')} IS NULL AND {_string('task_id')} IS NULL",
-        "'eval has neither request_id nor task_id'",
-    ),
-    (f"{_type('passed')} IS DISTINCT FROM 'BOOLEAN'", "'passed must be true or false'"),
-    (
-        f"{_present('score')} AND {_type('score')} NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE')",
-        f"'score is not a number: ' || {_shown('score')}",
-    ),
-    *_timestamp_checks("timestamp", required=False),
-]
 
-EVAL_COLUMNS = {
-    "request_id": _string("request_id"),
-    "task_id": _string("task_id"),
-    "evaluator": f"COALESCE({_string('evaluator')}, 'default')",
-    "passed": f"CASE WHEN {_type('passed')} = 'BOOLEAN' THEN {_f('passed')}::BOOLEAN END",
-    "score": f"TRY_CAST({_f('score')} AS DOUBLE)",
-    "ts": f"({_timestamp('timestamp')})",
-    "model": _string("model"),
-}
+def eval_checks(text: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """The invariants of an eval line, in the order their reasons are given."""
+    return [
+        (
+            f"{_string('request_id', text)} IS NULL AND {_string('task_id', text)} IS NULL",
+            "'eval has neither request_id nor task_id'",
+        ),
+        (f"{_type('passed')} IS DISTINCT FROM 'BOOLEAN'", "'passed must be true or false'"),
+        (
+            f"{_present('score')} AND {_type('score')} NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE')",
+            f"'score is not a number: ' || {_shown('score')}",
+        ),
+        *_timestamp_checks("timestamp", required=False),
+    ]
+
+
+def eval_columns(text: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Each column of an eval, as an expression over the line's fragments."""
+    return {
+        "request_id": _string("request_id", text),
+        "task_id": _string("task_id", text),
+        "evaluator": f"COALESCE({_string('evaluator', text)}, 'default')",
+        "passed": f"CASE WHEN {_type('passed')} = 'BOOLEAN' THEN {_f('passed')}::BOOLEAN END",
+        "score": f"TRY_CAST({_f('score')} AS DOUBLE)",
+        "ts": f"({_timestamp('timestamp')})",
+        "model": _string("model", text),
+    }
+
+
+EVAL_CHECKS = eval_checks()
+EVAL_COLUMNS = eval_columns()
 EVAL_COLUMNS_SQL = ",\n    ".join(f"{expr} AS {name}" for name, expr in EVAL_COLUMNS.items())
 EVAL_REASON_SQL = _reason(EVAL_CHECKS)
+
+
+def eval_reason_sql(text: frozenset[str] = frozenset()) -> str:
+    """The first failed invariant of an eval line, or NULL for a good one."""
+    return _reason(eval_checks(text))
+
 
 # Each line's JSON is parsed once, by json_transform into a struct of raw JSON fragments.
 REQUEST_FIELDS = (

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
 
 from costops.ingest import canonical
-from costops.ingest.sources import COUNTED_KEYS, MAX_LINE_BYTES, ChunkReader, Source
+from costops.ingest.sources import MAX_LINE_BYTES, ChunkReader, Source, gzipped
 
 # Top-level keys that mark another format (see formats.detect.DETECT_SQL). A key whose value is
 # null counts as absent here; such a line takes the general path only if it is otherwise bad.
@@ -30,13 +31,21 @@ FIELDS = tuple(
     dict.fromkeys((*canonical.REQUEST_FIELDS, *canonical.EVAL_FIELDS, *OTHER_FORMAT_KEYS))
 )
 PROGRESS_EVERY_S = 0.25
+# Read as text (VARCHAR equals json_extract_string of the fragment for every JSON value, and
+# skips a copy of each fragment); every other field as a JSON fragment, to be typed and checked.
+TEXT_FIELDS = frozenset((*canonical.STRING_FIELDS, "evaluator"))
 
-_COLUMNS = "{" + ", ".join(f"'{name}': 'JSON'" for name in FIELDS) + "}"
+_COLUMNS = (
+    "{"
+    + ", ".join(f"'{name}': '{'VARCHAR' if name in TEXT_FIELDS else 'JSON'}'" for name in FIELDS)
+    + "}"
+)
 _STRUCT = "struct_pack(" + ", ".join(f'"{name}" := "{name}"' for name in FIELDS) + ")"
 _OTHER_FORMAT = " OR ".join(f'f."{key}" IS NOT NULL' for key in OTHER_FORMAT_KEYS)
 # The eval columns a request does not have (request_id, task_id, ts and model are shared).
+_EVAL_COLUMNS = canonical.eval_columns(TEXT_FIELDS)
 _EVAL_ONLY_COLUMNS = ",\n    ".join(
-    f"{canonical.EVAL_COLUMNS[name]} AS {name}" for name in ("evaluator", "passed", "score")
+    f"{_EVAL_COLUMNS[name]} AS {name}" for name in ("evaluator", "passed", "score")
 )
 
 STAGE_SQL = f"""
@@ -59,19 +68,21 @@ framed AS (
 ),
 typed AS (
     SELECT f, format,
-    {canonical.REQUEST_COLUMNS_SQL},
+    {canonical.request_columns_sql(TEXT_FIELDS)},
     {_EVAL_ONLY_COLUMNS}
     FROM framed
 )
 SELECT * EXCLUDE (f),
-    CASE format WHEN 'costops' THEN {canonical.REQUEST_REASON_SQL}
-                WHEN 'eval' THEN {canonical.EVAL_REASON_SQL} END AS reason
+    CASE format WHEN 'costops' THEN {canonical.request_reason_sql(TEXT_FIELDS)}
+                WHEN 'eval' THEN {canonical.eval_reason_sql(TEXT_FIELDS)} END AS reason
 FROM typed
 """
 
-# The last columns count the lines with each of COUNTED_KEYS: the reader counted the key's every
-# occurrence, so more occurrences than lines means a line may repeat a key (DuckDB's reader keeps
-# the first value, silently) and the general path judges each line.
+# The last columns count what COUNTED_PATTERNS count in the text: the keys, and a finish_reason
+# such as "max_tokens" (the one string value logs commonly end that way). The reader counted every
+# occurrence, so more occurrences than DuckDB read means a line may repeat a key (DuckDB's reader
+# keeps the first value, silently) or has the pattern elsewhere: the general path judges each line.
+_TOKEN_KEYS = [name for name in FIELDS if name.endswith("_tokens")]
 CHECK_SQL = f"""
 SELECT count(*),
     count(*) FILTER (WHERE format IS NULL OR reason IS NOT NULL
@@ -79,9 +90,12 @@ SELECT count(*),
     count(*) FILTER (WHERE format = 'costops'),
     count(*) FILTER (WHERE format = 'eval'),
     count(DISTINCT request_id) FILTER (WHERE format = 'costops'),
-    {", ".join(f"count({key})" for key in COUNTED_KEYS)}
+    count(request_id),
+    {" + ".join(f"count({key})" for key in _TOKEN_KEYS)}
+        + count(*) FILTER (WHERE ends_with(finish_reason, '_tokens'))
 FROM _fast
 """
+COUNTED = ("request_id", "_tokens")  # the keys of COUNTED_PATTERNS, in CHECK_SQL's order
 
 # Rows keep the file's order (insertion order is preserved while staging): rowid + 1 is the line.
 VIEWS_SQL = f"""
@@ -104,28 +118,11 @@ class Staged:
     duplicate_ids: bool  # some request_id has more than one line (streaming partials, retries)
 
 
-def eligible(
-    source: Source,
-    fmt: str,
-    mappings: dict[str, tuple[str, ...]],
-    keep_text: bool,
-    reader: ChunkReader,
-) -> bool:
-    """The fast path reads a file by name and keeps no line text; --map needs the line text.
-    A file with a line over the limit or a broken .gz (seen by the reader's `fingerprint`) needs
-    the general path, which cuts such lines off and keeps what is readable. A JSON array file
-    has a path of its own (costops.ingest.arrays)."""
-    return (
-        may_take(source, fmt, mappings, keep_text)
-        and not reader.long_lines and reader.damage is None and not reader.escaped_ascii
-        and not reader.array
-    )  # fmt: skip
-
-
 def may_take(
     source: Source, fmt: str, mappings: dict[str, tuple[str, ...]], keep_text: bool
 ) -> bool:
-    """What the options alone say: a file the fast path could take, before it is read."""
+    """What the options alone say: a file the fast path could take, before it is read. The fast
+    path reads a file by name and keeps no line text; --map needs the line text."""
     return source.path is not None and fmt in ("auto", "costops") and not mappings and not keep_text
 
 
@@ -133,30 +130,63 @@ def stage(
     con: duckdb.DuckDBPyConnection,
     source: Source,
     kind: str,
-    lines: int,
     reader: ChunkReader,
     on_progress: Callable[[int, int | None], None] | None = None,
-) -> Staged | None:
-    """Stage the file into `_fast_req` / `_fast_ev`, or None when it needs the general path.
-    `lines` is the file's line count, so a skipped blank line cannot shift line numbers."""
+) -> tuple[str, int, Staged | None]:
+    """Stage the file into `_fast_req` / `_fast_ev` while another thread hashes it and counts
+    its lines (`reader.fingerprint`: DuckDB's reader and the hash each use a core). Returns the
+    hash, the line count, and what was staged, or None when the file needs the general path."""
     assert source.path is not None
-    compression = "gzip" if reader.gzipped else "none"
+    compression = "gzip" if gzipped(source.path) else "none"
     params = {"path": str(source.path), "kind": kind, "compression": compression}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(reader.fingerprint, True)
+        try:
+            row = _stage(con, params, reader, hashing, on_progress)
+        except BaseException:
+            reader.stop()  # interrupted: nothing of the file is used
+            raise
+        sha256, lines = hashing.result()
+    if on_progress:
+        on_progress(lines, lines)
+    if row is None or not _clean(row, lines, reader):
+        drop(con)
+        return sha256, lines, None
+    con.execute(VIEWS_SQL)
+    return sha256, lines, Staged(lines, int(row[2]), int(row[3]), int(row[4]) < int(row[2]))
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    params: dict[str, str],
+    reader: ChunkReader,
+    hashing: Future[tuple[str, int]],
+    on_progress: Callable[[int, int | None], None] | None,
+) -> tuple[int, ...] | None:
+    """Run STAGE_SQL and CHECK_SQL; None when DuckDB's reader cannot read the file (the general
+    path says which line and why)."""
     con.execute("SET preserve_insertion_order = true")
     try:
-        with _reporting(con, lines, on_progress):
+        with _reporting(con, reader, hashing, on_progress):
             con.execute(STAGE_SQL, params)
-        row = con.execute(CHECK_SQL).fetchone()
+        return con.execute(CHECK_SQL).fetchone()
     except duckdb.Error:
-        row = None  # unreadable by the JSON reader: the general path says which line and why
+        return None
     finally:
         con.execute("SET preserve_insertion_order = false")
-    counted = [reader.key_counts[key] for key in COUNTED_KEYS]
-    if row is None or int(row[0]) != lines or int(row[1]) > 0 or list(row[5:]) != counted:
-        drop(con)
-        return None
-    con.execute(VIEWS_SQL)
-    return Staged(lines, int(row[2]), int(row[3]), int(row[4]) < int(row[2]))
+
+
+def _clean(row: tuple[int, ...], lines: int, reader: ChunkReader) -> bool:
+    """Whether every line was staged as a good record, keys not repeated, and nothing the reader
+    saw (a line over the limit, a damaged .gz, a hidden key, an array, not text) asks for the
+    general path. `lines` is the file's line count, so a skipped blank line cannot shift line
+    numbers."""
+    readable = (
+        reader.refused is None and not reader.array and not reader.long_lines
+        and reader.damage is None and not reader.escaped_ascii
+    )  # fmt: skip
+    counted = [reader.key_counts[key] for key in COUNTED]
+    return readable and int(row[0]) == lines and int(row[1]) == 0 and list(row[5:]) == counted
 
 
 def drop(con: duckdb.DuckDBPyConnection) -> None:
@@ -169,10 +199,12 @@ def drop(con: duckdb.DuckDBPyConnection) -> None:
 @contextmanager
 def _reporting(
     con: duckdb.DuckDBPyConnection,
-    lines: int,
+    reader: ChunkReader,
+    hashing: Future[tuple[str, int]],
     on_progress: Callable[[int, int | None], None] | None,
 ) -> Iterator[None]:
-    """While the one staging statement runs, report DuckDB's progress on it as lines done."""
+    """While the one staging statement runs, report progress as lines done: the lines counted so
+    far while the file is hashed, then DuckDB's progress on the statement over the total."""
     if on_progress is None:
         yield
         return
@@ -182,7 +214,10 @@ def _reporting(
 
     def poll() -> None:
         while not finished.wait(PROGRESS_EVERY_S):
-            percent = con.query_progress()
+            if not hashing.done():
+                on_progress(reader.lines_done, None)
+                continue
+            lines, percent = reader.lines_done, con.query_progress()
             if percent >= 0:
                 on_progress(int(lines * percent / 100), lines)
 
@@ -194,4 +229,3 @@ def _reporting(
         finished.set()
         poller.join()
         con.execute("SET enable_progress_bar = false")
-    on_progress(lines, lines)

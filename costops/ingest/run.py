@@ -219,7 +219,7 @@ SELECT *, COALESCE(parse_error, {canonical.EVAL_REASON_SQL}) AS reason FROM type
 # Within a file, the most complete record per request_id: largest output, then latest.
 BEST_REQUESTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _best AS
-WITH good AS (
+WITH good AS MATERIALIZED (
     SELECT COALESCE(request_id, {canonical.FALLBACK_ID_SQL}) AS request_id, ts,
         lower(provider) AS provider, model, feature, task_id, trace_id, session_id, customer,
         prompt_template, environment, workspace, input_tokens,
@@ -235,15 +235,20 @@ WITH good AS (
         {{attributes}} AS attributes, line_no{{file}}{{raw}}
     FROM {{source}} WHERE reason IS NULL
 )
-SELECT * FROM good
 {{dedupe}}
 """
-DEDUPE_SQL = """QUALIFY row_number() OVER (
-    PARTITION BY request_id ORDER BY output_tokens DESC, ts DESC, line_no DESC) = 1"""
-# Files ingested together: on a full tie the earlier file's record, as one by one (a later equal
-# record does not replace a stored one); within a file, the later line.
-DEDUPE_FILES_SQL = """QUALIFY row_number() OVER (
-    PARTITION BY request_id ORDER BY output_tokens DESC, ts DESC, file_first, line_no DESC) = 1"""
+# One record per request: only the ids that repeat are ranked (a window over every row would
+# move every wide row through a sort).
+DEDUPE_SQL = """, repeated AS (SELECT request_id FROM good GROUP BY request_id HAVING count(*) > 1)
+SELECT * FROM good WHERE request_id NOT IN (SELECT request_id FROM repeated)
+UNION ALL
+(SELECT * FROM good WHERE request_id IN (SELECT request_id FROM repeated)
+ QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY {order}) = 1)"""
+# The most complete record wins; on a full tie the later line. Files ingested together: on a
+# full tie the earlier file's record, as one by one (a later equal record does not replace a
+# stored one); within a file, the later line.
+BEST_ORDER = "output_tokens DESC, ts DESC, line_no DESC"
+BEST_ORDER_FILES = "output_tokens DESC, ts DESC, file_first, line_no DESC"
 
 
 def best_requests_sql(
@@ -254,9 +259,10 @@ def best_requests_sql(
     and their prompt-like keys unless --keep-text."""
     if files:
         source = f"(SELECT r.*, f.first_line AS file_first FROM {source} r {IN_FILE.format(t='r')})"
+    order = BEST_ORDER_FILES if files else BEST_ORDER
     return (
         BEST_REQUESTS_SQL.replace("{source}", source)
-        .replace("{dedupe}", (DEDUPE_FILES_SQL if files else DEDUPE_SQL) if dedupe else "")
+        .replace("{dedupe}", DEDUPE_SQL.format(order=order) if dedupe else "SELECT * FROM good")
         .replace("{attributes}", attributes_sql("attributes", keep_text))
         .replace("{raw}", ", raw" if keep_text else "")
         .replace("{file}", ", file_first" if files else "")
@@ -430,17 +436,21 @@ def _plan(
     """Hash (stdin: look at) the source and choose how to read it; None when it is not read at
     all (`result.status` says why: already ingested, or refused)."""
     source, plan = reader.source, _Plan()
-    may_be_fast = options.fast_path and fast.may_take(
-        source, options.fmt, options.mappings, options.keep_text
-    )
     if source.path is None:
         reader.read_stdin_head()
         result.sha256 = reader.sha256.hexdigest() if reader.spooled else ""
+    elif options.fast_path and fast.may_take(
+        source, options.fmt, options.mappings, options.keep_text
+    ):
+        result.sha256, plan.lines, plan.staged = fast.stage(
+            con, source, options.kind, reader, on_progress
+        )
     else:
-        result.sha256, plan.lines = reader.fingerprint(count_keys=may_be_fast)
+        result.sha256, plan.lines = reader.fingerprint(count_keys=False)
     if reader.refused is None and result.sha256 and _already_ingested(con, result.sha256):
         result.status = "skipped"
         result.identity = None if reader.changed() else reader.identity
+        fast.drop(con)  # staged before the hash was known
         return None
     if reader.refused is None and reader.array:
         hashed = result.sha256
@@ -452,15 +462,12 @@ def _plan(
     if reader.refused is not None:
         result.status, result.refused = "refused", reader.refused
         return None
-    if on_progress:
+    if plan.staged is not None and reader.changed():
+        # rotated or rewritten since it was hashed: read it once, hashing what is parsed
+        fast.drop(con)
+        plan.staged = None
+    if on_progress and plan.staged is None:
         on_progress(0, plan.elements.elements if plan.elements else plan.lines)
-    fast_args = (source, options.fmt, options.mappings, options.keep_text, reader)
-    if plan.lines is not None and may_be_fast and fast.eligible(*fast_args):
-        plan.staged = fast.stage(con, source, options.kind, plan.lines, reader, on_progress)
-        if plan.staged is not None and reader.changed():
-            # rotated or rewritten since it was hashed: read it once, hashing what is parsed
-            fast.drop(con)
-            plan.staged = None
     return plan
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from costops.errors import InputDataError
-from costops.ingest.canonical import COUNT_FIELDS
 from costops.ingest.formats import otlp
 
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -127,7 +126,7 @@ class ChunkReader:
         self.gzipped = False  # known once the source has been opened
         self.damage: str | None = None  # why a gzip stream broke off
         self.long_lines = False  # set by `fingerprint`: a line is longer than MAX_LINE_BYTES
-        self.key_counts: Counter[str] = Counter()  # set by `fingerprint`: see COUNTED_KEYS
+        self.key_counts: Counter[str] = Counter()  # set by `fingerprint`: see COUNTED_PATTERNS
         self.escaped_ascii = False  # set by `fingerprint`: a key could hide from the counting
         self._identity: tuple[int, ...] | None = None  # the file `fingerprint` read
         # Judged on the first block by the first read (`fingerprint`, or `read_stdin_head`):
@@ -136,12 +135,14 @@ class ChunkReader:
         self.array = False  # the content starts like one JSON array, not JSON Lines
         self.spooled: Path | None = None  # stdin's array, copied for DuckDB's array reader
         self._replay: tuple[BinaryIO | gzip.GzipFile, Iterator[bytes]] | None = None
+        self._stopped = False  # `stop`: a read in another thread ends at its next block
 
     def fingerprint(self, count_keys: bool = True) -> tuple[str, int]:
         """The hash of the (decompressed) content, read ahead so a known file can be skipped,
         and its number of lines. Also notes what keeps a file off the fast path: a long line,
-        a damaged stream, how often each of COUNTED_KEYS occurs (only with `count_keys`: the
-        fast path alone reads the counts)."""
+        a damaged stream, how often each of COUNTED_PATTERNS occurs (only with `count_keys`:
+        the fast path alone reads the counts). `lines_done` follows the count, so another thread
+        can show progress."""
         digest = hashlib.sha256()
         lines = 0
         last = b"\n"
@@ -158,6 +159,7 @@ class ChunkReader:
                         break  # not read any further: none of it is stored
                 digest.update(block)
                 lines += block.count(b"\n")
+                self.lines_done = lines
                 last = block[-1:]
                 since_newline = self._scan_lengths(block, since_newline)
                 if count_keys:
@@ -276,7 +278,7 @@ class ChunkReader:
         read = stream.read1 if isinstance(stream, gzip.GzipFile) else stream.read
         pieces: list[bytes] = []
         size = 0
-        while True:
+        while not self._stopped:
             try:
                 piece = read(self.chunk_bytes - size)
             except (OSError, EOFError, zlib.error) as exc:
@@ -304,13 +306,19 @@ class ChunkReader:
             self.long_lines = True
         return len(block) - last - 1
 
+    def stop(self) -> None:
+        """End a `fingerprint` running in another thread at its next block (its result is then
+        of part of the file: only for a read that is being abandoned)."""
+        self._stopped = True
+
     def _count_keys(self, tail: bytes, block: bytes) -> None:
-        """Count COUNTED_KEYS in `block`, and those split between it and the previous block."""
+        """Count COUNTED_PATTERNS in `block`, and those split between it and the previous
+        block."""
         head = block[:_KEY_OVERLAP]
         seam = tail + head
-        for key, quoted in _QUOTED_KEYS.items():
-            split = seam.count(quoted) - tail.count(quoted) - head.count(quoted)
-            self.key_counts[key] += block.count(quoted) + split
+        for name, pattern in COUNTED_PATTERNS.items():
+            split = seam.count(pattern) - tail.count(pattern) - head.count(pattern)
+            self.key_counts[name] += block.count(pattern) + split
         self.escaped_ascii = self.escaped_ascii or bool(_ESCAPED_ASCII.search(block))
 
     def _open(self) -> BinaryIO | gzip.GzipFile:
@@ -325,9 +333,7 @@ class ChunkReader:
             except OSError as exc:
                 raise InputDataError(f"{self.source.name}: cannot read: {exc.strerror}") from exc
         peek = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
-        self.gzipped = peek == GZIP_MAGIC or bool(
-            self.source.path and self.source.path.suffix == ".gz"
-        )
+        self.gzipped = _is_gzip(peek, self.source.path)
         if self.gzipped:
             return _Gzip(raw)
         return raw
@@ -335,9 +341,12 @@ class ChunkReader:
 
 # Keys whose every occurrence is counted while hashing: on the fast path each must occur exactly
 # once per line that has it, or a line may repeat it (which DuckDB's reader would not show).
-COUNTED_KEYS = ("request_id", *COUNT_FIELDS)
-_QUOTED_KEYS = {key: f'"{key}"'.encode() for key in COUNTED_KEYS}
-_KEY_OVERLAP = max(len(q) for q in _QUOTED_KEYS.values()) - 1
+# One pattern counts every key that ends in `_tokens` (the counts, prefix_tokens, max_tokens) and
+# every string that does (a finish_reason of "max_tokens"), so the text is scanned twice, not once
+# per key; the fast path counts the same in what DuckDB read (fast.CHECK_SQL), and any other
+# occurrence (in attributes, say) only makes the counts differ: the file takes the general path.
+COUNTED_PATTERNS = {"request_id": b'"request_id"', "_tokens": b'_tokens"'}
+_KEY_OVERLAP = max(len(pattern) for pattern in COUNTED_PATTERNS.values()) - 1
 # A printable ASCII character written as \u00XX: a key spelled so that counting misses it.
 _ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9A-Fa-f]")
 
@@ -353,6 +362,20 @@ class _Gzip(gzip.GzipFile):
         super().close()
         if self._raw is not sys.stdin.buffer:
             self._raw.close()
+
+
+def gzipped(path: Path) -> bool:
+    """Whether the file is read through gzip (as ChunkReader reads it): by its first bytes or
+    its name."""
+    try:
+        with open(path, "rb") as raw:
+            return _is_gzip(raw.read(2), path)
+    except OSError:
+        return _is_gzip(b"", path)
+
+
+def _is_gzip(head: bytes, path: Path | None) -> bool:
+    return head == GZIP_MAGIC or bool(path and path.suffix == ".gz")
 
 
 def _stat_key(info: os.stat_result) -> tuple[int, ...]:
