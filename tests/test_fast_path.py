@@ -125,3 +125,26 @@ def test_key_counts_let_clean_lines_through_and_repeated_keys_fall_back(line, fa
     path.write_text(line + "\n" + _line(request_id="b") + "\n")
     with open_db(str(tmp_path / "x.duckdb")) as con:
         assert (_stage(con, path)[2] is not None) == fast_path
+
+
+def test_repeated_requests_keep_the_same_record_on_both_paths(tmp_path):
+    """a: output 2 then 7 (7 wins); b: the same output, later time wins; c: a full tie, the later
+    line (line 6) wins; d once."""
+    path = tmp_path / "repeats.jsonl"
+    at = "2026-03-02T10:00:0{}Z"
+    records = [
+        _line(request_id="a"), _line(request_id="b", timestamp=at.format(5)),
+        _line(request_id="a", output_tokens=7), _line(request_id="c", latency_ms=1),
+        _line(request_id="b", timestamp=at.format(6)), _line(request_id="c", latency_ms=2),
+        _line(request_id="d"),
+    ]  # fmt: skip
+    path.write_text("".join(record + "\n" for record in records))
+    with open_db(str(tmp_path / "x.duckdb")) as con:
+        staged = _stage(con, path)[2]
+    assert staged is not None and staged.duplicate_ids
+    fast_result, fast_tables = _ingest(path, tmp_path / "fast.duckdb", fast_path=True)
+    _, slow_tables = _ingest(path, tmp_path / "slow.duckdb", fast_path=False)
+    assert fast_tables == slow_tables
+    kept = sorted((row[0], row[-1]) for row in fast_tables["requests"])  # (id, line_no)
+    assert kept == [("a", 3), ("b", 5), ("c", 6), ("d", 7)]
+    assert fast_result.requests_inserted == 4 and fast_result.duplicates == 3

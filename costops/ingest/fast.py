@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import duckdb
 
 from costops.ingest import canonical
+from costops.ingest.best import BEST_ORDER, REPEATED_SQL, stored_columns_sql
 from costops.ingest.sources import MAX_LINE_BYTES, ChunkReader, Source, gzipped
 
 # Top-level keys that mark another format (see formats.detect.DETECT_SQL). A key whose value is
@@ -48,6 +49,16 @@ _EVAL_ONLY_COLUMNS = ",\n    ".join(
     f"{_EVAL_COLUMNS[name]} AS {name}" for name in ("evaluator", "passed", "score")
 )
 
+# The raw keys COUNTED_PATTERNS count, per line: each `*_tokens` key present, and a finish_reason
+# such as "max_tokens" (the one string value logs commonly end that way).
+_TOKEN_KEYS = [name for name in FIELDS if name.endswith("_tokens")]
+_COUNTED_TOKENS = " + ".join(
+    [f'(f."{key}" IS NOT NULL)::INTEGER' for key in _TOKEN_KEYS]
+    + ["COALESCE(ends_with(finish_reason, '_tokens'), false)::INTEGER"]
+)
+
+# Each line, typed and checked, and (a request) as it would be stored: with every line good,
+# `_best` is a view over this table, not a copy of it.
 STAGE_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _fast AS
 WITH parsed AS (
@@ -67,23 +78,27 @@ framed AS (
     FROM parsed
 ),
 typed AS (
-    SELECT f, format,
+    SELECT f, format, NULL::VARCHAR AS raw,
     {canonical.request_columns_sql(TEXT_FIELDS)},
     {_EVAL_ONLY_COLUMNS}
     FROM framed
+),
+checked AS (
+    SELECT *,
+        CASE format WHEN 'costops' THEN {canonical.request_reason_sql(TEXT_FIELDS)}
+                    WHEN 'eval' THEN {canonical.eval_reason_sql(TEXT_FIELDS)} END AS reason,
+        {_COUNTED_TOKENS} AS counted_tokens
+    FROM typed
 )
-SELECT * EXCLUDE (f),
-    CASE format WHEN 'costops' THEN {canonical.request_reason_sql(TEXT_FIELDS)}
-                WHEN 'eval' THEN {canonical.eval_reason_sql(TEXT_FIELDS)} END AS reason
-FROM typed
+SELECT format, reason, counted_tokens, {stored_columns_sql(keep_text=False)},
+    evaluator, passed, score
+FROM checked
 """
 
-# The last columns count what COUNTED_PATTERNS count in the text: the keys, and a finish_reason
-# such as "max_tokens" (the one string value logs commonly end that way). The reader counted every
+# The last columns count what COUNTED_PATTERNS count in the text. The reader counted every
 # occurrence, so more occurrences than DuckDB read means a line may repeat a key (DuckDB's reader
 # keeps the first value, silently) or has the pattern elsewhere: the general path judges each line.
-_TOKEN_KEYS = [name for name in FIELDS if name.endswith("_tokens")]
-CHECK_SQL = f"""
+CHECK_SQL = """
 SELECT count(*),
     count(*) FILTER (WHERE format IS NULL OR reason IS NOT NULL
                      OR (format = 'costops' AND request_id IS NULL)),
@@ -91,22 +106,29 @@ SELECT count(*),
     count(*) FILTER (WHERE format = 'eval'),
     count(DISTINCT request_id) FILTER (WHERE format = 'costops'),
     count(request_id),
-    {" + ".join(f"count({key})" for key in _TOKEN_KEYS)}
-        + count(*) FILTER (WHERE ends_with(finish_reason, '_tokens'))
+    sum(counted_tokens)
 FROM _fast
 """
 COUNTED = ("request_id", "_tokens")  # the keys of COUNTED_PATTERNS, in CHECK_SQL's order
 
 # Rows keep the file's order (insertion order is preserved while staging): rowid + 1 is the line.
 VIEWS_SQL = f"""
-CREATE OR REPLACE TEMP VIEW _fast_req AS
-SELECT rowid + 1 AS line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS parse_error, format,
-    {", ".join(canonical.REQUEST_COLUMN_NAMES)}, reason
+CREATE OR REPLACE TEMP VIEW _best AS
+SELECT * EXCLUDE (format, reason, counted_tokens, evaluator, passed, score), rowid + 1 AS line_no
 FROM _fast WHERE format = 'costops';
 CREATE OR REPLACE TEMP VIEW _fast_ev AS
 SELECT rowid + 1 AS line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS parse_error,
     {", ".join(canonical.EVAL_COLUMNS)}, reason
 FROM _fast WHERE format = 'eval'
+"""
+
+# A request on more than one line: all but its most complete record leave the staged lines.
+DROP_WORSE_SQL = f"""
+DELETE FROM _fast WHERE rowid IN (
+    SELECT line_no - 1 FROM _best
+    WHERE request_id IN ({REPEATED_SQL.format(rows="_best")})
+    QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY {BEST_ORDER}) > 1
+)
 """
 
 
@@ -190,9 +212,13 @@ def _clean(row: tuple[int, ...], lines: int, reader: ChunkReader) -> bool:
 
 
 def drop(con: duckdb.DuckDBPyConnection) -> None:
-    """Forget what `stage` staged."""
-    con.execute("DROP VIEW IF EXISTS _fast_req")
-    con.execute("DROP VIEW IF EXISTS _fast_ev")
+    """Forget what `stage` staged (`_best` is a view only when the fast path made it)."""
+    views = con.execute(
+        "SELECT view_name FROM duckdb_views() "
+        "WHERE temporary AND view_name IN ('_best', '_fast_ev')"
+    ).fetchall()
+    for (view,) in views:
+        con.execute(f"DROP VIEW {view}")
     con.execute("DROP TABLE IF EXISTS _fast")
 
 

@@ -11,6 +11,7 @@ import duckdb
 
 from costops.errors import UsageError
 from costops.ingest import arrays, canonical, fast, quarantine
+from costops.ingest.best import BEST_ORDER, BEST_ORDER_FILES, REPEATED_SQL, stored_columns_sql
 from costops.ingest.formats import batch_inputs, otlp
 from costops.ingest.formats.cloud import hinted_reason
 from costops.ingest.formats.detect import (
@@ -24,7 +25,7 @@ from costops.ingest.formats.detect import (
 )
 from costops.ingest.formats.gateways import CLAUDE_CODE_PATHS
 from costops.ingest.formats.sql import IN_FILE, json_mappings, patch, slim_json
-from costops.ingest.redact import attributes_sql, redact_sql, tokens_sql
+from costops.ingest.redact import redact_sql, tokens_sql
 from costops.ingest.sources import (
     MAX_LINE_BYTES,
     Chunk,
@@ -216,39 +217,19 @@ typed AS (SELECT line_no, raw, parse_error, f, {canonical.EVAL_COLUMNS_SQL} FROM
 SELECT *, COALESCE(parse_error, {canonical.EVAL_REASON_SQL}) AS reason FROM typed
 """
 
-# Within a file, the most complete record per request_id: largest output, then latest.
-BEST_REQUESTS_SQL = f"""
+# Within a file (or the files ingested together), one stored record per request_id.
+BEST_REQUESTS_SQL = """
 CREATE OR REPLACE TEMP TABLE _best AS
 WITH good AS MATERIALIZED (
-    SELECT COALESCE(request_id, {canonical.FALLBACK_ID_SQL}) AS request_id, ts,
-        lower(provider) AS provider, model, feature, task_id, trace_id, session_id, customer,
-        prompt_template, environment, workspace, input_tokens,
-        COALESCE(cache_read_tokens, 0) AS cache_read_tokens,
-        COALESCE(cache_write_5m_tokens, 0) AS cache_write_5m_tokens,
-        COALESCE(cache_write_1h_tokens, 0) AS cache_write_1h_tokens,
-        output_tokens, COALESCE(reasoning_tokens, 0) AS reasoning_tokens,
-        CASE WHEN {canonical.PREFIX_FITS_SQL} THEN prefix_hash END AS prefix_hash,
-        CASE WHEN {canonical.PREFIX_FITS_SQL} THEN prefix_tokens END AS prefix_tokens,
-        NOT ({canonical.PREFIX_FITS_SQL}) AS prefix_dropped,
-        max_tokens, finish_reason, COALESCE(status, 'ok') AS status,
-        latency_ms, COALESCE(batch, false) AS batch, service_tier, region, logged_cost,
-        {{attributes}} AS attributes, line_no{{file}}{{raw}}
-    FROM {{source}} WHERE reason IS NULL
+    SELECT {stored}, line_no{file}{raw} FROM {source} WHERE reason IS NULL
 )
-{{dedupe}}
+{dedupe}
 """
-# One record per request: only the ids that repeat are ranked (a window over every row would
-# move every wide row through a sort).
-DEDUPE_SQL = """, repeated AS (SELECT request_id FROM good GROUP BY request_id HAVING count(*) > 1)
+DEDUPE_SQL = f""", repeated AS ({REPEATED_SQL.format(rows="good")})
 SELECT * FROM good WHERE request_id NOT IN (SELECT request_id FROM repeated)
 UNION ALL
 (SELECT * FROM good WHERE request_id IN (SELECT request_id FROM repeated)
- QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY {order}) = 1)"""
-# The most complete record wins; on a full tie the later line. Files ingested together: on a
-# full tie the earlier file's record, as one by one (a later equal record does not replace a
-# stored one); within a file, the later line.
-BEST_ORDER = "output_tokens DESC, ts DESC, line_no DESC"
-BEST_ORDER_FILES = "output_tokens DESC, ts DESC, file_first, line_no DESC"
+ QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY {{order}}) = 1)"""
 
 
 def best_requests_sql(
@@ -260,12 +241,12 @@ def best_requests_sql(
     if files:
         source = f"(SELECT r.*, f.first_line AS file_first FROM {source} r {IN_FILE.format(t='r')})"
     order = BEST_ORDER_FILES if files else BEST_ORDER
-    return (
-        BEST_REQUESTS_SQL.replace("{source}", source)
-        .replace("{dedupe}", DEDUPE_SQL.format(order=order) if dedupe else "SELECT * FROM good")
-        .replace("{attributes}", attributes_sql("attributes", keep_text))
-        .replace("{raw}", ", raw" if keep_text else "")
-        .replace("{file}", ", file_first" if files else "")
+    return BEST_REQUESTS_SQL.format(
+        stored=stored_columns_sql(keep_text),
+        source=source,
+        dedupe=DEDUPE_SQL.format(order=order) if dedupe else "SELECT * FROM good",
+        raw=", raw" if keep_text else "",
+        file=", file_first" if files else "",
     )
 
 
@@ -657,7 +638,8 @@ def store_quarantine(con: duckdb.DuckDBPyConnection, keep_text: bool) -> None:
 
 def _store_staged(con: duckdb.DuckDBPyConnection, staged: fast.Staged, result: FileResult) -> None:
     """Store a file staged by the fast path: every line good, nothing to quarantine."""
-    con.execute(best_requests_sql("_fast_req", dedupe=staged.duplicate_ids))
+    if staged.duplicate_ids:
+        con.execute(fast.DROP_WORSE_SQL)
     result.lines_read = staged.lines
     result.good_lines = staged.requests + staged.evals
     result.formats.update({"costops": staged.requests, "eval": staged.evals})
@@ -720,8 +702,8 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int:
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    fast.drop(con)  # first: its `_best` is a view
     for table in ("_raw", "_classified", "_spans", "_trace_context", "_canon", "_req", "_ev",
                   "_best", "_files"):  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    fast.drop(con)
     arrays.drop(con)
