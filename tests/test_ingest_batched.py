@@ -250,6 +250,37 @@ def test_a_mixed_folder_batched_stores_what_one_by_one_stores(mixed, mixed_batch
     assert tables(db) == stored
 
 
+@pytest.mark.parametrize("how", ["scanned", "one changed", "scan fails"])
+def test_files_duckdb_reads_itself_store_what_one_by_one_stores(mixed, tmp_path, monkeypatch, how):
+    """Files without CR, U+0001, a BOM or bad UTF-8 are read by DuckDB's CSV reader, line for line
+    (10_bad is not: BOM, CRLF, invalid UTF-8); a file changed since it was hashed, or a scan
+    that fails, has its lines passed from Python instead. Each way the store is the same."""
+    folder, _, stored = mixed
+    direct: list[list[str]] = []
+    original = batched._scan_directly
+
+    def spy(con, read):
+        firsts = original(con, read)
+        direct.append(sorted(Path(name).name for name in firsts))
+        return firsts
+
+    monkeypatch.setattr(batched, "_scan_directly", spy)
+    if how == "one changed":
+        monkeypatch.setattr(batched, "unchanged", lambda identity: "03_claude" not in identity[0])
+    if how == "scan fails":
+        monkeypatch.setattr(batched, "SCAN_SQL", "SELECT error('the reader failed')")
+    db = str(tmp_path / "x.duckdb")
+    ingest_batched(db, folder)
+    read_directly = sorted(set(EXPECTED) - {"10_bad.jsonl", "11_copy.jsonl"})
+    expected = {
+        "scanned": read_directly,
+        "one changed": [name for name in read_directly if name != "03_claude_code.jsonl"],
+        "scan fails": [],
+    }[how]
+    assert direct == [expected]
+    assert tables(db) == stored
+
+
 def test_batch_results_take_their_own_files_time_and_quarantine_keeps_own_line_numbers(
     mixed_batched,
 ):

@@ -24,7 +24,14 @@ from costops.ingest import run
 from costops.ingest.formats import batch_inputs
 from costops.ingest.formats.sql import IN_FILE
 from costops.ingest.run import FileResult
-from costops.ingest.sources import ChunkReader, FileIdentity, Source, Whole, file_identity
+from costops.ingest.sources import (
+    ChunkReader,
+    FileIdentity,
+    Source,
+    Whole,
+    file_identity,
+    unchanged,
+)
 
 SMALL_FILE_BYTES = 4 * 1024 * 1024  # a file this small (decompressed) is read whole, in a batch
 BATCH_BYTES = 64 * 1024 * 1024  # the text of one batch
@@ -37,19 +44,41 @@ SELECT unnest($run_ids::BIGINT[]) AS run_id, unnest($names::VARCHAR[]) AS file,
     unnest($firsts::BIGINT[]) - 1 AS shift, unnest($times::VARCHAR[]) AS default_ts
 """
 
-# As run.LOAD_CHUNK_SQL, each line with its file's time and whether it is the file's first.
-# (The lines come as a list with their run ids beside them: DuckDB's ASOF join to the file
-# ranges, or string_split of the text, would cost several times the rest of the load.)
+# The files DuckDB can read itself (`Whole.direct`), one line per row, in the order given: the
+# rows of a file are numbered by rowid (insertion order is kept while scanning).
+SCAN_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _scan AS
+SELECT filename, raw
+FROM read_csv($paths, columns = {{'raw': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '',
+              header = false, auto_detect = false, strict_mode = true, new_line = '\\n',
+              max_line_size = {2 * SMALL_FILE_BYTES}, compression = 'auto', filename = true)
+"""
+SCANNED_SQL = "SELECT filename, min(rowid), max(rowid), count(*) FROM _scan GROUP BY filename"
+
+# As run.LOAD_CHUNK_SQL, each line with its file's time and whether it is the file's first: the
+# scanned files' rows (`_direct`: a file's run and first rowid), then the lines passed as a list
+# with their run ids beside them (DuckDB's ASOF join to the file ranges, or string_split of the
+# text, would cost several times the rest of the load).
 LOAD_SQL = """
 CREATE OR REPLACE TEMP TABLE _raw AS
-WITH split AS (
-    SELECT generate_subscripts($lines::VARCHAR[], 1) AS line_no, unnest($lines::VARCHAR[]) AS raw,
-        unnest($runs::BIGINT[]) AS run_id
+SELECT s.rowid - d.first_rowid + f.first_line AS line_no, COALESCE(s.raw, '') AS raw,
+    true AS utf8_ok, NULL::VARCHAR AS unparsed, f.default_ts, s.rowid = d.first_rowid AS file_start
+FROM _scan s JOIN _direct d USING (filename) JOIN _files f USING (run_id)
+UNION ALL (
+    WITH split AS (
+        SELECT unnest($lines::VARCHAR[]) AS raw, unnest($runs::BIGINT[]) AS run_id,
+            unnest($numbers::BIGINT[]) AS line_no
+    )
+    SELECT s.line_no, s.raw, NOT list_contains($bad_utf8::BIGINT[], s.line_no) AS utf8_ok,
+        ($reasons::VARCHAR[])[list_position($unparsed::BIGINT[], s.line_no)] AS unparsed,
+        f.default_ts, s.line_no = f.first_line AS file_start
+    FROM split s JOIN _files f USING (run_id)
 )
-SELECT s.line_no, s.raw, NOT list_contains($bad_utf8::BIGINT[], s.line_no) AS utf8_ok,
-    ($reasons::VARCHAR[])[list_position($unparsed::BIGINT[], s.line_no)] AS unparsed,
-    f.default_ts, s.line_no = f.first_line AS file_start
-FROM split s JOIN _files f USING (run_id)
+"""
+DIRECT_SQL = """
+CREATE OR REPLACE TEMP TABLE _direct AS
+SELECT unnest($names::VARCHAR[]) AS filename, unnest($run_ids::BIGINT[]) AS run_id,
+    unnest($firsts::BIGINT[]) AS first_rowid
 """
 
 
@@ -190,11 +219,13 @@ def _ingest_batch(
         return [ingest_one(item.source) for item in read]
     finally:
         run.drop_staging(con)
-        con.execute("DROP TABLE IF EXISTS _replaced")
+        for table in ("_replaced", "_scan", "_direct"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _scan(con: duckdb.DuckDBPyConnection, read: list[_Read], options: Options) -> list[FileResult]:
     results = {}
+    scanned = _scan_directly(con, read)  # before the transaction: a failed scan costs nothing
     con.execute("BEGIN TRANSACTION")
     try:
         first_run = run.next_run_id(con)
@@ -203,7 +234,7 @@ def _scan(con: duckdb.DuckDBPyConnection, read: list[_Read], options: Options) -
                    zip(run_ids, read, strict=True)}  # fmt: skip
         for item, result in zip(read, results.values(), strict=True):
             result.identity = item.whole.identity
-        text = _load_files(con, read, run_ids, options.default_time)
+        text = _load_files(con, read, run_ids, options.default_time, scanned)
         if text:
             run.stage(con, options.kind, options.fmt, options.default_time,
                       options.mappings or {}, options.keep_text, files=True)  # fmt: skip
@@ -217,37 +248,85 @@ def _scan(con: duckdb.DuckDBPyConnection, read: list[_Read], options: Options) -
     return list(results.values())
 
 
+def _scan_directly(con: duckdb.DuckDBPyConnection, read: list[_Read]) -> dict[str, int]:
+    """Let DuckDB read the files it can (`Whole.direct`) into `_scan`, in one multi-threaded
+    scan: passing their text from Python costs several times more. Returns each file's first
+    rowid there, for the files whose rows are exactly their lines (as many as the read counted,
+    one after the other) and that have not changed since they were hashed; the lines of any
+    other file are passed as a list."""
+    paths = [str(item.source.path) for item in read if item.whole.direct]
+    if not paths:
+        return {}
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        con.execute(SCAN_SQL, {"paths": paths})
+        spans = {str(name): (int(first), int(last), int(count)) for name, first, last, count
+                 in con.execute(SCANNED_SQL).fetchall()}  # fmt: skip
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
+        return {}
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    firsts = {}
+    for item in read:
+        name, whole = str(item.source.path), item.whole
+        first, last, count = spans.get(name, (0, -1, 0))
+        exact = count == whole.lines and last - first + 1 == count
+        if whole.direct and exact and whole.identity is not None and unchanged(whole.identity):
+            firsts[name] = first
+    return firsts
+
+
 def _load_files(
-    con: duckdb.DuckDBPyConnection, read: list[_Read], run_ids: list[int], given: str | None
+    con: duckdb.DuckDBPyConnection,
+    read: list[_Read],
+    run_ids: list[int],
+    given: str | None,
+    scanned: dict[str, int],
 ) -> bool:
-    """The files' lines into `_raw`, numbered on from one file to the next; False when there
-    are none."""
+    """The files' lines into `_raw`, numbered on from one file to the next (`scanned`: the files
+    DuckDB read into `_scan`, and their first rowid there); False when there are none."""
     texts: list[str] = []
     runs: list[Iterable[int]] = []
+    numbers: list[Iterable[int]] = []
     bad_utf8: list[int] = []
     unparsed: dict[int, str] = {}
     firsts: list[int] = []
     lasts: list[int] = []
+    direct: dict[str, list] = {"names": [], "run_ids": [], "firsts": []}
     base = 0
     for run_id, item in zip(run_ids, read, strict=True):
-        for chunk in item.whole.chunks:
-            texts.append(chunk.text)
-            bad_utf8 += [base + n for n in chunk.bad_utf8]
-            unparsed.update({base + n: why for n, why in chunk.unparsed.items()})
-        runs.append(itertools.repeat(run_id, item.whole.lines))
+        name, lines = str(item.source.path), item.whole.lines
+        if name in scanned:
+            direct["names"].append(name)
+            direct["run_ids"].append(run_id)
+            direct["firsts"].append(scanned[name])
+        else:
+            for chunk in item.whole.chunks:
+                texts.append(chunk.text)
+                bad_utf8 += [base + n for n in chunk.bad_utf8]
+                unparsed.update({base + n: why for n, why in chunk.unparsed.items()})
+            runs.append(itertools.repeat(run_id, lines))
+            numbers.append(range(base + 1, base + lines + 1))
         firsts.append(base + 1)
-        base += item.whole.lines
+        base += lines
         lasts.append(base)
     times = [given or run.iso_time(item.whole.modified) for item in read]
     names = [item.source.name for item in read]
     params = {"run_ids": run_ids, "names": names, "firsts": firsts, "lasts": lasts, "times": times}
     con.execute(FILES_SQL, params)
-    if not texts:
+    if not base:
         return False
+    if not direct["names"]:
+        con.execute("CREATE OR REPLACE TEMP TABLE _scan (filename VARCHAR, raw VARCHAR)")
+    con.execute(DIRECT_SQL, direct)
     con.execute(LOAD_SQL, {
-        "lines": "\n".join(texts).split("\n"), "runs": list(itertools.chain(*runs)),
+        "lines": "\n".join(texts).split("\n") if texts else [],
+        "runs": list(itertools.chain(*runs)), "numbers": list(itertools.chain(*numbers)),
         "bad_utf8": bad_utf8, "unparsed": list(unparsed), "reasons": list(unparsed.values()),
     })  # fmt: skip
+    con.execute("DROP TABLE _scan")  # its text is in `_raw` now
     return True
 
 

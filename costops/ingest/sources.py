@@ -56,6 +56,9 @@ class Whole:
     chunks: list[Chunk]
     identity: FileIdentity | None  # None when the file changed while it was read
     modified: float  # its modification time (seconds)
+    # DuckDB's CSV reader, one column per line, reads the file into the same lines as `chunks`
+    # (no CR, no U+0001 to split on, no BOM, all UTF-8, no line cut off; gzip by its name).
+    direct: bool = False
 
     @property
     def lines(self) -> int:
@@ -206,7 +209,13 @@ class ChunkReader:
             return None
         same = _stat_key(before) == _stat_key(after)
         identity = _file_identity(path, after) if same else None
-        return Whole(hashlib.sha256(data).hexdigest(), chunks, identity, after.st_mtime)
+        direct = (
+            identity is not None and (not self.gzipped or path.suffix == ".gz")
+            and b"\r" not in data and b"\x01" not in data and not data.startswith(codecs.BOM_UTF8)
+            and not any(chunk.bad_utf8 or chunk.unparsed for chunk in chunks)
+        )  # fmt: skip
+        sha256 = hashlib.sha256(data).hexdigest()
+        return Whole(sha256, chunks, identity, after.st_mtime, direct)
 
     def changed(self) -> bool:
         """Whether the path no longer names the file `fingerprint` read, as it read it (rotated,
@@ -362,6 +371,15 @@ class _Gzip(gzip.GzipFile):
         super().close()
         if self._raw is not sys.stdin.buffer:
             self._raw.close()
+
+
+def unchanged(identity: FileIdentity) -> bool:
+    """Whether the file is still as `identity` found it."""
+    try:
+        info = os.stat(identity[0])
+    except OSError:
+        return False
+    return (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns) == identity[1:]
 
 
 def gzipped(path: Path) -> bool:
