@@ -302,3 +302,31 @@ def test_otlp_workflow_agent_and_tool_spans_are_skipped_not_quarantined(run, db,
     stored = _stored(db)
     assert stored == {"chatcmpl-5555555555555555": (21, 0, 0, 57, 0, 256, 1500)}
     assert "1 skipped (no usage)" in result.stderr  # the line with no model call
+
+
+@pytest.mark.parametrize(
+    ("split", "expected"),
+    [
+        # (input, cache read, 5m writes, 1h writes)
+        (
+            {"ephemeral_5m_input_tokens": 150, "ephemeral_1h_input_tokens": 50},
+            (9204, 9000, 150, 50),
+        ),
+        (None, (9204, 9000, 200, 0)),  # logged as null: every write is a 5-minute one
+        ("absent", (9204, 9000, 200, 0)),
+        ({}, (9204, 9000, 0, 0)),  # a split that names no class: nothing is counted twice
+    ],
+)
+def test_claude_code_cache_writes_follow_the_split_when_one_is_given(run, db, tmp_path, split,
+                                                                     expected):  # fmt: skip
+    """200 cache-creation tokens in all: input = 4 + 9000 read + 200 written = 9204."""
+    line = _assistant("a-1", "msg_split")
+    usage = line["message"]["usage"]
+    if split == "absent":
+        del usage["cache_creation"]
+    else:
+        usage["cache_creation"] = split
+    result = run("ingest", _write(tmp_path / "cc.jsonl", line), "--db", db)
+    assert result.code == 0, result.stderr
+    assert _rows(db, "SELECT input_tokens, cache_read_tokens, cache_write_5m_tokens, "
+                     "cache_write_1h_tokens FROM requests") == [expected]  # fmt: skip

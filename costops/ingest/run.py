@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ from costops.ingest.formats.detect import (
     SKIP,
     USAGE_SQL,
 )
-from costops.ingest.formats.gateways import CLAUDE_CODE_PATHS
-from costops.ingest.formats.sql import IN_FILE, json_mappings, patch, slim_json
+from costops.ingest.formats.gateways import CLAUDE_CODE_STRUCTURE
+from costops.ingest.formats.sql import IN_FILE, json_mappings, patch
 from costops.ingest.redact import redact_sql, tokens_sql
 from costops.ingest.sources import (
     MAX_LINE_BYTES,
@@ -152,24 +153,22 @@ FROM repeats
 """
 
 
+_CLAUDE_CODE_STRUCTURE = json.dumps(CLAUDE_CODE_STRUCTURE)
+
+
 def canon_sql(mappings: dict[str, tuple[str, ...]]) -> str:
     """One canonical JSON object per request: the line itself, an adapter's rebuild of it, or one
     per model-call span of an OTLP line; then the user's dimension mappings on top."""
     patched = patch("canon", json_mappings(mappings))
     return f"""
 CREATE OR REPLACE TEMP TABLE _canon AS
-WITH extracted AS (
+WITH framed AS (
     SELECT *,
-        CASE WHEN format = 'claude-code' THEN json_extract(raw, {list(CLAUDE_CODE_PATHS)!r}) END
-            AS x
+        CASE WHEN format = 'claude-code' THEN json_transform(raw, '{_CLAUDE_CODE_STRUCTURE}') END
+            AS cc,
+        CASE WHEN format NOT IN ('costops', 'claude-code') THEN raw::JSON END AS j
     FROM _classified
     WHERE format NOT IN ('eval', 'otlp', '{SKIP}', '{BATCH_INPUT}')
-),
-framed AS (
-    SELECT * EXCLUDE (x),
-        CASE WHEN format = 'claude-code' THEN {slim_json("x", CLAUDE_CODE_PATHS)}
-             WHEN format <> 'costops' THEN raw::JSON END AS j
-    FROM extracted
 ),
 responses AS (
     SELECT *, CASE WHEN format NOT IN ('costops', 'claude-code') THEN {RESPONSE_CASE_SQL} END

@@ -4,6 +4,7 @@ Claude Code session transcripts."""
 from __future__ import annotations
 
 from costops.ingest.formats.sql import (
+    COUNT_TYPE,
     first,
     i,
     latency_ms,
@@ -166,39 +167,53 @@ CLAUDE_CODE_BOOKKEEPING_SQL = (
 )
 
 
-# Every path the adapter below reads: a transcript line (its message's content, tool results)
-# is parsed once for these (sql.slim_json), not once per field.
-CLAUDE_CODE_PATHS = (
-    "$.message.id", "$.message.model", "$.message.usage", "$.message.stop_reason",
-    "$.requestId", "$.uuid", "$.timestamp", "$.sessionId", "$.cwd", "$.gitBranch", "$.version",
-)  # fmt: skip
+# Every field the adapter below reads: a transcript line (its message's content, tool results) is
+# parsed once, into this struct (`json_transform`), not once per field. Strings as text (equal to
+# `->>`), counts and the time as JSON fragments (the canonical checks see their real type).
+_CLAUDE_CODE_USAGE = {
+    "input_tokens": "JSON", "output_tokens": "JSON", "cache_read_input_tokens": "JSON",
+    "cache_creation_input_tokens": "JSON", "service_tier": "VARCHAR",
+    "cache_creation": {"ephemeral_5m_input_tokens": "JSON", "ephemeral_1h_input_tokens": "JSON"},
+}  # fmt: skip
+CLAUDE_CODE_STRUCTURE = {
+    "message": {
+        "id": "VARCHAR", "model": "VARCHAR", "stop_reason": "VARCHAR", "usage": _CLAUDE_CODE_USAGE,
+    },
+    "requestId": "VARCHAR", "uuid": "VARCHAR", "timestamp": "JSON", "sessionId": "VARCHAR",
+    "cwd": "VARCHAR", "gitBranch": "VARCHAR", "version": "VARCHAR",
+}  # fmt: skip
 
 
-def claude_code_fields() -> dict[str, str]:
-    """An assistant line of a Claude Code transcript: Anthropic usage under `message`; the same
-    message repeats while streaming (request_id = message.id, so it counts once)."""
-    usage = "$.message.usage"
-    read = i(f"{usage}.cache_read_input_tokens")
-    created = i(f"{usage}.cache_creation_input_tokens")
-    has_split = f"(j->'{usage}.cache_creation') IS NOT NULL"
-    project = "NULLIF(regexp_extract(j->>'$.cwd', '([^/\\\\]+)[/\\\\]*$', 1), '')"
+def claude_code_fields(line: str = "cc") -> dict[str, str]:
+    """An assistant line of a Claude Code transcript (`line`: its CLAUDE_CODE_STRUCTURE): Anthropic
+    usage under `message`; the same message repeats while streaming (request_id = message.id, so
+    it counts once)."""
+    usage = f"{line}.message.usage"
+
+    def count(field: str) -> str:
+        return f"TRY_CAST({field} AS {COUNT_TYPE})"
+
+    read = count(f"{usage}.cache_read_input_tokens")
+    created = count(f"{usage}.cache_creation_input_tokens")
+    split = f"{usage}.cache_creation"  # NULL when absent (or null): then all writes are 5m
+    project = f"NULLIF(regexp_extract({line}.cwd, '([^/\\\\]+)[/\\\\]*$', 1), '')"
     return {
-        "request_id": first(s("$.message.id"), s("$.requestId"), s("$.uuid")),
-        "timestamp": v("$.timestamp"),
+        "request_id": first(f"{line}.message.id", f"{line}.requestId", f"{line}.uuid"),
+        "timestamp": f"{line}.timestamp",
         "provider": "'anthropic'",
-        "model": s("$.message.model"),
-        "input_tokens": total(i(f"{usage}.input_tokens"), read, created),
+        "model": f"{line}.message.model",
+        "input_tokens": total(count(f"{usage}.input_tokens"), read, created),
         "cache_read_tokens": read,
-        "cache_write_5m_tokens": f"CASE WHEN {has_split} "
-        f"THEN {i(f'{usage}.cache_creation.ephemeral_5m_input_tokens')} ELSE {created} END",
-        "cache_write_1h_tokens": f"CASE WHEN {has_split} "
-        f"THEN {i(f'{usage}.cache_creation.ephemeral_1h_input_tokens')} END",
-        "output_tokens": v(f"{usage}.output_tokens"),
-        "finish_reason": s("$.message.stop_reason"),
-        "service_tier": s(f"{usage}.service_tier"),
+        "cache_write_5m_tokens": f"CASE WHEN {split} IS NOT NULL "
+        f"THEN {count(f'{split}.ephemeral_5m_input_tokens')} ELSE {created} END",
+        "cache_write_1h_tokens": f"CASE WHEN {split} IS NOT NULL "
+        f"THEN {count(f'{split}.ephemeral_1h_input_tokens')} END",
+        "output_tokens": f"{usage}.output_tokens",
+        "finish_reason": f"{line}.message.stop_reason",
+        "service_tier": f"{usage}.service_tier",
         "feature": project,
-        "task_id": s("$.sessionId"),
-        "session_id": s("$.sessionId"),
-        "attributes": f"json_object('project', {project}, 'git_branch', j->>'$.gitBranch', "
-        "'claude_code_version', j->>'$.version')",
+        "task_id": f"{line}.sessionId",
+        "session_id": f"{line}.sessionId",
+        "attributes": f"json_object('project', {project}, 'git_branch', {line}.gitBranch, "
+        f"'claude_code_version', {line}.version)",
     }

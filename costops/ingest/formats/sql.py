@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from costops.config import MAPPABLE as DIMENSIONS
 
 
@@ -121,30 +119,3 @@ def prompt_prefix(messages: str, head: str, input_tokens: str) -> tuple[str, str
         f"/ length({whole})) AS BIGINT) END"
     )
     return prefix_hash, prefix_tokens
-
-
-def slim_json(extracted: str, paths: tuple[str, ...]) -> str:
-    """A JSON object of just `paths` (plain `$.a.b` keys), from `extracted`, the list
-    `json_extract(raw, paths)` gave: a line parsed once for the few fields an adapter reads,
-    not once per field. A path absent from the line is absent from the object."""
-    tree: dict[str, Any] = {}
-    for index, path in enumerate(paths, start=1):
-        *parents, leaf = path.removeprefix("$.").split(".")
-        node = tree
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = index
-
-    def present(node: dict[str, Any] | int) -> str:
-        if isinstance(node, int):
-            return f"{extracted}[{node}] IS NOT NULL"
-        return "(" + " OR ".join(present(child) for child in node.values()) + ")"
-
-    def build(node: dict[str, Any]) -> str:
-        parts = []
-        for key, child in node.items():
-            value = f"{extracted}[{child}]" if isinstance(child, int) else build(child)
-            parts.append(f"CASE WHEN {present(child)} THEN '\"{key}\":' || {value} END")
-        return "('{' || concat_ws(',', " + ", ".join(parts) + ") || '}')"
-
-    return f"({build(tree)})::JSON"
