@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from bench import COSTOPS, ROOT, measure, replace_section  # type: ignore[import-not-found]
+from bench import COSTOPS, ROOT, measure, write_sections  # type: ignore[import-not-found]
 from claude_sessions import DAYS, generate  # type: ignore[import-not-found]
 
 CCUSAGE_VERSION = "20.0.24"
@@ -344,8 +344,7 @@ def main() -> int:
     single_process = has_report_ingest()
     sizes = [run_size(n, single_process) for n in opts.sessions]
     body = section(sizes, single_process, load_start)
-    old = opts.report.read_text(encoding="utf-8") if opts.report.exists() else ""
-    opts.report.write_text(replace_section(old, body), encoding="utf-8")
+    write_sections(opts.report, **{"bench-claude-code": body})
     print(body)
     return 0
 

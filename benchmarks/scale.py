@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import COSTOPS, ROOT, measure  # type: ignore[import-not-found]
+from bench import COSTOPS, ROOT, measure, write_sections  # type: ignore[import-not-found]
 
 from costops.store.db import connect
 
@@ -67,8 +67,7 @@ its own request and task ids) in {t_build:.0f} s. On disk: {store_mb:,.0f} MB
 | report --by feature (first: builds the priced cache) | {t_first:.2f} | {m_first:,.0f} |
 | report --by feature | {t_cached:.2f} | {m_cached:,.0f} |
 """
-    with opts.report.open("a", encoding="utf-8") as out:
-        out.write(text)
+    write_sections(opts.report, scale=text)
     print(text)
     return 0
 

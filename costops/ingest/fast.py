@@ -155,9 +155,10 @@ def stage(
     reader: ChunkReader,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> tuple[str, int, Staged | None]:
-    """Stage the file into `_fast_req` / `_fast_ev` while another thread hashes it and counts
-    its lines (`reader.fingerprint`: DuckDB's reader and the hash each use a core). Returns the
-    hash, the line count, and what was staged, or None when the file needs the general path."""
+    """Stage the file into `_fast` (its requests as `_best`, its evals as `_fast_ev`) while
+    another thread hashes it and counts its lines (`reader.fingerprint`: DuckDB's reader and the
+    hash each use a core). Returns the hash, the line count, and what was staged, or None when
+    the file needs the general path."""
     assert source.path is not None
     compression = "gzip" if gzipped(source.path) else "none"
     params = {"path": str(source.path), "kind": kind, "compression": compression}
