@@ -6,6 +6,8 @@ BENCHMARKS.md. The data is built in DuckDB, never committed."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -58,7 +60,8 @@ def main() -> int:
 ## Scale of the store: {requests:,} requests in one file
 
 Built by `benchmarks/scale.py --copies {opts.copies}` from the benchmark database (each copy with
-its own request and task ids) in {t_build:.0f} s. On disk: {store_mb:,.0f} MB
+its own request and task ids) in {t_build:.0f} s, on {dt.date.today().isoformat()}; DuckDB's memory
+cap {os.environ.get("COSTOPS_MEMORY_LIMIT", "2GB (the default)")}. On disk: {store_mb:,.0f} MB
 ({store_mb * 1e6 / requests:,.0f} bytes per request, evals included) before the priced cache,
 {db_mb:,.0f} MB after.
 
