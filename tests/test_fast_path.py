@@ -3,11 +3,13 @@ general, line-by-line path stores; anything unusual falls back to the general pa
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from costops.ingest import fast
@@ -148,3 +150,22 @@ def test_repeated_requests_keep_the_same_record_on_both_paths(tmp_path):
     kept = sorted((row[0], row[-1]) for row in fast_tables["requests"])  # (id, line_no)
     assert kept == [("a", 3), ("b", 5), ("c", 6), ("d", 7)]
     assert fast_result.requests_inserted == 4 and fast_result.duplicates == 3
+
+
+def test_ctrl_c_while_staging_stops_the_ingest_and_stores_nothing(tmp_path, monkeypatch):
+    """DuckDB reports Ctrl-C during the staging statement as an error of its own: that is not a
+    file its reader cannot read, so the general path must not take over (the CLI exits 130)."""
+    path = tmp_path / "clean.jsonl"
+    path.write_text(_line(request_id="a") + "\n")
+
+    @contextlib.contextmanager
+    def interrupted(*args):
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+        yield
+
+    monkeypatch.setattr(fast, "_reporting", interrupted)
+    with open_db(str(tmp_path / "x.duckdb")) as con:
+        with pytest.raises(duckdb.InterruptException):
+            ingest_source(con, Source(str(path), path))
+        assert con.execute("SELECT count(*) FROM requests").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM ingest_runs").fetchone() == (0,)

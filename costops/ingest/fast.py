@@ -193,6 +193,8 @@ def _stage(
         with _reporting(con, reader, hashing, on_progress):
             con.execute(STAGE_SQL, params)
         return con.execute(CHECK_SQL).fetchone()
+    except duckdb.InterruptException:  # Ctrl-C: not a file the reader cannot read
+        raise
     except duckdb.Error:
         return None
     finally:
