@@ -146,8 +146,16 @@ def build_full(con: duckdb.DuckDBPyConnection, schema: str, run_id: int | None) 
     for (view, sql, position), (_, table, _) in zip(units.UNIT_VIEWS, STORED, strict=True):
         _scope(con, SCOPE_OF[view], FULL_SCOPES)
         columns = f"* EXCLUDE ({narrow})" if view == "evaluated_requests" else "*"
-        order = f" ORDER BY {position}" if position else ""
-        con.execute(f"CREATE OR REPLACE {kind} {table} AS SELECT {columns} FROM ({sql}){order}")
+        if position:
+            # In two statements: sorting while the joins still hold their hash tables runs out
+            # of memory at 10M rows under the default cap; a sort of a stored table spills.
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _unordered AS SELECT {columns} FROM ({sql})")
+            con.execute(
+                f"CREATE OR REPLACE {kind} {table} AS SELECT * FROM _unordered ORDER BY {position}"
+            )
+            con.execute("DROP TABLE _unordered")
+        else:
+            con.execute(f"CREATE OR REPLACE {kind} {table} AS SELECT {columns} FROM ({sql})")
         point_view(con, view, schema)
     _scope(con, "scoped_evaluated", FULL_SCOPES)
     con.execute(f"CREATE OR REPLACE {kind} {ROLLUP_TABLE} AS {rollup.ROLLUP_SQL}")
