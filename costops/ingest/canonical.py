@@ -178,7 +178,6 @@ def request_columns_sql(text: frozenset[str] = frozenset()) -> str:
     )
 
 
-REQUEST_CHECKS = request_checks()
 REQUEST_COLUMNS_SQL = request_columns_sql()
 
 REQUEST_COLUMN_NAMES = (
@@ -245,15 +244,14 @@ def eval_columns(text: frozenset[str] = frozenset()) -> dict[str, str]:
     }
 
 
-EVAL_CHECKS = eval_checks()
-EVAL_COLUMNS = eval_columns()
-EVAL_COLUMNS_SQL = ",\n    ".join(f"{expr} AS {name}" for name, expr in EVAL_COLUMNS.items())
-EVAL_REASON_SQL = _reason(EVAL_CHECKS)
-
-
 def eval_reason_sql(text: frozenset[str] = frozenset()) -> str:
     """The first failed invariant of an eval line, or NULL for a good one."""
     return _reason(eval_checks(text))
+
+
+EVAL_COLUMNS = eval_columns()
+EVAL_COLUMNS_SQL = ",\n    ".join(f"{expr} AS {name}" for name, expr in EVAL_COLUMNS.items())
+EVAL_REASON_SQL = eval_reason_sql()
 
 
 # Each line's JSON is parsed once, by json_transform into a struct of raw JSON fragments.
