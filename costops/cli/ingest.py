@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from costops.ingest.batched import Options
+    from costops.ingest.lake import LakeWrite
     from costops.ingest.run import FileResult
     from costops.ingest.sources import Source
 
@@ -72,12 +73,22 @@ def ingest(
             "e-mail addresses redacted (off by default).",
         ),
     ] = False,
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="DIR",
+            help="Also write the canonical requests and evals as Parquet partitioned by day "
+            "under DIR (for --engine spark), rewritten per source file when it changes.",
+        ),
+    ] = None,
     wait: WaitOption = 0.0,
     db: DbOption = None,
 ) -> None:
     """Ingest request logs and eval records; bad lines are quarantined, good ones kept."""
     ingest_paths(paths, fmt=fmt, kind=kind.value, strict=strict, timestamp=timestamp,
-                 mapping=mapping, config=config, keep_text=keep_text, wait=wait, db=db)  # fmt: skip
+                 mapping=mapping, config=config, keep_text=keep_text, wait=wait, db=db,
+                 lake=lake)  # fmt: skip
 
 
 def ingest_paths(
@@ -93,11 +104,13 @@ def ingest_paths(
     wait: float = 0.0,
     db: str | None = None,
     brief: bool = False,
+    lake: str | None = None,
 ) -> None:
     """`costops ingest PATHS`; `brief` (an analysis's --ingest) names only the files with
-    something to say, then the totals."""
+    something to say, then the totals; `lake` (--to DIR) also writes the Parquet lake there."""
     from costops.config import load_config, parse_map_options
     from costops.ingest.batched import Options, ingest_sources
+    from costops.ingest.lake import write_lake
     from costops.ingest.sources import expand
     from costops.store.db import INGEST_MEMORY_LIMIT, open_db
 
@@ -113,7 +126,10 @@ def ingest_paths(
             results.append(result)
             if not brief or _notable(result):
                 _print_file(result)
+        written = write_lake(con, lake) if lake is not None else None  # after the commits
     _print_totals(results, path, always=brief)
+    if lake is not None and written is not None:
+        _print_lake(lake, written)
     damaged = [r for r in results if r.damage]
     if damaged:
         raise InputDataError(
@@ -210,6 +226,14 @@ def _formats(result: FileResult) -> str:
 
 def _notable(result: FileResult) -> bool:
     return bool(result.quarantined or result.damage or result.status in ("refused", "rejected"))
+
+
+def _print_lake(directory: str, written: LakeWrite) -> None:
+    stderr.print(
+        f"lake {directory}: {count(written.sources, 'source')} written "
+        f"({count(written.requests, 'request')}, {count(written.evals, 'eval')})"
+        + (f" · {written.unchanged:,} unchanged" if written.unchanged else ""),
+    )
 
 
 def _print_totals(results: list[FileResult], path: str, *, always: bool = False) -> None:
