@@ -76,29 +76,43 @@ def parse_budgets(raw: Any, where: str) -> list[Budget]:
     return out
 
 
-TASK_SQL = """
+# The three costliest contributors of a breach, from ranked rows (alias r: shown, cost, rank),
+# as columns: a list built by ordered aggregation would not be portable SQL, and the amounts are
+# formatted here (printf rounds differently on Spark). _contributors lists them.
+TOP = 3
+TOP_SQL = ", ".join(
+    [*(f"max(CASE WHEN r.rank = {i} THEN r.shown END) AS top_{i}, "
+       f"max(CASE WHEN r.rank = {i} THEN r.cost END) AS top_{i}_cost" for i in range(1, TOP + 1)),
+     f"least(count(*), {TOP}) AS top_count"]
+)  # fmt: skip
+
+TASK_SQL = f"""
 WITH calls AS (
     SELECT p.task_id, p.ts, p.request_id, p.model, p.cost,
         p.input_tokens + p.output_tokens AS tokens,
         -- exact running sums (costops.analysis.exact), as DOUBLE
-        CAST(decimal_sum({measure}) OVER (PARTITION BY p.task_id ORDER BY p.ts, p.request_id
-                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS DOUBLE) AS running
-    FROM evaluated_requests p WHERE p.task_id IS NOT NULL AND {where}
+        CAST(decimal_sum({{measure}}) OVER (
+            PARTITION BY p.task_id ORDER BY p.ts, p.request_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS DOUBLE) AS running,
+        p.request_id || ' (' || p.model AS shown,
+        row_number() OVER (PARTITION BY p.task_id
+                           ORDER BY p.cost DESC NULLS LAST, p.request_id) AS rank
+    FROM evaluated_requests p WHERE p.task_id IS NOT NULL AND {{where}}
 )
-SELECT task_id AS scope, max(running) AS actual,
-    strftime(min(CASE WHEN running > ? + ? THEN ts END), '%Y-%m-%dT%H:%M:%SZ') AS first_crossed,
-    list(request_id || ' (' || model || ', $' || printf('%.4f', COALESCE(cost, 0)) || ')'
-         ORDER BY cost DESC NULLS LAST)[1:3] AS top_contributors
-FROM calls GROUP BY task_id HAVING max(running) > ? + ?
+SELECT r.task_id AS scope, max(r.running) AS actual,
+    strftime(min(CASE WHEN r.running > ? + ? THEN r.ts END), '%Y-%m-%dT%H:%M:%SZ')
+        AS first_crossed,
+    {TOP_SQL}
+FROM calls r GROUP BY r.task_id HAVING max(r.running) > ? + ?
 ORDER BY actual DESC, scope
 """
 
-PERIOD_SQL = """
+PERIOD_SQL = f"""
 WITH calls AS (
-    SELECT {period} AS period, {key} AS key, p.ts, p.cost, {contributor} AS contributor,
-        CAST(decimal_sum(p.cost) OVER (PARTITION BY {period}, {key} ORDER BY p.ts, p.request_id
+    SELECT {{period}} AS period, {{key}} AS key, p.ts, p.cost, {{contributor}} AS contributor,
+        CAST(decimal_sum(p.cost) OVER (PARTITION BY {{period}}, {{key}} ORDER BY p.ts, p.request_id
                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS DOUBLE) AS running
-    FROM evaluated_requests p WHERE {where}
+    FROM evaluated_requests p WHERE {{where}}
 ),
 groups AS (
     SELECT period, key, max(running) AS actual,
@@ -108,15 +122,21 @@ groups AS (
 contributors AS (
     SELECT period, key, contributor, money_sum(cost) AS cost FROM calls
     GROUP BY period, key, contributor
-)
+),
+ranked AS (
+    SELECT period, key,
+        cost, COALESCE(contributor, '(none)') AS shown,
+        row_number() OVER (PARTITION BY period, key
+                           ORDER BY cost DESC NULLS LAST, contributor) AS rank
+    FROM contributors
+),
+tops AS (SELECT r.period, r.key, {TOP_SQL} FROM ranked r GROUP BY r.period, r.key)
 SELECT g.period, g.key, g.actual,
     strftime(g.crossed, '%Y-%m-%dT%H:%M:%SZ') AS first_crossed,
-    (SELECT list(COALESCE(c.contributor, '(none)') || ' ('
-                 || COALESCE('$' || printf('%.2f', c.cost), 'unpriced') || ')'
-                 ORDER BY c.cost DESC NULLS LAST)[1:3]
-     FROM contributors c WHERE c.period = g.period AND c.key IS NOT DISTINCT FROM g.key)
-        AS top_contributors
-FROM groups g WHERE g.actual > ? + ?
+    {", ".join(f"t.top_{i}, t.top_{i}_cost" for i in range(1, TOP + 1))}, t.top_count
+FROM groups g
+LEFT JOIN tops t ON t.period = g.period AND t.key IS NOT DISTINCT FROM g.key
+WHERE g.actual > ? + ?
 ORDER BY g.period, g.actual DESC
 """
 
@@ -205,11 +225,24 @@ def _forecast(
     return out
 
 
+def _contributors(row: dict[str, Any], *, per_task: bool) -> list[str | None]:
+    """The top contributors as shown: a task's calls with their cost to 4 places, a period's
+    models (or features) to the cent, or unpriced."""
+    shown: list[str | None] = []
+    for i in range(1, (row["top_count"] or 0) + 1):
+        name, cost = row[f"top_{i}"], row[f"top_{i}_cost"]
+        if per_task:
+            shown.append(None if name is None else f"{name}, ${cost or 0:.4f})")
+        else:
+            shown.append(f"{name} ({'unpriced' if cost is None else f'${cost:.2f}'})")
+    return shown
+
+
 def _breach(
     budget: Budget, scope: str, limit: float, unit: str, row: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "budget": budget.name, "rule": budget.describe(), "scope": scope, "limit": limit,
         "unit": unit, "actual": row["actual"], "first_crossed": row["first_crossed"],
-        "top_contributors": row["top_contributors"],
+        "top_contributors": _contributors(row, per_task=budget.per == "task"),
     }  # fmt: skip

@@ -28,6 +28,7 @@ import duckdb
 from costops.analysis import refresh
 from costops.analysis.rollup import ROLLUP_SQL, ROLLUP_VIEW
 from costops.analysis.units import UNIT_VIEWS
+from costops.engine import is_spark, select_list
 from costops.rates.cost import PRICED_VIEW_SQL, PRICING_TABLES, RAW_RATE_COLUMNS
 from costops.rates.match import EXTRA_MODELS_SQL
 
@@ -104,13 +105,15 @@ def is_fresh(con: duckdb.DuckDBPyConnection, pricing_fingerprint: str) -> bool:
 
 def use_list_prices(con: duckdb.DuckDBPyConnection) -> None:
     """Make every analysis read list prices: the cost before any contract discount."""
+    listed = select_list(con, STORED_REQUESTS, replace={"cost": "list_cost"})
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW evaluated_requests AS "
-        f"SELECT * REPLACE (list_cost AS cost) FROM {STORED_REQUESTS}"
+        f"CREATE OR REPLACE TEMP VIEW evaluated_requests AS SELECT {listed} FROM {STORED_REQUESTS}"
     )
+    if is_spark(con):  # no rollup there
+        return
+    summed = select_list(con, STORED_ROLLUP, exclude=["list_cost"], replace={"cost": "list_cost"})
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {ROLLUP_VIEW} AS "
-        f"SELECT * EXCLUDE (cost, list_cost), list_cost AS cost FROM {STORED_ROLLUP}"
+        f"CREATE OR REPLACE TEMP VIEW {ROLLUP_VIEW} AS SELECT {summed} FROM {STORED_ROLLUP}"
     )
 
 

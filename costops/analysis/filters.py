@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from costops.engine import is_spark
 from costops.errors import UsageError
 
 # Dimension name → SQL over priced_requests (alias p). Time buckets use the local time `lt`.
@@ -61,8 +62,9 @@ class Filters:
 def validate_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> str:
     if not TIMEZONE_NAME.match(tz):
         raise UsageError(f"--tz {tz!r}: not a time zone name (e.g. UTC, Europe/Berlin)")
+    check = duckdb.connect() if is_spark(con) else con  # DuckDB's zone names, either engine
     try:
-        con.execute("SELECT timezone(?, TIMESTAMPTZ '2026-01-01 00:00:00+00')", [tz]).fetchone()
+        check.execute("SELECT timezone(?, TIMESTAMPTZ '2026-01-01 00:00:00+00')", [tz]).fetchone()
     except duckdb.Error as exc:
         raise UsageError(f"--tz {tz!r}: unknown time zone (e.g. UTC, Europe/Berlin)") from exc
     return tz

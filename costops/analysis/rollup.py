@@ -21,6 +21,7 @@ from costops.analysis.filters import (
     local_time,
     where_clause,
 )
+from costops.engine import is_spark
 
 # Low-cardinality dimensions only: each multiplies the rows (the request's own ids do not).
 ROLLUP_DIMENSIONS = (
@@ -87,6 +88,8 @@ def covers(con: duckdb.DuckDBPyConnection, dims: list[Dimension], filters: Filte
 
 
 def _installed(con: duckdb.DuckDBPyConnection) -> bool:
+    if is_spark(con):  # the rollup is kept with DuckDB's priced cache only
+        return False
     found = con.execute(
         "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary", [ROLLUP_VIEW]
     ).fetchone()

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from costops.analysis.cache import install_cached_views, is_fresh, use_stored
-from costops.errors import DatabaseLocked
+from costops.errors import DatabaseLocked, UsageError
 from costops.rates.cost import install_pricing, pricing_fingerprint
 from costops.rates.tables import PricingSources, PricingTables, load_tables, pricing_sources
 from costops.store.db import connect, storage_errors
@@ -21,13 +21,33 @@ def install_views(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> None
 
 @contextmanager
 def analysis_session(
-    db_path: str, pricing_dirs: list[str] | None = None, *, wait: float = 0.0
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The store opened read-only (other readers share it), with pricing and units installed.
+    db_path: str,
+    pricing_dirs: list[str] | None = None,
+    *,
+    wait: float = 0.0,
+    engine: str | None = None,
+    source: str | None = None,
+) -> Iterator[Any]:
+    """The store opened read-only (other readers share it), with pricing and units installed;
+    with an `engine` other than duckdb, the Spark engine over `source` instead
+    (costops.analysis.distributed).
     A fresh priced cache is read as it is: the pricing files are read to check its key, not
     parsed or loaded. A stale one is refreshed in the file when no other process has it open (a
     write lock held for the build only), else priced into this session's temp tables: a reader
     never queues behind another reader."""
+    if engine not in (None, "duckdb"):
+        if not source:
+            raise UsageError(
+                f"--engine {engine} reads a lake: add --source DIR (written by "
+                "`costops ingest LOGS --to DIR`)"
+            )
+        from costops.analysis.distributed import spark_session
+
+        with spark_session(engine, source, pricing_dirs) as spark:
+            yield spark
+        return
+    if source:
+        raise UsageError("--source is read by --engine spark; the duckdb engine reads --db")
     sources = pricing_sources(pricing_dirs)
     with storage_errors(db_path):
         con = _open_priced(db_path, sources, wait)

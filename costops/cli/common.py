@@ -63,6 +63,18 @@ PricingOption = Annotated[
     typer.Option("--pricing", help="Extra pricing tables directory (wins over packaged tables; "
                  "also $COSTOPS_PRICING).", show_default=False),
 ]  # fmt: skip
+EngineOption = Annotated[
+    str | None,
+    typer.Option("--engine", metavar="ENGINE", show_default=False,
+                 help="Where the analysis runs: duckdb (default, the --db store), spark (local), "
+                 "local[N], or sc://HOST:PORT (Spark Connect); Spark reads --source."),
+]  # fmt: skip
+SourceOption = Annotated[
+    str | None,
+    typer.Option("--source", metavar="LAKE", show_default=False,
+                 help="With --engine spark: a lake written by `costops ingest --to DIR` (a "
+                 "folder, s3a://…) or table:CATALOG.SCHEMA.TABLE (the requests table)."),
+]  # fmt: skip
 IngestOption = Annotated[
     list[str] | None,
     typer.Option("--ingest", metavar="PATH", show_default=False,

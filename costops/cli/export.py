@@ -9,8 +9,10 @@ import typer
 
 from costops.cli.common import (
     DbOption,
+    EngineOption,
     PricingOption,
     SinceOption,
+    SourceOption,
     TzOption,
     UntilOption,
     WaitOption,
@@ -35,13 +37,18 @@ def _export(
     db: str | None,
     pricing: list[str] | None,
     wait: float,
+    engine: str | None,
+    source: str | None,
 ) -> None:
     from costops.analysis.filters import Filters, parse_where, validate_timezone
     from costops.analysis.session import analysis_session
     from costops.render.focus import export
 
     check_output(output)
-    with analysis_session(db_path(db), pricing, wait=wait) as con, writing(output):
+    with (
+        analysis_session(db_path(db), pricing, wait=wait, engine=engine, source=source) as con,
+        writing(output),
+    ):
         validate_timezone(con, tz)
         rows = export(con, what, Filters(since, until, parse_where(where), tz), output)
     stderr.print(f"{rows:,} rows written to {output}")
@@ -57,9 +64,11 @@ def focus(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
 ) -> None:
     """FinOps FOCUS 1.3 rows: daily per SKU price (model, token class, tier…), feature, customer."""
-    _export("focus", output, since, until, where, tz, db, pricing, wait)
+    _export("focus", output, since, until, where, tz, db, pricing, wait, engine, source)
 
 
 @app.command("requests")
@@ -72,6 +81,8 @@ def requests(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
 ) -> None:
     """Every priced request with its cost components, for notebooks and BI tools."""
-    _export("requests", output, since, until, where, tz, db, pricing, wait)
+    _export("requests", output, since, until, where, tz, db, pricing, wait, engine, source)

@@ -8,10 +8,12 @@ import typer
 
 from costops.cli.common import (
     DbOption,
+    EngineOption,
     FormatOption,
     OutputOption,
     PricingOption,
     SinceOption,
+    SourceOption,
     UntilOption,
     WaitOption,
     WhereOption,
@@ -42,6 +44,8 @@ def reconcile_command(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
 ) -> None:
     """Compare costops' cost with the cost the logs reported (logged_cost), by group and for the
     most different requests, naming the likely cause."""
@@ -52,7 +56,7 @@ def reconcile_command(
 
     if not 0 <= tolerance < 1:
         raise UsageError(f"--tolerance {tolerance}: expected a fraction such as 0.01 (1 %)")
-    with analysis_session(db_path(db), pricing, wait=wait) as con:
+    with analysis_session(db_path(db), pricing, wait=wait, engine=engine, source=source) as con:
         filters = Filters(since, until, parse_where(where), "UTC")
         result = reconcile(con, parse_dimensions(by, "UTC"), filters, tolerance, top)
     emit(reconciliation_result(result), fmt, output)

@@ -9,11 +9,13 @@ import typer
 
 from costops.cli.common import (
     DbOption,
+    EngineOption,
     FormatOption,
     IngestOption,
     OutputOption,
     PricingOption,
     SinceOption,
+    SourceOption,
     TzOption,
     UntilOption,
     WaitOption,
@@ -46,6 +48,8 @@ def report(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
     ingest: IngestOption = None,
     wide: Annotated[
         bool, typer.Option("--wide", help="Every column, however wide the table gets.")
@@ -70,7 +74,7 @@ def report(
     from costops.render.report import report_result
 
     ingest_first(ingest, db, wait)
-    with analysis_session(db_path(db), pricing, wait=wait) as con:
+    with analysis_session(db_path(db), pricing, wait=wait, engine=engine, source=source) as con:
         if cost == "list":
             use_list_prices(con)
         validate_timezone(con, tz)

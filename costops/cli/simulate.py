@@ -10,11 +10,13 @@ import typer
 from costops.cli.common import (
     ConfigOption,
     DbOption,
+    EngineOption,
     FormatOption,
     IngestOption,
     OutputOption,
     PricingOption,
     SinceOption,
+    SourceOption,
     TzOption,
     UntilOption,
     WaitOption,
@@ -97,7 +99,13 @@ def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
     from costops.render.simulation import simulation_result
 
     ingest_first(common["ingest"], common["db"], common["wait"], common.get("config"))
-    with analysis_session(db_path(common["db"]), common["pricing"], wait=common["wait"]) as con:
+    with analysis_session(
+        db_path(common["db"]),
+        common["pricing"],
+        wait=common["wait"],
+        engine=common["engine"],
+        source=common["source"],
+    ) as con:
         tz = validate_timezone(con, common["tz"])
         filters = Filters(common["since"], common["until"], parse_where(common["where"]), tz)
         dims = parse_dimensions(common["by"], tz)
@@ -130,6 +138,8 @@ def caching(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
     ingest: IngestOption = None,
 ) -> None:
     """Prompt caching: TTL simulation per prefix, hit rates, break-even and a verdict."""
@@ -150,6 +160,8 @@ def batch(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
     ingest: IngestOption = None,
 ) -> None:
     """Batch APIs: eligible work re-priced at batch rates, and the share of spend that moves."""
@@ -173,6 +185,8 @@ def cascade(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
     config: ConfigOption = None,
     ingest: IngestOption = None,
 ) -> None:
@@ -195,6 +209,8 @@ def output_(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
     ingest: IngestOption = None,
 ) -> None:
     """Output tokens against max_tokens, truncation, and a trimmed schema or a cap."""
@@ -227,6 +243,8 @@ def plan(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
     ingest: IngestOption = None,
 ) -> None:
     """The levers stacked, each on what the previous left: a savings waterfall."""

@@ -9,11 +9,13 @@ import typer
 from costops.cli.common import (
     ConfigOption,
     DbOption,
+    EngineOption,
     FormatOption,
     IngestOption,
     OutputOption,
     PricingOption,
     SinceOption,
+    SourceOption,
     TzOption,
     UntilOption,
     WaitOption,
@@ -79,6 +81,8 @@ def tasks(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
     ingest: IngestOption = None,
 ) -> None:
     """Agent tasks: calls and tokens per task, cost per task (p50/p95/max), retries."""
@@ -88,7 +92,7 @@ def tasks(
     from costops.render.result import Result, Section, scope_meta
 
     ingest_first(ingest, db, wait)
-    with analysis_session(db_path(db), pricing, wait=wait) as con:
+    with analysis_session(db_path(db), pricing, wait=wait, engine=engine, source=source) as con:
         validate_timezone(con, tz)
         dims = parse_dimensions(by, tz)
         report = build_tasks(con, dims, Filters(since, until, parse_where(where), tz), top)
@@ -145,6 +149,8 @@ def check(
     db: DbOption = None,
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
     ingest: IngestOption = None,
 ) -> None:
     """Check budgets (flags and costops.yaml); exit 1 when any is breached, 0 when none."""
@@ -161,7 +167,7 @@ def check(
             "no budgets: pass --task-cost/--daily-cost/… or add budgets: to costops.yaml"
         )
     ingest_first(ingest, db, wait, config)
-    with analysis_session(db_path(db), pricing, wait=wait) as con:
+    with analysis_session(db_path(db), pricing, wait=wait, engine=engine, source=source) as con:
         validate_timezone(con, tz)
         breaches, warnings = check_budgets(
             con, budgets, Filters(since, until, parse_where(where), tz), forecast

@@ -31,11 +31,11 @@ ELIGIBLE = (
 # Each request once with its stored price, on both sides unless it is eligible (then the
 # baseline's only), and each eligible request batched, on the scenario's side.
 ROWS_SQL = f"""
-SELECT *, {ELIGIBLE} AS sim_eligible,
+SELECT {", ".join(SOURCE_COLUMNS)}, {ELIGIBLE} AS sim_eligible,
     CASE WHEN {ELIGIBLE} THEN 'before' ELSE 'both' END AS sim_side
 FROM {{source}} s
-UNION ALL BY NAME
-SELECT *, true AS sim_eligible, 'after' AS sim_side
+UNION ALL
+SELECT {", ".join(SOURCE_COLUMNS)}, true AS sim_eligible, 'after' AS sim_side
 FROM {{batched}}
 """
 NARROW = "sim_side, sim_eligible, sim_cost, sim_weight"

@@ -30,6 +30,7 @@ from costops.analysis.simulate.engine import (
     views,
     with_cost,
 )
+from costops.engine import select_list
 from costops.errors import UsageError
 from costops.render.words import count
 from costops.store.migrations import REQUEST_COLUMNS
@@ -124,7 +125,9 @@ def build(
     stores = bool(row and row[0])
     costed = f"({FLAGGED_SQL.replace('{source}', source.sql)})"
     for name, tokens in VARIANTS.items():
-        costed = with_cost(costed, dict(zip(CACHE_TOKENS, tokens, strict=True)), name)
+        costed = with_cost(
+            con, costed, source.params, dict(zip(CACHE_TOKENS, tokens, strict=True)), name
+        )
     carried, absent = _extra(ttl, stores, keep)
     select, _ = keyed(dims)
     if keep:
@@ -322,29 +325,28 @@ held AS (
         max(sim_stored_prefix) AS prefix_tokens,
         (epoch(max(sim_stored_ts)) - epoch(min(sim_stored_ts)) + {ttl_s}) / 3600.0 AS hours
     FROM chained GROUP BY sim_group, chain
-)
-UPDATE {table} SET {column} = s.storage
-FROM (
-    SELECT h.request_id, h.hours * h.prefix_tokens / 1e6 * v.cache_storage_per_mtok_hour AS storage
+),
+stored AS (
+    SELECT h.request_id,
+        max(h.hours * h.prefix_tokens / 1e6 * v.cache_storage_per_mtok_hour) AS storage
     FROM held h JOIN price_versions v
       ON v.model_key = h.model_key AND v.effective_from = h.price_effective_from
     WHERE v.cache_storage_per_mtok_hour IS NOT NULL
-) s
-WHERE {table}.sim_stored_id = s.request_id
+    GROUP BY h.request_id
+)
+SELECT {columns} FROM {table} t LEFT JOIN stored s ON t.sim_stored_id = s.request_id
 """
 
 
 def add_storage(con: duckdb.DuckDBPyConnection, ttl: str) -> None:
-    """Cache storage under `ttl` where the pricing table bills it (a no-op update when no model
-    does)."""
-    con.execute(
-        STORAGE_SQL.format(
-            table=TABLE,
-            hit=_hit(f"'{ttl}'"),
-            ttl_s=float(TTL_SECONDS[ttl]),
-            column=f"sim_storage_{ttl}",
-        )
+    """Cache storage under `ttl` where the pricing table bills it (the table is rebuilt with
+    the storage costs in place: a SELECT, not an UPDATE, runs on every engine)."""
+    column = f"sim_storage_{ttl}"
+    kept = select_list(con, TABLE, replace={column: "s.storage"}, prefix="t.")
+    sql = STORAGE_SQL.format(
+        table=TABLE, hit=_hit(f"'{ttl}'"), ttl_s=float(TTL_SECONDS[ttl]), columns=kept
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS {sql}")
 
 
 def _choose(con: duckdb.DuckDBPyConnection) -> None:

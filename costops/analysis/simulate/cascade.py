@@ -26,6 +26,7 @@ from costops.analysis.simulate.engine import (
     views,
 )
 from costops.config import CascadePair, Config
+from costops.engine import select_list
 from costops.errors import UsageError
 from costops.rates.cost import add_model_names
 
@@ -115,11 +116,12 @@ def rows_sql(source: str, mode: str, output_ratio: float) -> str:
         weight=cheap_weight,
         extra={flag: flag for flag in FLAGS.split(", ")},
     )
+    kept = f"{', '.join(SOURCE_COLUMNS)}, {FLAGS}"
     return f"""
-    SELECT *, 'both' AS sim_side, {escalated} AS sim_after_weight
+    SELECT {kept}, 'both' AS sim_side, {escalated} AS sim_after_weight
     FROM ({framed.replace("{first}", FIRST_SQL)})
-    UNION ALL BY NAME
-    SELECT *, 'after' AS sim_side, {WEIGHT} AS sim_after_weight FROM {cheap}
+    UNION ALL
+    SELECT {kept}, 'after' AS sim_side, {WEIGHT} AS sim_after_weight FROM {cheap}
     """
 
 
@@ -240,7 +242,8 @@ def simulate_cascade(
     views(
         con,
         f"SELECT *, sim_cost AS cost FROM {TABLE} WHERE sim_side = 'both'",
-        f"SELECT * REPLACE (sim_after_weight AS {WEIGHT}), sim_cost AS cost FROM {TABLE}",
+        f"SELECT {select_list(con, TABLE, replace={WEIGHT: 'sim_after_weight'})}, "
+        f"sim_cost AS cost FROM {TABLE}",
     )
     _, narrow = keyed(dims)
     totals, rows = compare(con, narrow, AFTER_EXTRAS, BEFORE_EXTRAS)

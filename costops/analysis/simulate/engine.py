@@ -21,6 +21,7 @@ import duckdb
 
 from costops.analysis.filters import Dimension, Filters, grouping, where_clause
 from costops.analysis.session import fetch_dicts
+from costops.engine import columns, is_spark, select_list
 from costops.rates.cost import PRICED_SELECT_SQL, priced_select
 from costops.store.migrations import REQUEST_COLUMNS
 
@@ -137,25 +138,28 @@ COST_OUTPUTS = (
 UNCACHED_SQL = "input_tokens - cache_read_tokens - cache_write_5m_tokens - cache_write_1h_tokens"
 
 
-def with_cost(source: str, tokens: dict[str, str], name: str) -> str:
-    """`source` (a relation with the token columns and UNIT_PRICES) plus `name` and
-    `name`_output: each row's cost and output cost with `tokens` (column -> expression over
-    the row) in place of its own, by cost.py's costed stages. The token columns keep their
-    values."""
-    saved = ", ".join(f"{column} AS _sim_saved_{column}" for column in tokens)
-    moved = ", ".join(f"{expression} AS {column}" for column, expression in tokens.items())
-    restored = ", ".join(f"_sim_saved_{column} AS {column}" for column in tokens)
-    dropped = ", ".join(
-        ["input", "uncached_input_tokens", *COST_OUTPUTS, *(f"_sim_saved_{c}" for c in tokens)]
-    )
+def with_cost(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    params: list[object],
+    tokens: dict[str, str],
+    name: str,
+) -> str:
+    """`source` (a relation with the token columns and UNIT_PRICES, binding `params`) plus
+    `name` and `name`_output: each row's cost and output cost with `tokens` (column ->
+    expression over the row) in place of its own, by cost.py's costed stages. The token
+    columns keep their values."""
+    kept = columns(con, source, params)
+    moved = [f"{tokens[c]} AS {c}" if c in tokens else c for c in kept]
+    moved += [f"{column} AS _sim_saved_{column}" for column in tokens]
+    restored = [f"_sim_saved_{c} AS {c}" if c in tokens else c for c in kept]
     return f"""(
     WITH unit_priced AS (
         SELECT *, {UNCACHED_SQL} AS uncached_input_tokens, CAST(NULL AS DOUBLE) AS input
-        FROM (SELECT * REPLACE ({moved}) FROM (SELECT *, {saved} FROM {source}))
+        FROM (SELECT {", ".join(moved)} FROM {source} AS _sim_moved) AS _sim_moved
     ),
     {COST_STAGES}
-    SELECT * EXCLUDE ({dropped}) REPLACE ({restored}),
-        cost AS {name}, cost_output AS {name}_output
+    SELECT {", ".join(restored)}, cost AS {name}, cost_output AS {name}_output
     FROM effective
     )"""
 
@@ -176,12 +180,14 @@ def compare(
     """Totals and per-group rows from the baseline (BEFORE) and scenario (AFTER) relations,
     each with cost and weight columns. `extras` aggregate the scenario rows, `before_extras`
     the baseline rows (alias p)."""
-    totals = fetch_dicts(con, _compare_sql([], extras, before_extras))[0]
-    rows = fetch_dicts(con, _compare_sql(dims, extras, before_extras)) if dims else []
+    totals = fetch_dicts(con, _compare_sql(con, [], extras, before_extras))[0]
+    rows = fetch_dicts(con, _compare_sql(con, dims, extras, before_extras)) if dims else []
     return totals, rows
 
 
-def _compare_sql(dims: list[Dimension], extras: str, before_extras: str) -> str:
+def _compare_sql(
+    con: duckdb.DuckDBPyConnection, dims: list[Dimension], extras: str, before_extras: str
+) -> str:
     names = [d.name for d in dims]
     g = grouping(dims)
     keys, group = g.keys, g.group_by
@@ -189,17 +195,17 @@ def _compare_sql(dims: list[Dimension], extras: str, before_extras: str) -> str:
     before_tail = f", {before_extras}" if before_extras else ""
     join = " AND ".join(f'b."{n}" IS NOT DISTINCT FROM a."{n}"' for n in names) or "TRUE"
     picked = "".join(f'COALESCE(b."{n}", a."{n}") AS "{n}", ' for n in names)
-    quoted = ", ".join(f'"{n}"' for n in names)
-    rest_a = f"a.* EXCLUDE ({quoted}{', ' if names else ''}simulated)"
-    rest_b = f"b.* EXCLUDE ({quoted}{', ' if names else ''}baseline)"
+    summed = f"SELECT {keys}decimal_sum(p.cost * p.{WEIGHT})"
+    b_sql = f"{summed} AS baseline{before_tail} FROM {BEFORE} p {group}"
+    a_sql = f"{summed} AS simulated{tail} FROM {AFTER} p {group}"
+    rest_b = _rest(con, b_sql, "b", [*names, "baseline"])
+    rest_a = _rest(con, a_sql, "a", [*names, "simulated"])
     order = g.order
     return f"""
-    WITH b AS (SELECT {keys}decimal_sum(p.cost * p.{WEIGHT}) AS baseline{before_tail}
-               FROM {BEFORE} p {group}),
-         a AS (SELECT {keys}decimal_sum(p.cost * p.{WEIGHT}) AS simulated{tail}
-               FROM {AFTER} p {group})
-    SELECT {picked}CAST(b.baseline AS DOUBLE) AS baseline_cost, {rest_b},
-        CAST(a.simulated AS DOUBLE) AS simulated_cost, {rest_a},
+    WITH b AS ({b_sql}),
+         a AS ({a_sql})
+    SELECT {picked}CAST(b.baseline AS DOUBLE) AS baseline_cost{rest_b},
+        CAST(a.simulated AS DOUBLE) AS simulated_cost{rest_a},
         -- exact: equal costs save exactly 0
         CAST(b.baseline - a.simulated AS DOUBLE) AS savings,
         CAST(b.baseline - a.simulated AS DOUBLE) / NULLIF(CAST(b.baseline AS DOUBLE), 0)
@@ -209,12 +215,21 @@ def _compare_sql(dims: list[Dimension], extras: str, before_extras: str) -> str:
     """
 
 
+def _rest(con: duckdb.DuckDBPyConnection, sql: str, alias: str, shown: list[str]) -> str:
+    """`, alias.column` for each column of `sql` but those shown already."""
+    listed = select_list(con, f"({sql})", exclude=shown, prefix=f"{alias}.")
+    return f", {listed}" if listed else ""
+
+
 @contextmanager
 def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Hash joins built on the side the SQL puts right: the small table a lever looks requests
     up in (model names, units, prices). DuckDB estimates the priced_requests view (a positional
     join) at 0 rows, so left to itself it hashes the million requests to probe them with a few
     model names: slower, and pinned memory that has to fit in memory_limit."""
+    if is_spark(con):  # Spark sizes its joins from the tables' statistics
+        yield
+        return
     row = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
     before = str(row[0]) if row else ""
     names = ", ".join(filter(None, [before, "build_side_probe_side"]))

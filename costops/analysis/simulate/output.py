@@ -63,7 +63,9 @@ def build(
     keep: bool,
 ) -> None:
     select, _ = keyed(dims)
-    costed = with_cost(f"(SELECT * FROM {source.sql})", tokens, "sim_output_cost")
+    costed = with_cost(
+        con, f"(SELECT * FROM {source.sql})", source.params, tokens, "sim_output_cost"
+    )
     columns = "*" if keep else NARROW
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {select}{columns} FROM {costed} p",

@@ -1,0 +1,171 @@
+"""An analysis session on Spark: the source registered, pricing sent as small tables, the priced
+views built, so every analysis reads the same names it reads on DuckDB.
+
+Pricing is loaded and model names matched in a local DuckDB (the pricing tables are small: a few
+thousand rows), then each table is sent to Spark, which broadcasts it in the pricing joins. The
+requests are priced by the same SQL (costops.rates.cost, costops.analysis.units) transpiled;
+the priced requests are materialised once per session. The rollup and the stored cache are
+DuckDB's: on Spark every report reads the priced requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+
+from costops.analysis import units
+from costops.analysis.cache import STORED_REQUESTS
+from costops.analysis.exact import MACROS_SQL
+from costops.engine import select_list
+from costops.engine.spark import SparkEngine, spark_type, start
+from costops.errors import UsageError
+from costops.rates.cost import PRICED_VIEW_SQL, PRICING_TABLES, RAW_RATE_COLUMNS, load_price_tables
+from costops.rates.match import map_models
+from costops.rates.tables import load_tables, pricing_sources
+from costops.store.migrations import migrate
+
+# The model names the source logs (what model matching needs), read on Spark.
+SOURCE_NAMES_SQL = """
+SELECT DISTINCT provider, model FROM requests
+UNION SELECT DISTINCT NULL AS provider, model FROM evals WHERE model IS NOT NULL
+"""
+# Model matching in the local DuckDB reads them from here (and a cascade's extra names).
+LOCAL_NAMES_SQL = """
+    SELECT provider, model FROM _source_names
+    UNION SELECT DISTINCT provider, model FROM extra_models
+"""
+SHIPPED_TABLES = (*PRICING_TABLES, "extra_models")
+MATCHED_TABLES = ("model_candidates", "model_map", "name_versions", "extra_models")
+
+# The unit views, each materialised once: evals get a key of their own (Spark's, kept by the
+# materialisation; one line may hold several evals), requests none (no position to keep).
+SCOPED_EVALS_SPARK_SQL = "SELECT monotonically_increasing_id() AS eval_row, * FROM evals"
+SCOPED_REQUESTS_SQL = "SELECT CAST(NULL AS BIGINT) AS request_row, * FROM requests"
+
+
+class PricedSparkEngine(SparkEngine):
+    """The Spark engine with the local DuckDB that matched its model names."""
+
+    def __init__(self, engine: SparkEngine, pricing: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(engine.spark)
+        self.pricing = pricing
+
+    def add_model_names(self, names: list[tuple[str | None, str]]) -> None:
+        """Make names no logged request uses priceable (a cascade's candidate)."""
+        self.pricing.executemany("INSERT INTO extra_models VALUES (?, ?)", names)
+        map_models(self.pricing, LOCAL_NAMES_SQL)
+        _ship(self.pricing, self, MATCHED_TABLES)
+
+    def close(self) -> None:
+        self.pricing.close()
+
+
+@contextmanager
+def spark_session(
+    target: str, source: str, pricing_dirs: list[str] | None = None
+) -> Iterator[PricedSparkEngine]:
+    """An engine on `target` (costops.engine.spark.start) over `source`, priced."""
+    engine = SparkEngine(start(target))
+    register_source(engine, source)
+    pricing = duckdb.connect()
+    try:
+        migrate(pricing, ":memory:")
+        pricing.execute("SET TimeZone = 'UTC'")
+        pricing.execute(MACROS_SQL)
+        load_price_tables(pricing, load_tables(sources=pricing_sources(pricing_dirs)))
+        names = engine.execute(SOURCE_NAMES_SQL).fetchall()
+        pricing.execute("CREATE TEMP TABLE _source_names (provider VARCHAR, model VARCHAR)")
+        if names:
+            pricing.executemany("INSERT INTO _source_names VALUES (?, ?)", names)
+        map_models(pricing, LOCAL_NAMES_SQL)
+        priced = PricedSparkEngine(engine, pricing)
+        _ship(pricing, priced, SHIPPED_TABLES)
+        _build_views(priced)
+        yield priced
+    finally:
+        pricing.close()
+
+
+def register_source(engine: SparkEngine, source: str) -> None:
+    """`requests` and `evals` from a lake written by `costops ingest --to DIR` (any path Spark
+    reads: a folder, s3a://…, abfss://…) or from catalog tables (`table:catalog.schema.requests`:
+    evals from the table `evals` beside it, when there is one)."""
+    spark = engine.spark
+    if source.startswith("table:"):
+        name = source[len("table:") :]
+        requests = spark.table(name)
+        evals_name = ".".join([*name.split(".")[:-1], "evals"])
+        evals = spark.table(evals_name) if spark.catalog.tableExists(evals_name) else None
+    else:
+        base = source.rstrip("/")
+        requests = _read_parquet(engine, f"{base}/requests", source)
+        evals = _read_parquet(engine, f"{base}/evals", None)
+    canonical = _canonical_columns()
+    engine.register("requests", requests.select(*(name for name, _ in canonical["requests"])))
+    if evals is None:
+        evals = spark.createDataFrame([], _ddl(canonical["evals"]))
+    engine.register("evals", evals.select(*(name for name, _ in canonical["evals"])))
+
+
+def _read_parquet(engine: SparkEngine, path: str, required: str | None) -> Any:
+    try:
+        return engine.spark.read.parquet(path)
+    except Exception as exc:  # Spark's AnalysisException: the path holds no Parquet
+        if required is None:
+            return None
+        raise UsageError(
+            f"--source {required}: no lake there ({path}: write one with "
+            "`costops ingest LOGS --to DIR`)"
+        ) from exc
+
+
+def _canonical_columns() -> dict[str, list[tuple[str, str]]]:
+    """The store's columns (name, DuckDB type) of requests and evals, in order."""
+    con = duckdb.connect()
+    try:
+        migrate(con, ":memory:")
+        return {
+            table: [(row[0], row[1]) for row in con.execute(f"DESCRIBE {table}").fetchall()]
+            for table in ("requests", "evals")
+        }
+    finally:
+        con.close()
+
+
+def _ddl(columns: list[tuple[str, str]]) -> str:
+    return ", ".join(f"`{name}` {spark_type(kind)}" for name, kind in columns)
+
+
+def _ship(pricing: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: tuple[str, ...]) -> None:
+    for table in tables:
+        columns = [(row[0], row[1]) for row in pricing.execute(f"DESCRIBE {table}").fetchall()]
+        engine.upload(table, columns, pricing.execute(f"SELECT * FROM {table}").fetchall())
+
+
+def _build_views(engine: SparkEngine) -> None:
+    """priced_requests, eval_targets, unit_status and evaluated_requests, as on DuckDB."""
+    engine.execute(PRICED_VIEW_SQL)
+    engine.materialise("scoped_evals", SCOPED_EVALS_SPARK_SQL)
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {units.EVAL_TARGETS_SQL}")
+    evals = select_list(engine, "evals", prefix="e.")
+    engine.execute(
+        f"CREATE OR REPLACE TEMP VIEW eval_targets AS SELECT {evals}, t.unit_id, "
+        "t.eval_model_key, t.shadow FROM scoped_evals e JOIN _targets t ON t.eval_row = e.eval_row"
+    )
+    engine.execute("CREATE OR REPLACE TEMP VIEW scoped_targets AS SELECT * FROM eval_targets")
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE unit_status AS {units.UNIT_STATUS_SQL}")
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW scoped_requests AS {SCOPED_REQUESTS_SQL}")
+    query = f"({units.EVALUATED_REQUESTS_SQL})"
+    dropped = ["request_row", *(c.strip() for c in RAW_RATE_COLUMNS.split(","))]
+    kept = select_list(engine, query, exclude=dropped)
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {STORED_REQUESTS} AS SELECT {kept} FROM {query}")
+    engine.execute(
+        f"CREATE OR REPLACE TEMP VIEW evaluated_requests AS SELECT * FROM {STORED_REQUESTS}"
+    )
+    shown = select_list(engine, "evaluated_requests", exclude=["unit_evaluated", "unit_success"])
+    engine.execute(
+        f"CREATE OR REPLACE TEMP VIEW priced_requests AS SELECT {shown} FROM evaluated_requests"
+    )
