@@ -46,3 +46,9 @@ class DatabaseError(CostopsError):
 
 class DatabaseLocked(DatabaseError):
     """Another process holds the database file (an ingest, or a command refreshing a cache)."""
+
+
+class EngineError(CostopsError):
+    """The engine an analysis runs on failed it (a Spark query, a lost cluster)."""
+
+    exit_code = ExitCode.DATABASE

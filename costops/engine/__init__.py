@@ -10,8 +10,12 @@ SQL, written once in DuckDB's dialect, with sqlglot and costops' own rules
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
+
+import duckdb
 
 
 class Cursor(Protocol):
@@ -65,3 +69,37 @@ def select_list(
 def quote(name: str) -> str:
     """An identifier quoted for SQL (the one place identifiers are quoted)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+# DuckDB's names for the column types a result from another engine carries (Spark's names).
+DUCKDB_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "double": "DOUBLE",
+                "boolean": "BOOLEAN", "timestamp": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP",
+                "date": "DATE"}  # fmt: skip
+
+
+@contextmanager
+def fetched(con: Engine, sql: str, params: Sequence[object]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A small result of another engine as the table _fetched of a local DuckDB (to write it
+    as DuckDB writes its own: the same CSV and Parquet writers)."""
+    cursor = con.execute(sql, params)
+    described = [(str(d[0]), _duckdb_type(str(d[1]))) for d in cursor.description]
+    rows = cursor.fetchall()
+    local = duckdb.connect()
+    try:
+        local.execute("SET TimeZone = 'UTC'")
+        listed = ", ".join(f"{quote(name)} {kind}" for name, kind in described)
+        local.execute(f"CREATE TABLE _fetched ({listed})")
+        if rows:
+            values = ", ".join(f"CAST(unnest(?) AS {kind})" for _, kind in described)
+            local.execute(
+                f"INSERT INTO _fetched SELECT {values}", [list(c) for c in zip(*rows, strict=True)]
+            )
+        yield local
+    finally:
+        local.close()
+
+
+def _duckdb_type(name: str) -> str:
+    if re.fullmatch(r"decimal\(\d+,\d+\)", name):
+        return name.upper()
+    return DUCKDB_TYPES.get(name, "VARCHAR")

@@ -15,6 +15,7 @@ Each rule is an AST rewrite on DuckDB's parse, before Spark's SQL is generated:
 - costops' money macros (costops.analysis.exact) expanded: `decimal_sum(x)` →
   `sum(CAST(x AS DECIMAL(38, 12)))`, `money_sum(x)` → that sum as a DOUBLE.
 - `grouping(a, b)` → `grouping_id(a, b)` (both a bit mask);
+- `to_json(scalar)` → the scalar's text from `to_json(named_struct('v', scalar))`;
 - a literal with a decimal point (`1.0`) → a DOUBLE: Spark would keep it a DECIMAL, and an
   average of DECIMALs stays one (DuckDB's is a DOUBLE), rounded to a few places.
 """
@@ -105,7 +106,7 @@ def rewrite(tree: exp.Expr) -> exp.Expr:
 
 
 def _rule(node: exp.Expr) -> exp.Expr:
-    for rule in (_timezone, _epoch, _percentile, _strftime, _macro, _grouping, _double):
+    for rule in (_timezone, _epoch, _percentile, _strftime, _macro, _grouping, _double, _to_json):
         replaced = rule(node)
         if replaced is not None:
             return replaced
@@ -201,6 +202,20 @@ def _double(node: exp.Expr) -> exp.Expr | None:
     ):
         return exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE"))
     return None
+
+
+def _to_json(node: exp.Expr) -> exp.Expr | None:
+    """A scalar's JSON text: Spark's to_json takes a struct only, so the value goes into one
+    and comes back out of its text (`{"v":…}`); NULL stays NULL, as in DuckDB."""
+    if not (isinstance(node, exp.Anonymous) and node.name.lower() == "to_json"):
+        return None
+    (value,) = node.expressions
+    wrapped = _call("to_json", _call("named_struct", exp.Literal.string("v"), value.copy()))
+    text = sqlglot.parse_one("substring(w, 6, length(w) - 6)", read="spark")
+    for column in list(text.find_all(exp.Column)):
+        column.replace(wrapped.copy())
+    return exp.Case(ifs=[exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()),
+                                true=exp.Null())], default=text)  # fmt: skip
 
 
 def _unrewritten(tree: exp.Expr) -> list[str]:

@@ -10,13 +10,14 @@ column names costops gave them and timestamps as UTC wall-clock times, as DuckDB
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
 from costops.engine.portable import DOT, parse, rewrite, spark_sql
-from costops.errors import UsageError
+from costops.errors import EngineError, UsageError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -29,6 +30,7 @@ SETTINGS = {
     "spark.sql.constraintPropagation.enabled": "false",
 }
 LOCAL_SETTINGS = {
+    "spark.log.level": "OFF",  # costops reports Spark's errors itself, in one line
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
@@ -63,8 +65,6 @@ def start(target: str) -> SparkSession:
     except Exception as exc:  # no Java, an unreachable cluster: one line, not a JVM trace
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"--engine {target}: Spark did not start: {first}") from exc
-    if not target.startswith("sc://"):
-        spark.sparkContext.setLogLevel("OFF")  # costops reports errors itself, in one line
     return spark
 
 
@@ -82,15 +82,30 @@ class SparkCursor:
         return [(f.name.replace(DOT, "."), f.dataType.simpleString()) for f in self._frame.schema]
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        if self._rows is None:
-            self._rows = [] if self._frame is None else _collect(self._frame)
-        rows, self._rows = self._rows, []
+        rows, self._rows = self._fetched(), []
         return rows
 
     def fetchone(self) -> tuple[Any, ...] | None:
+        rows = self._fetched()
+        return rows.pop(0) if rows else None
+
+    def _fetched(self) -> list[tuple[Any, ...]]:
         if self._rows is None:
-            self._rows = [] if self._frame is None else _collect(self._frame)
-        return self._rows.pop(0) if self._rows else None
+            with spark_errors():
+                self._rows = [] if self._frame is None else _collect(self._frame)
+        return self._rows
+
+
+@contextmanager
+def spark_errors() -> Iterator[None]:
+    """Spark's errors (an analysis error, a lost executor) as one line, exit 5."""
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except PySparkException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EngineError(f"Spark: {first}") from exc
 
 
 def _collect(frame: DataFrame) -> list[tuple[Any, ...]]:
@@ -121,7 +136,11 @@ class SparkEngine:
         self.spark = spark
 
     def execute(self, sql: str, parameters: Sequence[object] | None = None) -> SparkCursor:
-        """Run one statement of costops' SQL."""
+        """Run one statement of costops' SQL; Spark's failure is one line (EngineError)."""
+        with spark_errors():
+            return self._execute(sql, parameters)
+
+    def _execute(self, sql: str, parameters: Sequence[object] | None) -> SparkCursor:
         args = {f"p{i}": _literal(v) for i, v in enumerate(parameters or [])}
         tree = rewrite(parse(sql))
         if isinstance(tree, exp.Create) and tree.kind == "TABLE":

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from costops.analysis.filters import Filters, where_clause
+from costops.engine import fetched, is_spark
 from costops.errors import UsageError
 from costops.render.safe import csv_sql
 
@@ -176,6 +177,22 @@ def export(con: duckdb.DuckDBPyConnection, what: str, filters: Filters, target: 
         raise UsageError(f"{target}: write .csv or .parquet")
     where, params = where_clause(filters)
     sql = (FOCUS_SQL if what == "focus" else REQUESTS_SQL).format(where=where)
+    if is_spark(con):
+        if what != "focus":
+            raise UsageError(
+                "export requests --engine spark: every priced request would come to this "
+                "machine; on Spark, read the lake there (or export from a DuckDB store)"
+            )
+        with fetched(con, sql, params) as local:
+            return export_rows(local, "SELECT * FROM _fetched", [], target)
+    return export_rows(con, sql, params, target)
+
+
+def export_rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object], target: Path
+) -> int:
+    """Write the rows of `sql` to target (.csv, guarded, or .parquet) with DuckDB's COPY."""
+    suffix = target.suffix.lower()
     path = str(target).replace("'", "''")
     options = "FORMAT parquet" if suffix == ".parquet" else "FORMAT csv, HEADER"
     copied = sql if suffix == ".parquet" else _csv_guarded(con, sql, params)
