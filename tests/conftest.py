@@ -67,3 +67,20 @@ def report_db(run, db: str) -> str:
                  "--db", db)  # fmt: skip
     assert result.code == 0, result.stderr
     return db
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """The demo month (sample_logs, as `make demo` ingests it) in a store and a lake, once per
+    test run: (database path, lake directory)."""
+    from typer.testing import CliRunner
+
+    from costops.cli.commands import app
+
+    root = tmp_path_factory.mktemp("demo")
+    db, lake = str(root / "demo.duckdb"), str(root / "lake")
+    sample = str(Path(__file__).parent.parent / "sample_logs")
+    args = ["ingest", sample, "--timestamp", "2026-03-20T12:00:00Z", "--db", db, "--to", lake]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return db, lake

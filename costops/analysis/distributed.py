@@ -161,7 +161,9 @@ def _build_views(engine: SparkEngine) -> None:
     query = f"({units.EVALUATED_REQUESTS_SQL})"
     dropped = ["request_row", *(c.strip() for c in RAW_RATE_COLUMNS.split(","))]
     kept = select_list(engine, query, exclude=dropped)
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE {STORED_REQUESTS} AS SELECT {kept} FROM {query}")
+    # a view: Spark prices only the columns a query reads (materialising every priced column
+    # of every request would hold the whole table in the executors' memory)
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW {STORED_REQUESTS} AS SELECT {kept} FROM {query}")
     engine.execute(
         f"CREATE OR REPLACE TEMP VIEW evaluated_requests AS SELECT * FROM {STORED_REQUESTS}"
     )

@@ -10,6 +10,7 @@ import duckdb
 from costops.analysis.filters import TIME_DIMENSIONS, Dimension, Filters, where_clause
 from costops.analysis.rollup import PARTIAL_COLUMNS, PARTIAL_SUMS_SQL, ROLLUP_VIEW, covers
 from costops.analysis.session import fetch_dicts
+from costops.engine import select_list
 
 # Per group, from partial sums (alias g) that keep each unit's task (_task) and verdict apart:
 # a request without a task is a unit of its own, so only task ids need a distinct count.
@@ -71,7 +72,7 @@ def build_report(
     where, params = where_clause(filters)
     partials = _rollup_sql(dims, where) if covers(con, dims, filters) else _scan_sql(dims, where)
     con.execute(_groups_sql(dims, partials), params)
-    totals = fetch_dicts(con, TOTALS_SQL)[0]
+    totals = fetch_dicts(con, _totals_sql(con))[0]
     if not totals["requests"]:  # nothing in scope: sums are 0 (NULL would mean unpriced)
         totals.update({k: 0.0 if "cost" in k else 0 for k in SUM_KEYS if totals[k] is None})
     totals.update(share=1.0 if totals["cost"] else None, cumulative_share=None, pareto_head=None)
@@ -121,7 +122,9 @@ def _groups_sql(dims: list[Dimension], partials: str) -> str:
     """
 
 
-TOTALS_SQL = f"SELECT * EXCLUDE (is_total), {RATIOS_SQL} FROM _report_groups WHERE is_total"
+def _totals_sql(con: duckdb.DuckDBPyConnection) -> str:
+    metrics = select_list(con, "_report_groups", exclude=["is_total"])
+    return f"SELECT {metrics}, {RATIOS_SQL} FROM _report_groups WHERE is_total"
 
 
 def _rows_sql(dims: list[Dimension]) -> str:

@@ -100,6 +100,7 @@ def fetched(con: Engine, sql: str, params: Sequence[object]) -> Iterator[duckdb.
 
 
 def _duckdb_type(name: str) -> str:
-    if re.fullmatch(r"decimal\(\d+,\d+\)", name):
+    """DuckDB's name for a result column's type, as Spark (or DuckDB itself) names it."""
+    if re.fullmatch(r"decimal\(\d+, ?\d+\)", name.lower()) or name in DUCKDB_TYPES.values():
         return name.upper()
     return DUCKDB_TYPES.get(name, "VARCHAR")

@@ -102,7 +102,13 @@ def rewrite(tree: exp.Expr) -> exp.Expr:
     for name in list(tree.find_all(exp.Identifier)):
         if "." in name.this:
             name.replace(exp.Identifier(this=name.this.replace(".", DOT), quoted=True))
-    return tree.transform(_rule, copy=False)
+    for node in reversed(list(tree.walk(bfs=False))):  # a node's arguments before the node
+        replaced = _rule(node)
+        if replaced is not node:
+            if node is tree:
+                return replaced
+            node.replace(replaced)
+    return tree
 
 
 def _rule(node: exp.Expr) -> exp.Expr:
@@ -136,6 +142,9 @@ def _timezone(node: exp.Expr) -> exp.Expr | None:
     zone, value = outer
     inner = _timezone_args(value)
     if inner is None:  # a wall-clock time in the zone → its UTC time (stores keep UTC)
+        parent = node.parent
+        if parent is not None and _timezone_args(parent) is not None:
+            return None  # the inner call of a pair: its outer call rewrites both
         return _call("to_utc_timestamp", value, zone)
     if _is_utc(inner[0]):  # UTC wall clock → instant → the zone's wall clock
         return _call("from_utc_timestamp", inner[1], zone)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
+from costops.engine import is_spark
 from costops.rates.contracts import discount_rows
 from costops.rates.match import MATCH_TABLES_SQL, map_models, matching_rows
 from costops.rates.tables import RATE_KEYS as RATE_COLUMNS
@@ -285,6 +286,9 @@ def load_price_tables(con: duckdb.DuckDBPyConnection, tables: PricingTables) -> 
 
 def add_model_names(con: duckdb.DuckDBPyConnection, names: list[tuple[str | None, str]]) -> None:
     """Make model names that no stored request uses (a cascade's candidate) priceable."""
+    if is_spark(con):  # names are matched in the local DuckDB that holds its pricing
+        cast(Any, con).add_model_names(names)
+        return
     _insert(con, "extra_models", names)
     map_models(con)
 
