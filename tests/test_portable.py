@@ -88,7 +88,9 @@ def test_denylisted_constructs_are_named(sql: str, named: str) -> None:
 
 
 def test_portable_sql_has_no_problems() -> None:
-    assert problems("SELECT p.feature, money_sum(p.cost) FROM evaluated_requests p GROUP BY ALL") == []
+    assert (
+        problems("SELECT p.feature, money_sum(p.cost) FROM evaluated_requests p GROUP BY ALL") == []
+    )
 
 
 # Every analysis, with the options that take it down each of its paths.
@@ -174,3 +176,14 @@ def test_export_focus_statements_are_portable(
     assert result.code == 0, result.stderr
     for sql in recorded:
         assert problems(sql) == [], sql
+
+
+def test_spark_engine_needs_a_source(run, db: str) -> None:
+    result = run("report", "--engine", "spark", "--db", db)
+    assert result.code == 2 and "add --source DIR" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_source_needs_the_spark_engine(run, db: str) -> None:
+    result = run("report", "--source", "lake", "--db", db)
+    assert result.code == 2 and "--source is read by --engine spark" in result.stderr

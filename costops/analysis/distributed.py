@@ -10,8 +10,11 @@ DuckDB's: on Spark every report reads the priced requests.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -20,9 +23,17 @@ from costops.analysis import units
 from costops.analysis.cache import STORED_REQUESTS
 from costops.analysis.exact import MACROS_SQL
 from costops.engine import select_list
+from costops.engine.portable import to_spark
 from costops.engine.spark import SparkEngine, spark_type, start
 from costops.errors import UsageError
-from costops.rates.cost import PRICED_VIEW_SQL, PRICING_TABLES, RAW_RATE_COLUMNS, load_price_tables
+from costops.ingest.lake import MANIFEST
+from costops.rates.cost import (
+    PRICED_VIEW_SQL,
+    PRICING_TABLES,
+    RAW_RATE_COLUMNS,
+    load_price_tables,
+    pricing_fingerprint,
+)
 from costops.rates.match import map_models
 from costops.rates.tables import load_tables, pricing_sources
 from costops.store.migrations import migrate
@@ -38,6 +49,8 @@ LOCAL_NAMES_SQL = """
     UNION SELECT DISTINCT provider, model FROM extra_models
 """
 SHIPPED_TABLES = (*PRICING_TABLES, "extra_models")
+# The SQL the kept views come from (a new costops computes them afresh).
+CODE = "\0".join([units.EVAL_TARGETS_SQL, units.UNIT_STATUS_SQL])
 MATCHED_TABLES = ("model_candidates", "model_map", "name_versions", "extra_models")
 
 # The unit views, each materialised once: evals get a key of their own (Spark's, kept by the
@@ -75,7 +88,9 @@ def spark_session(
         migrate(pricing, ":memory:")
         pricing.execute("SET TimeZone = 'UTC'")
         pricing.execute(MACROS_SQL)
-        load_price_tables(pricing, load_tables(sources=pricing_sources(pricing_dirs)))
+        tables = load_tables(sources=pricing_sources(pricing_dirs))
+        pricing_hash = pricing_fingerprint(tables.content_hash)
+        load_price_tables(pricing, tables)
         names = engine.execute(SOURCE_NAMES_SQL).fetchall()
         pricing.execute("CREATE TEMP TABLE _source_names (provider VARCHAR, model VARCHAR)")
         if names:
@@ -83,7 +98,7 @@ def spark_session(
         map_models(pricing, LOCAL_NAMES_SQL)
         priced = PricedSparkEngine(engine, pricing)
         _ship(pricing, priced, SHIPPED_TABLES)
-        _build_views(priced)
+        _build_views(priced, _reuse_key(source, pricing_hash))
         yield priced
     finally:
         pricing.close()
@@ -145,18 +160,20 @@ def _ship(pricing: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: tuple
         engine.upload(table, columns, pricing.execute(f"SELECT * FROM {table}").fetchall())
 
 
-def _build_views(engine: SparkEngine) -> None:
-    """priced_requests, eval_targets, unit_status and evaluated_requests, as on DuckDB."""
+def _build_views(engine: SparkEngine, key: str | None) -> None:
+    """priced_requests, eval_targets, unit_status and evaluated_requests, as on DuckDB; the
+    evals' targets and the units' verdicts are computed once per `key` in this process."""
     engine.execute(PRICED_VIEW_SQL)
-    engine.materialise("scoped_evals", SCOPED_EVALS_SPARK_SQL)
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {units.EVAL_TARGETS_SQL}")
+    once = functools.partial(_materialise_once, engine, key)
+    once("scoped_evals", SCOPED_EVALS_SPARK_SQL)
+    once("_targets", to_spark(units.EVAL_TARGETS_SQL))
     evals = select_list(engine, "evals", prefix="e.")
     engine.execute(
         f"CREATE OR REPLACE TEMP VIEW eval_targets AS SELECT {evals}, t.unit_id, "
         "t.eval_model_key, t.shadow FROM scoped_evals e JOIN _targets t ON t.eval_row = e.eval_row"
     )
     engine.execute("CREATE OR REPLACE TEMP VIEW scoped_targets AS SELECT * FROM eval_targets")
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE unit_status AS {units.UNIT_STATUS_SQL}")
+    once("unit_status", to_spark(units.UNIT_STATUS_SQL))
     engine.execute(f"CREATE OR REPLACE TEMP VIEW scoped_requests AS {SCOPED_REQUESTS_SQL}")
     query = f"({units.EVALUATED_REQUESTS_SQL})"
     dropped = ["request_row", *(c.strip() for c in RAW_RATE_COLUMNS.split(","))]
@@ -171,3 +188,27 @@ def _build_views(engine: SparkEngine) -> None:
     engine.execute(
         f"CREATE OR REPLACE TEMP VIEW priced_requests AS SELECT {shown} FROM evaluated_requests"
     )
+
+
+# What this process has computed in a SparkSession: (session, view) -> the key it was built for.
+_KEPT: dict[tuple[int, str], str] = {}
+
+
+def _reuse_key(source: str, pricing_hash: str) -> str | None:
+    """What the evals' targets and the verdicts depend on: the lake (its manifest changes with
+    every source file written) and the prices. None, so computed every time, for a source
+    whose content this process cannot see (a catalog table, an object store)."""
+    manifest = Path(source) / MANIFEST
+    if source.startswith("table:") or not manifest.is_file():
+        return None
+    seen = f"{source}\0{manifest.read_text(encoding='utf-8')}\0{pricing_hash}\0{CODE}"
+    return hashlib.sha256(seen.encode()).hexdigest()
+
+
+def _materialise_once(engine: SparkEngine, key: str | None, name: str, spark_sql: str) -> None:
+    kept = (id(engine.spark), name)
+    if key is not None and _KEPT.get(kept) == key and engine.spark.catalog.tableExists(name):
+        return
+    engine.materialise(name, spark_sql)
+    if key is not None:
+        _KEPT[kept] = key

@@ -96,9 +96,9 @@ def parse(sql: str) -> exp.Expr:
 def rewrite(tree: exp.Expr) -> exp.Expr:
     """Apply every rule to the parse of a DuckDB statement (in place; returns it): parameter
     `$n` (the n-th `?`) becomes Spark's named `:p{n-1}`."""
-    for node in list(tree.find_all(exp.Placeholder)):
-        if str(node.this).isdigit():
-            node.replace(exp.Placeholder(this=f"p{int(node.this) - 1}"))
+    for placeholder in list(tree.find_all(exp.Placeholder)):
+        if str(placeholder.this).isdigit():
+            placeholder.replace(exp.Placeholder(this=f"p{int(placeholder.this) - 1}"))
     for name in list(tree.find_all(exp.Identifier)):
         if "." in name.this:
             name.replace(exp.Identifier(this=name.this.replace(".", DOT), quoted=True))

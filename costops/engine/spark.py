@@ -63,7 +63,7 @@ def start(target: str) -> SparkSession:
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # no Java, an unreachable cluster: one line, not a JVM trace
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = _first_line(str(exc), type(exc).__name__)
         raise UsageError(f"--engine {target}: Spark did not start: {first}") from exc
     return spark
 
@@ -99,13 +99,20 @@ class SparkCursor:
 @contextmanager
 def spark_errors() -> Iterator[None]:
     """Spark's errors (an analysis error, a lost executor) as one line, exit 5."""
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
 
     try:
         yield
     except PySparkException as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EngineError(f"Spark: {first}") from exc
+        raise EngineError(f"Spark: {_first_line(str(exc), type(exc).__name__)}") from exc
+    except Py4JJavaError as exc:  # a failed job (a damaged file): the Java exception says why
+        cause = str(exc.java_exception.toString())
+        raise EngineError(f"Spark: {_first_line(cause, 'a Spark job failed')}") from exc
+
+
+def _first_line(text: str, otherwise: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else otherwise
 
 
 def _collect(frame: DataFrame) -> list[tuple[Any, ...]]:
