@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_DB := demo.duckdb
 N ?= 1000000
 
-.PHONY: install test test-fast check-wheel lint format demo readme bench bench-claude-code scale browser screenshot sample prices clean
+.PHONY: install test test-fast check-wheel lint format demo readme bench bench-claude-code bench-spark scale browser java screenshot sample prices clean
 
 install: $(STAMP)
 
@@ -81,6 +81,12 @@ COPIES ?= 10
 scale: $(STAMP)
 	$(PY) benchmarks/scale.py --db bench_out/$(N)/bench.duckdb --copies $(COPIES)
 
+# After `make bench N=10000000`: the Spark engine (local) beside DuckDB on that store, over the
+# Parquet lake `ingest --to` writes (its own section of BENCHMARKS.md).
+SPARK_N ?= 10000000
+bench-spark: $(STAMP) java
+	$(PY) benchmarks/spark.py --n $(SPARK_N)
+
 # Generated Claude Code session folders, costops against ccusage (npm, into bench_out/node) on
 # each; writes its own section of BENCHMARKS.md.
 SESSIONS ?= 600 6000
@@ -92,6 +98,11 @@ SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo
 browser:
 	@command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y chromium \
 		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+
+# Java 17 for the Spark engine's local sessions (`--engine spark`, tests/test_spark.py).
+java:
+	@command -v java >/dev/null 2>&1 || $(SUDO) apt-get install -y openjdk-17-jre-headless \
+		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y openjdk-17-jre-headless)
 
 # The README's dashboard picture, from the demo database.
 screenshot: demo browser

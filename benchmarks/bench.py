@@ -181,11 +181,12 @@ def measure(args: list[str], env: dict[str, str] | None = None) -> tuple[float, 
 HEADER = """# Benchmarks
 
 Written by `make bench` (a section per size: `make bench` is 1M, `make bench N=10000000` 10M),
-`make scale` (a store of ten 10M copies) and `make bench-claude-code`. Each writes its own
-section between its markers and keeps the others'.
+`make scale` (a store of ten 10M copies), `make bench-spark` (the Spark engine beside DuckDB at
+10M) and `make bench-claude-code`. Each writes its own section between its markers and keeps the
+others'.
 """
 # The sections in the order they are shown: the sizes of `make bench`, smallest first, then these.
-LATER_SECTIONS = ("bench-notes", "scale", "bench-claude-code")
+LATER_SECTIONS = ("bench-notes", "scale", "bench-spark", "bench-claude-code")
 _SECTION = re.compile(r"<!-- (?!/)(.+?) -->\n(.*?)\n<!-- /\1 -->", re.DOTALL)
 
 

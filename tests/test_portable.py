@@ -187,3 +187,15 @@ def test_spark_engine_needs_a_source(run, db: str) -> None:
 def test_source_needs_the_spark_engine(run, db: str) -> None:
     result = run("report", "--source", "lake", "--db", db)
     assert result.code == 2 and "--source is read by --engine spark" in result.stderr
+
+
+def test_spark_engine_without_the_extra(run, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith(("sqlglot", "costops.analysis.distributed",
+                                                         "costops.engine.spark"))]:  # fmt: skip
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sqlglot", None)  # as if not installed
+    result = run("report", "--engine", "spark", "--source", "lake", "--db", db)
+    assert result.code == 2 and "pip install 'costops[spark]'" in result.stderr
+    assert result.stderr.count("\n") == 1

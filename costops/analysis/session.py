@@ -41,8 +41,13 @@ def analysis_session(
                 f"--engine {engine} reads a lake: add --source DIR (written by "
                 "`costops ingest LOGS --to DIR`)"
             )
-        from costops.analysis.distributed import spark_session
-
+        try:
+            from costops.analysis.distributed import spark_session
+        except ImportError as exc:
+            raise UsageError(
+                f"--engine {engine} needs the Spark extra: pip install 'costops[spark]' "
+                f"(missing: {exc.name})"
+            ) from exc
         with spark_session(engine, source, pricing_dirs) as spark:
             yield spark
         return
