@@ -199,3 +199,8 @@ def test_spark_engine_without_the_extra(run, db: str, monkeypatch: pytest.Monkey
     result = run("report", "--engine", "spark", "--source", "lake", "--db", db)
     assert result.code == 2 and "pip install 'costops[spark]'" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_ingest_option_with_the_spark_engine(run, db: str) -> None:
+    result = run("report", "--engine", "spark", "--source", "lake", "--ingest", "x.jsonl")
+    assert result.code == 2 and "costops ingest LOGS --to DIR" in result.stderr

@@ -3,9 +3,10 @@ views built, so every analysis reads the same names it reads on DuckDB.
 
 Pricing is loaded and model names matched in a local DuckDB (the pricing tables are small: a few
 thousand rows), then each table is sent to Spark, which broadcasts it in the pricing joins. The
-requests are priced by the same SQL (costops.rates.cost, costops.analysis.units) transpiled;
-the priced requests are materialised once per session. The rollup and the stored cache are
-DuckDB's: on Spark every report reads the priced requests.
+requests are priced by the same SQL (costops.rates.cost, costops.analysis.units) transpiled.
+The evals' targets and the units' verdicts are materialised (once per lake and prices in a
+process); the priced requests stay a view, so Spark prices only the columns a query reads. The
+rollup and the stored cache are DuckDB's: on Spark every report reads the priced requests.
 """
 
 from __future__ import annotations
@@ -71,9 +72,6 @@ class PricedSparkEngine(SparkEngine):
         self.pricing.executemany("INSERT INTO extra_models VALUES (?, ?)", names)
         map_models(self.pricing, LOCAL_NAMES_SQL)
         _ship(self.pricing, self, MATCHED_TABLES)
-
-    def close(self) -> None:
-        self.pricing.close()
 
 
 @contextmanager

@@ -112,10 +112,19 @@ TzOption = Annotated[str, typer.Option("--tz", help="Time zone for day/week/mont
 
 
 def ingest_first(
-    paths: list[str] | None, db: str | None, wait: float, config: str | None = None
+    paths: list[str] | None,
+    db: str | None,
+    wait: float,
+    config: str | None = None,
+    engine: str | None = None,
 ) -> None:
     """An analysis's --ingest: the files brought up to date before it reads the store, with the
     dimension mappings of the command's --config (default ./costops.yaml when present)."""
+    if paths and engine not in (None, "duckdb"):
+        raise UsageError(
+            f"--ingest writes the DuckDB store, and --engine {engine} reads a lake: run "
+            "`costops ingest LOGS --to DIR` first"
+        )
     if paths:
         from costops.cli.ingest import ingest_paths
 

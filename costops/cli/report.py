@@ -73,7 +73,7 @@ def report(
     from costops.analysis.session import analysis_session
     from costops.render.report import report_result
 
-    ingest_first(ingest, db, wait)
+    ingest_first(ingest, db, wait, engine=engine)
     with analysis_session(db_path(db), pricing, wait=wait, engine=engine, source=source) as con:
         if cost == "list":
             use_list_prices(con)

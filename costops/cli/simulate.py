@@ -98,7 +98,9 @@ def _execute(name: str, common: dict[str, Any], **options: Any) -> None:
     from costops.analysis.simulate.runner import run
     from costops.render.simulation import simulation_result
 
-    ingest_first(common["ingest"], common["db"], common["wait"], common.get("config"))
+    ingest_first(
+        common["ingest"], common["db"], common["wait"], common.get("config"), common["engine"]
+    )
     with analysis_session(
         db_path(common["db"]),
         common["pricing"],

@@ -91,7 +91,7 @@ def tasks(
     from costops.analysis.tasks import build_tasks
     from costops.render.result import Result, Section, scope_meta
 
-    ingest_first(ingest, db, wait)
+    ingest_first(ingest, db, wait, engine=engine)
     with analysis_session(db_path(db), pricing, wait=wait, engine=engine, source=source) as con:
         validate_timezone(con, tz)
         dims = parse_dimensions(by, tz)
@@ -166,7 +166,7 @@ def check(
         raise UsageError(
             "no budgets: pass --task-cost/--daily-cost/… or add budgets: to costops.yaml"
         )
-    ingest_first(ingest, db, wait, config)
+    ingest_first(ingest, db, wait, config, engine)
     with analysis_session(db_path(db), pricing, wait=wait, engine=engine, source=source) as con:
         validate_timezone(con, tz)
         breaches, warnings = check_budgets(

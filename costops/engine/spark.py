@@ -184,12 +184,13 @@ class SparkEngine:
         frame.createOrReplaceTempView(name)
 
     def upload(self, name: str, columns: Sequence[tuple[str, str]], rows: list[Any]) -> None:
-        """A small table from this process (a pricing table: Spark broadcasts it in joins)."""
-        schema = ", ".join(f"`{c}` {spark_type(t)}" for c, t in columns)
-        self.spark.createDataFrame(rows, schema=schema).createOrReplaceTempView(name)
+        """A small table from this process (a pricing table), broadcast to every join it is in:
+        Spark cannot size a table made from Python rows, and would shuffle every request to
+        join it."""
+        from pyspark.sql.functions import broadcast
 
-    def close(self) -> None:
-        """Leave the session running for the next query of this process (it is shared)."""
+        schema = ", ".join(f"`{c}` {spark_type(t)}" for c, t in columns)
+        broadcast(self.spark.createDataFrame(rows, schema=schema)).createOrReplaceTempView(name)
 
     def _create_table(self, tree: exp.Create, args: dict[str, Any]) -> None:
         if tree.expression is not None:
