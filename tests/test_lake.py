@@ -90,9 +90,11 @@ def test_the_lake_holds_the_stores_rows_by_source_and_day(run, db, tmp_path):
         f"evals/day={NULL_DAY}/{sha(a)}.parquet",
         f"evals/day=2026-03-02/{sha(b)}.parquet",
     ])  # fmt: skip
-    assert json.loads(files["_costops_lake.json"][0]) == {
-        "version": 1,
-        "files": {sha(a): {"requests": 2, "evals": 2}, sha(b): {"requests": 2, "evals": 1}},
+    manifest = json.loads(files["_costops_lake.json"][0])
+    assert manifest["version"] == 1 and manifest["schema"].startswith("requests: request_id ")
+    assert manifest["files"] == {
+        sha(a): {"requests": 2, "evals": 2},
+        sha(b): {"requests": 2, "evals": 1},
     }
     assert_lake_equals_store(db)
     day = f"lake/requests/day=2026-03-01/{sha(a)}.parquet"
@@ -143,3 +145,29 @@ def test_a_lake_path_that_is_a_file_is_one_line_and_the_store_keeps_the_ingest(r
     with duckdb.connect(db, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM requests").fetchone() == (2,)
         assert con.execute("SELECT count(*) FROM evals").fetchone() == (2,)
+
+
+def test_files_of_sources_the_store_does_not_hold_are_removed(run, db, tmp_path):
+    """A lake first written from another store (or before the store was rebuilt): the files of
+    its sources would be counted by Spark too, so they go."""
+    a, b = sources(tmp_path)
+    other = str(tmp_path / "other.duckdb")
+    assert run("ingest", b, "--to", "lake", "--db", other).code == 0
+    result = run("ingest", a, "--to", "lake", "--db", db)
+    assert result.code == 0 and "3 files of other sources removed" in result.stderr
+    assert not list((tmp_path / "lake").rglob(f"*{sha(b)}*"))
+    assert set(json.loads((tmp_path / "lake" / "_costops_lake.json").read_text())["files"]) == {
+        sha(a)
+    }
+    assert_lake_equals_store(db)
+
+
+def test_a_lake_written_under_another_schema_is_rewritten(run, db, tmp_path):
+    a, _ = sources(tmp_path)
+    assert run("ingest", a, "--to", "lake", "--db", db).code == 0
+    manifest = tmp_path / "lake" / "_costops_lake.json"
+    written = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**written, "schema": "requests: an older costops"}))
+    result = run("ingest", a, "--to", "lake", "--db", db)
+    assert result.code == 0 and "lake lake: 1 source written" in result.stderr
+    assert json.loads(manifest.read_text()) == written

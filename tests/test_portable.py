@@ -36,6 +36,8 @@ from costops.engine.portable import problems, to_spark
         # Java's pattern letters: T and Z quoted
         ("SELECT strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ') FROM t",
          "SELECT DATE_FORMAT(ts, 'yyyy-MM-dd\\'T\\'HH:mm:ss.SSS\\'Z\\'') FROM t"),
+        ("SELECT strftime(ts, '%d/%m at %H') FROM t",
+         "SELECT DATE_FORMAT(ts, 'dd/MM \\'at\\' HH') FROM t"),
         ('SELECT x AS "attr.team" FROM t', "SELECT x AS `attr__dot__team` FROM t"),
         ("SELECT money_sum(c), decimal_sum(c) FROM t",
          "SELECT CAST(SUM(CAST(c AS DECIMAL(38, 12))) AS DOUBLE), "
@@ -79,6 +81,9 @@ def test_to_json_of_a_scalar_keeps_null() -> None:
         ("SELECT list(DISTINCT k ORDER BY k) FROM t", "list(DISTINCT"),
         ("SELECT count(*) FROM duckdb_views()", "catalog"),
         ("SELECT current_setting('threads')", "setting"),
+        ("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM t", "WITHIN GROUP"),
+        ("SELECT ? FROM t WHERE a = $1", "numbered parameter"),
+        ("SELECT timezone('Europe/Paris', CAST(ts AS TIMESTAMPTZ)) FROM t", "timezone"),
         ("SELECT timezone('UTC', ts) FROM t WHERE timezone(z) IS NULL", "timezone"),
     ],
 )  # fmt: skip
@@ -174,6 +179,7 @@ def test_export_focus_statements_are_portable(
     db, _ = demo_store
     result = run("export", "focus", "-o", str(tmp_path / "focus.csv"), "--db", db)
     assert result.code == 0, result.stderr
+    assert recorded, "no statement recorded"
     for sql in recorded:
         assert problems(sql) == [], sql
 
@@ -204,3 +210,10 @@ def test_spark_engine_without_the_extra(run, db: str, monkeypatch: pytest.Monkey
 def test_ingest_option_with_the_spark_engine(run, db: str) -> None:
     result = run("report", "--engine", "spark", "--source", "lake", "--ingest", "x.jsonl")
     assert result.code == 2 and "costops ingest LOGS --to DIR" in result.stderr
+
+
+def test_engine_names_are_checked(run, db: str) -> None:
+    result = run("report", "--engine", "duckdb2", "--source", "lake", "--db", db)
+    assert (
+        result.code == 2 and "expected duckdb, spark, local[N] or sc://HOST:PORT" in result.stderr
+    )

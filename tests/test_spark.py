@@ -147,3 +147,29 @@ def test_source_without_a_lake(run, tmp_path: Path) -> None:
     result = run("report", "--engine", LOCAL, "--source", str(tmp_path / "nowhere"))
     assert result.code == 2 and "no lake there" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_catalog_tables_as_the_source(
+    run, demo_store: tuple[str, str], spark: Any, tmp_path: Path
+) -> None:
+    """`--source table:…`: the requests table named, the evals from `evals` beside it."""
+    db, lake = demo_store
+    for table in ("requests", "evals"):
+        spark.sql(f"DROP TABLE IF EXISTS default.{table}")
+        frame = spark.read.parquet(f"{lake}/{table}").drop("day")
+        frame.write.option("path", str(tmp_path / table)).saveAsTable(f"default.{table}")
+    try:
+        args = ("report", "--by", "feature", "--format", "json")
+        on_duckdb = run(*args, "--db", db)
+        on_spark = run(*args, "--engine", LOCAL, "--source", "table:spark_catalog.default.requests")
+        assert on_spark.code == 0, on_spark.stderr
+        same(on_duckdb.json(), on_spark.json())
+    finally:
+        for table in ("requests", "evals"):
+            spark.sql(f"DROP TABLE IF EXISTS default.{table}")
+
+
+def test_unreachable_cluster_is_one_line(run, tmp_path: Path) -> None:
+    result = run("report", "--engine", "sc://127.0.0.1:1", "--source", str(tmp_path))
+    assert result.code == 2 and "Spark did not start" in result.stderr
+    assert result.stderr.count("\n") == 1

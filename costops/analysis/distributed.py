@@ -25,7 +25,7 @@ from costops.analysis.cache import STORED_REQUESTS
 from costops.analysis.exact import MACROS_SQL
 from costops.engine import select_list
 from costops.engine.portable import to_spark
-from costops.engine.spark import SparkEngine, spark_type, start
+from costops.engine.spark import SparkEngine, spark_errors, spark_type, start
 from costops.errors import UsageError
 from costops.ingest.lake import MANIFEST
 from costops.rates.cost import (
@@ -80,26 +80,37 @@ def spark_session(
 ) -> Iterator[PricedSparkEngine]:
     """An engine on `target` (costops.engine.spark.start) over `source`, priced."""
     engine = SparkEngine(start(target))
-    register_source(engine, source)
     pricing = duckdb.connect()
     try:
-        migrate(pricing, ":memory:")
-        pricing.execute("SET TimeZone = 'UTC'")
-        pricing.execute(MACROS_SQL)
-        tables = load_tables(sources=pricing_sources(pricing_dirs))
-        pricing_hash = pricing_fingerprint(tables.content_hash)
-        load_price_tables(pricing, tables)
-        names = engine.execute(SOURCE_NAMES_SQL).fetchall()
-        pricing.execute("CREATE TEMP TABLE _source_names (provider VARCHAR, model VARCHAR)")
-        if names:
-            pricing.executemany("INSERT INTO _source_names VALUES (?, ?)", names)
-        map_models(pricing, LOCAL_NAMES_SQL)
-        priced = PricedSparkEngine(engine, pricing)
-        _ship(pricing, priced, SHIPPED_TABLES)
-        _build_views(priced, _reuse_key(source, pricing_hash))
-        yield priced
+        with spark_errors():  # reading the source and building the views, as one line too
+            yield _priced(engine, source, pricing_dirs, pricing)
     finally:
         pricing.close()
+
+
+def _priced(
+    engine: SparkEngine,
+    source: str,
+    pricing_dirs: list[str] | None,
+    pricing: duckdb.DuckDBPyConnection,
+) -> PricedSparkEngine:
+    """The source registered, the pricing tables loaded and matched in `pricing` (a local
+    DuckDB) and sent, the priced views built."""
+    register_source(engine, source)
+    migrate(pricing, ":memory:")
+    pricing.execute("SET TimeZone = 'UTC'")
+    pricing.execute(MACROS_SQL)
+    tables = load_tables(sources=pricing_sources(pricing_dirs))
+    load_price_tables(pricing, tables)
+    names = engine.execute(SOURCE_NAMES_SQL).fetchall()
+    pricing.execute("CREATE TEMP TABLE _source_names (provider VARCHAR, model VARCHAR)")
+    if names:
+        pricing.executemany("INSERT INTO _source_names VALUES (?, ?)", names)
+    map_models(pricing, LOCAL_NAMES_SQL)
+    priced = PricedSparkEngine(engine, pricing)
+    _ship(pricing, priced, SHIPPED_TABLES)
+    _build_views(priced, _reuse_key(source, pricing_fingerprint(tables.content_hash)))
+    return priced
 
 
 def register_source(engine: SparkEngine, source: str) -> None:
@@ -124,9 +135,16 @@ def register_source(engine: SparkEngine, source: str) -> None:
 
 
 def _read_parquet(engine: SparkEngine, path: str, required: str | None) -> Any:
+    """The Parquet files under `path`; None where there are none (and `required` is None),
+    a one-line error naming `required` where they are required. Other failures (access,
+    damage) are Spark's errors."""
+    from pyspark.errors import AnalysisException
+
     try:
         return engine.spark.read.parquet(path)
-    except Exception as exc:  # Spark's AnalysisException: the path holds no Parquet
+    except AnalysisException as exc:
+        if exc.getCondition() not in ("PATH_NOT_FOUND", "UNABLE_TO_INFER_SCHEMA"):
+            raise
         if required is None:
             return None
         raise UsageError(

@@ -67,6 +67,9 @@ def validate_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> str:
         check.execute("SELECT timezone(?, TIMESTAMPTZ '2026-01-01 00:00:00+00')", [tz]).fetchone()
     except duckdb.Error as exc:
         raise UsageError(f"--tz {tz!r}: unknown time zone (e.g. UTC, Europe/Berlin)") from exc
+    finally:
+        if check is not con:
+            check.close()
     return tz
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +37,10 @@ def analysis_session(
     write lock held for the build only), else priced into this session's temp tables: a reader
     never queues behind another reader."""
     if engine not in (None, "duckdb"):
+        if not re.fullmatch(r"spark|local\[(\d+|\*)\]|sc://\S+", engine):
+            raise UsageError(
+                f"--engine {engine}: expected duckdb, spark, local[N] or sc://HOST:PORT"
+            )
         if not source:
             raise UsageError(
                 f"--engine {engine} reads a lake: add --source DIR (written by "

@@ -232,7 +232,12 @@ def _print_lake(directory: str, written: LakeWrite) -> None:
     stderr.print(
         f"lake {directory}: {count(written.sources, 'source')} written "
         f"({count(written.requests, 'request')}, {count(written.evals, 'eval')})"
-        + (f" · {written.unchanged:,} unchanged" if written.unchanged else ""),
+        + (f" · {written.unchanged:,} unchanged" if written.unchanged else "")
+        + (
+            f" · {count(written.removed, 'file')} of other sources removed"
+            if written.removed
+            else ""
+        ),
     )
 
 

@@ -48,6 +48,7 @@ DENYLIST = (
     (r"\blist\s*\(\s*DISTINCT\b[^)]*ORDER\s+BY", "list(DISTINCT … ORDER BY …)"),
     (r"\bduckdb_\w+\s*\(", "a DuckDB catalog function"),
     (r"\bcurrent_setting\s*\(|^\s*SET\b", "a DuckDB setting"),
+    (r"\bWITHIN\s+GROUP\b", "WITHIN GROUP (sqlglot makes it an approximate percentile)"),
 )  # fmt: skip
 
 
@@ -55,6 +56,8 @@ def problems(sql: str) -> list[str]:
     """Why `sql` cannot run on Spark (empty when it can): a denylisted construct, a
     `timezone(` call no rule rewrites, or SQL that sqlglot cannot parse."""
     found = [why for pattern, why in DENYLIST if re.search(pattern, sql, re.IGNORECASE | re.M)]
+    if any(t.token_type == TokenType.PARAMETER for t in DuckDB().tokenize(sql)):
+        found.append("a numbered parameter $n (use ?: they are numbered in order)")
     try:
         tree = parse(sql)
     except sqlglot.errors.ParseError as exc:
@@ -145,7 +148,11 @@ def _timezone(node: exp.Expr) -> exp.Expr | None:
         parent = node.parent
         if parent is not None and _timezone_args(parent) is not None:
             return None  # the inner call of a pair: its outer call rewrites both
-        return _call("to_utc_timestamp", value, zone)
+        plain = isinstance(value, exp.Column) or (
+            isinstance(value, exp.Cast) and value.to.sql("duckdb") == "TIMESTAMP"
+        )
+        # a TIMESTAMPTZ argument would mean the other conversion: left for the lint
+        return _call("to_utc_timestamp", value, zone) if plain else None
     if _is_utc(inner[0]):  # UTC wall clock → instant → the zone's wall clock
         return _call("from_utc_timestamp", inner[1], zone)
     if _is_utc(zone):  # the zone's wall clock → instant → UTC wall clock
@@ -179,12 +186,17 @@ def _strftime(node: exp.Expr) -> exp.Expr | None:
     if not (isinstance(fmt, exp.Literal) and fmt.is_string):
         return None
     pieces = re.split(r"(%[a-zA-Z])", fmt.this)
-    java = "".join(
-        JAVA_TIME[p] if p in JAVA_TIME else f"'{p}'" if p.isalpha() else p for p in pieces if p
-    )
+    java = "".join(JAVA_TIME.get(p) or _java_literal(p) for p in pieces if p)
     if "%" in java:
         return None  # a code without a rule: left for the lint to name
     return _call("date_format", node.this, exp.Literal.string(java))
+
+
+def _java_literal(text: str) -> str:
+    """Text of a strftime format as Java reads it literally: letters quoted, quotes doubled."""
+    if text.startswith("%"):
+        return text  # a code without a rule: left for the lint
+    return re.sub(r"[A-Za-z]+", lambda m: f"'{m.group(0)}'", text.replace("'", "''"))
 
 
 def _macro(node: exp.Expr) -> exp.Expr | None:

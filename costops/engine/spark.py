@@ -10,8 +10,10 @@ column names costops gave them and timestamps as UTC wall-clock times, as DuckDB
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -35,6 +37,8 @@ LOCAL_SETTINGS = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
     "spark.driver.memory": "2g",
+    # costops writes no tables: no spark-warehouse folder in the user's working directory
+    "spark.sql.warehouse.dir": str(Path(tempfile.gettempdir()) / "costops-spark-warehouse"),
 }
 # DuckDB's type names (as DESCRIBE gives them) for a small table sent to Spark.
 SPARK_TYPES = {"VARCHAR": "STRING", "TEXT": "STRING", "TIMESTAMP": "TIMESTAMP_NTZ",
@@ -79,7 +83,9 @@ class SparkCursor:
     def description(self) -> list[tuple[str, str]]:
         if self._frame is None:
             return []
-        return [(f.name.replace(DOT, "."), f.dataType.simpleString()) for f in self._frame.schema]
+        with spark_errors():  # Spark Connect analyses the query when its schema is asked for
+            fields = self._frame.schema.fields
+        return [(f.name.replace(DOT, "."), f.dataType.simpleString()) for f in fields]
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         rows, self._rows = self._fetched(), []

@@ -58,6 +58,7 @@ class LakeWrite:
     unchanged: int
     requests: int
     evals: int
+    removed: int = 0  # files of sources the store no longer holds
 
 
 def write_lake(con: duckdb.DuckDBPyConnection, directory: str) -> LakeWrite:
@@ -74,36 +75,64 @@ def write_lake(con: duckdb.DuckDBPyConnection, directory: str) -> LakeWrite:
 
 def _write(con: duckdb.DuckDBPyConnection, root: Path) -> LakeWrite:
     root.mkdir(parents=True, exist_ok=True)
-    before = _read_manifest(root)
+    schema = _schema(con)
+    before = _read_manifest(root, schema)
     counts = {
         str(sha): {"requests": int(r), "evals": int(e)}
         for sha, r, e in con.execute(COUNTS_SQL).fetchall()
     }
+    removed = _remove_others(root, set(counts))
     stale = [sha for sha, n in counts.items() if before.get(sha) != n]
     files = sum(_write_source(con, root, sha) for sha in stale)
-    if stale:  # the manifest last: a crash before it leaves those sources stale, to redo
-        _write_manifest(root, {**before, **counts})
+    if stale or removed or set(before) != set(counts):
+        # the manifest last: a crash before it leaves those sources stale, to redo
+        _write_manifest(root, counts, schema)
     return LakeWrite(
         files,
         len(stale),
         len(counts) - len(stale),
         sum(counts[sha]["requests"] for sha in stale),
         sum(counts[sha]["evals"] for sha in stale),
+        removed,
     )
 
 
-def _read_manifest(root: Path) -> dict[str, dict[str, int]]:
-    """Each source's row counts when its files were written; none when missing or damaged."""
+def _schema(con: duckdb.DuckDBPyConnection) -> str:
+    """The tables' columns and types: files written under another schema are all rewritten."""
+    return "; ".join(
+        f"{table}: "
+        + ", ".join(f"{c[0]} {c[1]}" for c in con.execute(f"DESCRIBE {table}").fetchall())
+        for table in TABLES
+    )
+
+
+def _remove_others(root: Path, sources: set[str]) -> int:
+    """Delete the files of sources the store does not hold (a lake written from another store,
+    or a store rebuilt): Spark would count their rows too."""
+    removed = 0
+    for table in TABLES:
+        for path in (root / table).glob("day=*/*.parquet*"):
+            if path.name.lstrip(".").split(".")[0] not in sources:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def _read_manifest(root: Path, schema: str) -> dict[str, dict[str, int]]:
+    """Each source's row counts when its files were written; none when missing, damaged or
+    written under another schema (every source is then rewritten)."""
     try:
         manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-        return dict(manifest["files"]) if manifest["version"] == VERSION else {}
-    except (FileNotFoundError, ValueError, LookupError, TypeError):  # every source is rewritten
+        current = manifest["version"] == VERSION and manifest.get("schema") == schema
+        return dict(manifest["files"]) if current else {}
+    except (FileNotFoundError, ValueError, LookupError, TypeError):
         return {}
 
 
-def _write_manifest(root: Path, files: dict[str, dict[str, int]]) -> None:
+def _write_manifest(root: Path, files: dict[str, dict[str, int]], schema: str) -> None:
     temp = root / f".{MANIFEST}.tmp"
-    text = json.dumps({"version": VERSION, "files": files}, indent=2, sort_keys=True)
+    manifest = {"version": VERSION, "schema": schema, "files": files}
+    text = json.dumps(manifest, indent=2, sort_keys=True)
     temp.write_text(text, encoding="utf-8")
     os.replace(temp, root / MANIFEST)
 

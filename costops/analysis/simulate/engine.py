@@ -21,7 +21,7 @@ import duckdb
 
 from costops.analysis.filters import Dimension, Filters, grouping, where_clause
 from costops.analysis.session import fetch_dicts
-from costops.engine import columns, is_spark, select_list
+from costops.engine import columns, is_spark, quote, select_list
 from costops.rates.cost import PRICED_SELECT_SQL, priced_select
 from costops.store.migrations import REQUEST_COLUMNS
 
@@ -150,9 +150,9 @@ def with_cost(
     expression over the row) in place of its own, by cost.py's costed stages. The token
     columns keep their values."""
     kept = columns(con, source, params)
-    moved = [f"{tokens[c]} AS {c}" if c in tokens else c for c in kept]
+    moved = [f"{tokens[c]} AS {quote(c)}" if c in tokens else quote(c) for c in kept]
     moved += [f"{column} AS _sim_saved_{column}" for column in tokens]
-    restored = [f"_sim_saved_{c} AS {c}" if c in tokens else c for c in kept]
+    restored = [f"_sim_saved_{c} AS {quote(c)}" if c in tokens else quote(c) for c in kept]
     return f"""(
     WITH unit_priced AS (
         SELECT *, {UNCACHED_SQL} AS uncached_input_tokens, CAST(NULL AS DOUBLE) AS input
