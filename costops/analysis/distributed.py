@@ -25,7 +25,7 @@ from costops.analysis.cache import STORED_REQUESTS
 from costops.analysis.exact import MACROS_SQL
 from costops.engine import select_list
 from costops.engine.portable import to_spark
-from costops.engine.spark import SparkEngine, spark_errors, spark_type, start
+from costops.engine.spark import SparkEngine, spark_errors, start
 from costops.errors import UsageError
 from costops.ingest.lake import MANIFEST
 from costops.rates.cost import (
@@ -96,8 +96,8 @@ def _priced(
 ) -> PricedSparkEngine:
     """The source registered, the pricing tables loaded and matched in `pricing` (a local
     DuckDB) and sent, the priced views built."""
-    register_source(engine, source)
-    migrate(pricing, ":memory:")
+    migrate(pricing, ":memory:")  # the store's tables: their columns are what Spark reads
+    register_source(engine, source, pricing)
     pricing.execute("SET TimeZone = 'UTC'")
     pricing.execute(MACROS_SQL)
     tables = load_tables(sources=pricing_sources(pricing_dirs))
@@ -113,10 +113,11 @@ def _priced(
     return priced
 
 
-def register_source(engine: SparkEngine, source: str) -> None:
+def register_source(engine: SparkEngine, source: str, store: duckdb.DuckDBPyConnection) -> None:
     """`requests` and `evals` from a lake written by `costops ingest --to DIR` (any path Spark
     reads: a folder, s3a://…, abfss://…) or from catalog tables (`table:catalog.schema.requests`:
-    evals from the table `evals` beside it, when there is one)."""
+    evals from the table `evals` beside it, when there is one), with the columns of `store`'s
+    tables (a migrated DuckDB)."""
     spark = engine.spark
     if source.startswith("table:"):
         name = source[len("table:") :]
@@ -127,11 +128,11 @@ def register_source(engine: SparkEngine, source: str) -> None:
         base = source.rstrip("/")
         requests = _read_parquet(engine, f"{base}/requests", source)
         evals = _read_parquet(engine, f"{base}/evals", None)
-    canonical = _canonical_columns()
-    engine.register("requests", requests.select(*(name for name, _ in canonical["requests"])))
-    if evals is None:
-        evals = spark.createDataFrame([], _ddl(canonical["evals"]))
-    engine.register("evals", evals.select(*(name for name, _ in canonical["evals"])))
+    engine.register("requests", requests.select(*(c for c, _ in _described(store, "requests"))))
+    if evals is None:  # no evals anywhere: an empty table with their columns
+        engine.upload("evals", _described(store, "evals"), [])
+    else:
+        engine.register("evals", evals.select(*(c for c, _ in _described(store, "evals"))))
 
 
 def _read_parquet(engine: SparkEngine, path: str, required: str | None) -> Any:
@@ -153,27 +154,15 @@ def _read_parquet(engine: SparkEngine, path: str, required: str | None) -> Any:
         ) from exc
 
 
-def _canonical_columns() -> dict[str, list[tuple[str, str]]]:
-    """The store's columns (name, DuckDB type) of requests and evals, in order."""
-    con = duckdb.connect()
-    try:
-        migrate(con, ":memory:")
-        return {
-            table: [(row[0], row[1]) for row in con.execute(f"DESCRIBE {table}").fetchall()]
-            for table in ("requests", "evals")
-        }
-    finally:
-        con.close()
-
-
-def _ddl(columns: list[tuple[str, str]]) -> str:
-    return ", ".join(f"`{name}` {spark_type(kind)}" for name, kind in columns)
+def _described(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """A local table's columns: (name, DuckDB type), in order."""
+    return [(row[0], row[1]) for row in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
 def _ship(pricing: duckdb.DuckDBPyConnection, engine: SparkEngine, tables: tuple[str, ...]) -> None:
     for table in tables:
-        columns = [(row[0], row[1]) for row in pricing.execute(f"DESCRIBE {table}").fetchall()]
-        engine.upload(table, columns, pricing.execute(f"SELECT * FROM {table}").fetchall())
+        rows = pricing.execute(f"SELECT * FROM {table}").fetchall()
+        engine.upload(table, _described(pricing, table), rows)
 
 
 def _build_views(engine: SparkEngine, key: str | None) -> None:
