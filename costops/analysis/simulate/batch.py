@@ -24,9 +24,11 @@ from costops.analysis.simulate.engine import (
 WINDOW_MS = 24 * 60 * 60 * 1000
 TABLE = "_sim_batch"
 
+# A semantic cache's embedding call (a plan's earlier step) answers a live query: never batched.
 ELIGIBLE = (
     "(feature IN (SELECT feature FROM _sim_batch_features) "
-    "AND NOT (batch OR lower(COALESCE(service_tier, '')) = 'batch'))"
+    "AND NOT (batch OR lower(COALESCE(service_tier, '')) = 'batch') "
+    "AND request_id NOT LIKE '%#embedding')"
 )
 # Each request once with its stored price, on both sides unless it is eligible (then the
 # baseline's only), and each eligible request batched, on the scenario's side.

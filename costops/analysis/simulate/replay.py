@@ -1,0 +1,272 @@
+"""The semantic cache's replay (SPEC §8, semantic-cache): which requests a cache of earlier
+answers would have served, request by request in time order, within each scope.
+
+A request looks for the most similar live entry of its scope: similarity at or above the
+threshold is a hit, served from that entry; else it is a miss, and its answer becomes an entry
+(a hit does not). An entry lives `ttl` after the miss that made it (a gap equal to the TTL is
+still live, as in prompt caching); it is never refreshed. With `max_entries`, a full cache
+evicts its least recently hit entries (never hit: counted from creation); evictions happen
+after each batch, so for the length of one batch the cache can hold up to BATCH entries more.
+
+The replay is sequential by definition (a miss changes what later requests find), but the work
+is not done request by request. Requests go in batches of BATCH per scope:
+- every request of a batch searches the entries made before the batch at once (a matrix
+  product, or a faiss HNSW index once a segment outgrows EXACT_LIMIT entries);
+- within the batch, request i can be served by an earlier miss j of the same batch: the
+  similarities of the batch to itself give the candidate pairs, and "miss = no earlier live
+  match among the misses" is solved as a fixed point of whole-batch boolean products (each
+  round settles at least the next request in order, so it ends; it usually takes a few rounds).
+Entries sit in segments of one TTL of creation time each: a request only ever reads the two
+newest, and older segments are dropped whole, so the index never carries expired entries
+beyond one segment.
+
+Similarity is the cosine of unit vectors, or for exact keys (`keys`) 1 for the same key and 0
+otherwise, by the same replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BATCH = 1024
+# Entries per segment below which a matrix product beats the HNSW index (benchmarks/bench.py,
+# BENCHMARKS.md: 25k entries took 8.5 s exact against 6.6 s with faiss; 5k, 0.5 s against 0.6 s).
+EXACT_LIMIT = 10_000
+# Neighbours asked of the HNSW index per request: the nearest live one is among them unless
+# more than this many nearer entries of its segment have expired or been evicted.
+NEIGHBOURS = 16
+NONE = -np.inf
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Per request (in the order given): hit, and the index of the request whose answer served
+    it (-1 for a miss); entries evicted for capacity."""
+
+    hit: np.ndarray
+    served_from: np.ndarray
+    evictions: int
+
+
+class _Segment:
+    """The entries created in one TTL of time: their request indices, times and vectors, and,
+    past EXACT_LIMIT entries, an HNSW index over the vectors."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.index = np.empty(0, np.int64)
+        self.ts = np.empty(0, np.int64)
+        self.vectors = np.empty((0, dim), np.float32)
+        self.hnsw = None
+
+    def add(self, index: np.ndarray, ts: np.ndarray, vectors: np.ndarray) -> None:
+        self.index = np.concatenate([self.index, index])
+        self.ts = np.concatenate([self.ts, ts])
+        self.vectors = np.concatenate([self.vectors, vectors])
+        if self.hnsw is None and len(self.index) > EXACT_LIMIT:
+            import faiss
+
+            self.hnsw = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
+            self.hnsw.add(self.vectors)
+        elif self.hnsw is not None:
+            self.hnsw.add(vectors)
+
+    def nearest(
+        self, q: np.ndarray, tq: np.ndarray, span: int | None, evicted: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's most similar live entry here: similarity (NONE: none) and request
+        index. Exact over every entry, or over the HNSW index's NEIGHBOURS nearest."""
+        m = len(q)
+        if self.hnsw is None:
+            sims = q @ self.vectors.T
+            valid = ~evicted[self.index][None, :]
+            if span is not None:
+                valid = valid & ((tq[:, None] - self.ts[None, :]) <= span)
+            sims = np.where(valid, sims, NONE)
+            pick = sims.argmax(axis=1)
+            return sims[np.arange(m), pick], self.index[pick]
+        sims, found = self.hnsw.search(q, min(NEIGHBOURS, len(self.index)))
+        safe = np.where(found >= 0, found, 0)
+        valid = (found >= 0) & ~evicted[self.index[safe]]
+        if span is not None:
+            valid &= (tq[:, None] - self.ts[safe]) <= span
+        sims = np.where(valid, sims, NONE)
+        pick = sims.argmax(axis=1)
+        rows = np.arange(m)
+        return sims[rows, pick], self.index[safe[rows, pick]]
+
+
+class _Vectors:
+    """The live entries of one scope as vectors, in segments of one TTL of creation time."""
+
+    def __init__(self, dim: int, span: int | None) -> None:
+        self.dim, self.span = dim, span
+        self.segments: dict[int, _Segment] = {}
+
+    def expire(self, now: int) -> None:
+        """Drop the segments no request at or after `now` can read."""
+        if self.span is not None:
+            oldest = (now - self.span) // self.span
+            for sid in [s for s in self.segments if s < oldest]:
+                del self.segments[sid]
+
+    def nearest(
+        self, q: np.ndarray, tq: np.ndarray, evicted: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        best_sim = np.full(len(tq), NONE)
+        best_from = np.full(len(tq), -1, np.int64)
+        for segment in self.segments.values():
+            sim, source = segment.nearest(q, tq, self.span, evicted)
+            better = sim > best_sim
+            best_sim = np.where(better, sim, best_sim)
+            best_from = np.where(better, source, best_from)
+        return best_sim, best_from
+
+    def add(self, index: np.ndarray, ts: np.ndarray, q: np.ndarray) -> None:
+        sid_of = ts // self.span if self.span is not None else np.zeros(len(ts), np.int64)
+        for sid in np.unique(sid_of):
+            part = sid_of == sid
+            segment = self.segments.setdefault(int(sid), _Segment(self.dim))
+            segment.add(index[part], ts[part], q[part])
+
+    def live(self) -> np.ndarray:
+        return np.concatenate([s.index for s in self.segments.values()] or [np.empty(0, np.int64)])
+
+
+class _Keys:
+    """The live entries of one scope as exact keys: a new entry for a key is made only when
+    none is live, so the latest entry of a key is the only one that can be."""
+
+    def __init__(self, span: int | None) -> None:
+        self.span = span
+        self.latest: dict[int, tuple[int, int]] = {}
+        self.codes = np.empty(0, np.int64)  # key -> latest entry, as sorted arrays (rebuilt)
+        self.index = np.empty(0, np.int64)
+        self.ts = np.empty(0, np.int64)
+
+    def expire(self, now: int) -> None:
+        return None
+
+    def nearest(
+        self, qk: np.ndarray, tq: np.ndarray, evicted: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not len(self.codes):
+            return np.full(len(tq), NONE), np.full(len(tq), -1, np.int64)
+        at = np.minimum(np.searchsorted(self.codes, qk), len(self.codes) - 1)
+        index = self.index[at]
+        valid = (self.codes[at] == qk) & ~evicted[index]
+        if self.span is not None:
+            valid &= (tq - self.ts[at]) <= self.span
+        return np.where(valid, 1.0, NONE), np.where(valid, index, -1)
+
+    def add(self, index: np.ndarray, ts: np.ndarray, qk: np.ndarray) -> None:
+        codes = np.concatenate([self.codes, qk])
+        entries = np.concatenate([self.index, index])
+        times = np.concatenate([self.ts, ts])
+        # the latest entry of each key: the last occurrence, entries being in time order
+        order = np.lexsort((times, codes))
+        last = np.r_[codes[order][1:] != codes[order][:-1], True]
+        keep = order[last]
+        self.codes, self.index, self.ts = codes[keep], entries[keep], times[keep]
+
+    def live(self) -> np.ndarray:
+        return self.index
+
+
+def replay(
+    ts: np.ndarray,
+    scopes: np.ndarray,
+    threshold: float,
+    ttl_us: int | None,
+    vectors: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
+    max_entries: int | None = None,
+) -> Replay:
+    """Replay requests sorted by (scope, ts): `ts` in microseconds, `scopes` a scope number per
+    request, and either unit `vectors` (n x dim, float32) or integer `keys`."""
+    n = len(ts)
+    state = _State(ts, np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool),
+                   np.full(n, np.iinfo(np.int64).min, np.int64))  # fmt: skip
+    bounds = np.flatnonzero(np.diff(scopes)) + 1
+    for start, end in zip(np.r_[0, bounds], np.r_[bounds, n], strict=True):
+        store = _Keys(ttl_us) if keys is not None else _Vectors(vectors.shape[1], ttl_us)
+        for lo in range(int(start), int(end), BATCH):
+            hi = min(lo + BATCH, int(end))
+            rows = keys[lo:hi] if keys is not None else vectors[lo:hi]
+            _batch(store, rows, keys is not None, ts[lo:hi], lo, threshold, ttl_us, state)
+            if max_entries is not None:
+                _evict(store, state, max_entries, int(ts[hi - 1]), ttl_us)
+    return Replay(state.hit, state.served, int(state.evicted.sum()))
+
+
+@dataclass(frozen=True)
+class _State:
+    ts: np.ndarray  # each request's time: an entry's creation
+    hit: np.ndarray
+    served: np.ndarray
+    evicted: np.ndarray
+    last_hit: np.ndarray  # each entry's latest hit (capacity only)
+
+
+def _batch(
+    store: _Vectors | _Keys,
+    rows: np.ndarray,
+    exact_keys: bool,
+    tq: np.ndarray,
+    lo: int,
+    threshold: float,
+    span: int | None,
+    state: _State,
+) -> None:
+    """One batch of a scope: search the entries made before it, then settle the batch."""
+    store.expire(int(tq[0]))
+    before_sim, before_from = store.nearest(rows, tq, state.evicted)
+    # the batch against itself: j < i, j still live at i, similar enough
+    within = (rows[:, None] == rows[None, :]).astype(np.float32) if exact_keys else rows @ rows.T
+    m = len(tq)
+    earlier = np.tri(m, m, -1, dtype=bool)
+    if span is not None:
+        earlier &= (tq[:, None] - tq[None, :]) <= span
+    candidate = earlier & (within >= threshold)
+    miss = _misses(candidate, before_sim >= threshold)
+    inside = np.where(candidate & miss[None, :], within, NONE)
+    best_inside = inside.argmax(axis=1)
+    inside_sim = inside[np.arange(m), best_inside]
+    source = np.where(before_sim >= inside_sim, before_from, lo + best_inside)
+    hits = ~miss
+    state.hit[lo : lo + m] = hits
+    state.served[lo : lo + m] = np.where(hits, source, -1)
+    np.maximum.at(state.last_hit, source[hits], tq[hits])
+    made = np.flatnonzero(miss)
+    store.add(made + lo, tq[made], rows[made])
+
+
+def _misses(candidate: np.ndarray, served_before: np.ndarray) -> np.ndarray:
+    """The batch's misses: not served by an earlier entry, and no earlier miss of the batch
+    within reach. The fixed point is unique (request i depends on requests before it only),
+    and round k settles at least the first k requests."""
+    miss = ~served_before
+    for _ in range(len(miss) + 1):
+        reached = (candidate & miss[None, :]).any(axis=1)
+        nxt = ~served_before & ~reached
+        if np.array_equal(nxt, miss):
+            return miss
+        miss = nxt
+    raise AssertionError("the batch's misses did not settle")
+
+
+def _evict(
+    store: _Vectors | _Keys, state: _State, max_entries: int, now: int, span: int | None
+) -> None:
+    """Over capacity: evict the least recently hit live entries (never hit: counted from
+    their creation), the oldest first on ties."""
+    live = store.live()
+    live = live[~state.evicted[live]]
+    if span is not None:
+        live = live[(now - state.ts[live]) <= span]
+    over = len(live) - max_entries
+    if over > 0:
+        recent = np.maximum(state.last_hit[live], state.ts[live])
+        state.evicted[live[np.lexsort((live, recent))[:over]]] = True

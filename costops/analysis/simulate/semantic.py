@@ -1,0 +1,546 @@
+"""Semantic caching (SPEC §8, semantic-cache): reuse a stored answer for a query that means the
+same thing, replayed on the team's own traffic.
+
+costops keeps no prompt text by default, so meaning comes from the user: an embedding per
+request (`--embeddings FILE`: Parquet or JSONL with request_id and embedding, from their own
+pipeline), or an exact key (a `semantic_key` attribute: their cache key or cluster id). The
+replay (replay.py) runs in time order within each scope; a hit costs the query's embedding only,
+a miss costs the request and its embedding. The embedding is priced like any request, by the
+pricing SQL, at the embedding model's price on the request's date, on the query's tokens: the
+input minus the logged prefix (the stable system prompt), or the whole input when no prefix is
+logged.
+
+The scenario's rows are the source's requests (a hit weighs 0 on the scenario's side) and one
+embedding call per replayed request: what a plan's next lever reads (the calls avoided are not
+trimmed or batched again, the embedding calls are never batched: they answer a live query).
+
+Local engine only: the replay walks a vector index in this process.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from costops.analysis.filters import Dimension, dimension
+from costops.analysis.simulate.engine import (
+    SOURCE_COLUMNS,
+    WEIGHT,
+    Source,
+    compare,
+    keyed,
+    repriced,
+    views,
+)
+from costops.analysis.simulate.replay import BATCH, replay
+from costops.engine import is_spark
+from costops.errors import InputDataError, UsageError
+from costops.rates.cost import add_model_names
+
+ROWS = "_sim_semantic_rows"
+HITS = "_sim_semantic_hits"
+REPLAYED = "_sim_semantic_replayed"
+DEFAULT_THRESHOLD = 0.95
+DEFAULT_SCOPE = ("provider", "model", "feature")
+DEFAULT_MODEL = "text-embedding-3-small"
+KEY_ATTRIBUTE = "semantic_key"
+MAX_SWEEP = 200
+# A cheaper attempt of a cascade (a plan's earlier step) asks the same question as its original.
+BASE_ID = "regexp_replace(p.request_id, '#cascade$', '')"
+QUERY_TOKENS = (
+    "CASE WHEN prefix_tokens > 0 AND prefix_tokens < input_tokens "
+    "THEN input_tokens - prefix_tokens ELSE input_tokens END"
+)
+NO_TOKENS = ("cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+             "output_tokens", "reasoning_tokens")  # fmt: skip
+NARROW = f"{WEIGHT}, sim_cost, sim_side, sim_replayed, request_id"
+
+EXTRAS = """
+    sum(CASE WHEN p.sim_side = 'both' THEN 1 ELSE 0 END) AS requests,
+    sum(CASE WHEN p.sim_hit THEN 1 ELSE 0 END) AS hits,
+    sum(CASE WHEN p.sim_hit THEN 1.0 ELSE 0.0 END)
+        / NULLIF(sum(CASE WHEN p.sim_replayed THEN 1 ELSE 0 END), 0) AS hit_rate,
+    CAST(money_sum(CASE WHEN p.sim_side = 'after' THEN p.cost * p.sim_weight ELSE 0 END)
+        AS DOUBLE) AS embedding_cost,
+    sum(CASE WHEN p.sim_hit AND p.sim_served_failed THEN 1.0 ELSE 0.0 END)
+        / NULLIF(sum(CASE WHEN p.sim_hit THEN 1 ELSE 0 END), 0) AS risk,
+    sum(CASE WHEN p.sim_hit AND p.sim_served_evaluated THEN 1 ELSE 0 END) AS evaluated_hits,
+    sum(CASE WHEN p.sim_side = 'both' AND NOT p.sim_replayed THEN 1 ELSE 0 END) AS not_replayed
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the command line asks: the meaning of requests (embeddings file, else exact keys),
+    the thresholds, the cache's lifetime and capacity, the scope, the embedding model."""
+
+    embeddings: str | None = None
+    thresholds: tuple[float, ...] = (DEFAULT_THRESHOLD,)
+    sweep: bool = False
+    ttl: str = "24h"
+    scope: tuple[str, ...] = DEFAULT_SCOPE
+    embedding_model: str = DEFAULT_MODEL
+    labels: str | None = None
+    min_precision: float = 0.97
+    max_entries: int | None = None
+
+
+def settings(options: dict[str, Any]) -> Settings:
+    """Settings from a command's options, each checked (one line on a bad value)."""
+    sweep = options.get("sweep")
+    threshold = options.get("threshold")
+    if sweep and threshold is not None:
+        raise UsageError("semantic-cache: --threshold or --sweep, not both")
+    thresholds = parse_sweep(sweep) if sweep else (threshold or DEFAULT_THRESHOLD,)
+    for value in thresholds:
+        if not 0 < value <= 1:
+            raise UsageError(f"--threshold {value}: expected a cosine similarity in (0, 1]")
+    min_precision = options.get("min_precision")
+    if min_precision is not None and not 0 < min_precision <= 1:
+        raise UsageError(f"--min-precision {min_precision}: expected a fraction in (0, 1]")
+    max_entries = options.get("max_entries")
+    if max_entries is not None and max_entries < 1:
+        raise UsageError(f"--max-entries {max_entries}: expected a positive number of entries")
+    scope = tuple(s.strip() for s in (options.get("scope") or ",".join(DEFAULT_SCOPE)).split(","))
+    ttl = options.get("semantic_ttl") or "24h"
+    parse_ttl(ttl)
+    return Settings(
+        options.get("embeddings"), thresholds, bool(sweep), ttl,
+        tuple(s for s in scope if s), options.get("embedding_model") or DEFAULT_MODEL,
+        options.get("labels"), min_precision or 0.97, max_entries,
+    )  # fmt: skip
+
+
+def parse_ttl(text: str) -> int | None:
+    """--ttl 24h / 30m / 7d / 90s, or none: microseconds (None: entries never expire)."""
+    if text.strip().lower() == "none":
+        return None
+    match = re.fullmatch(r"\s*(\d{1,6})\s*([smhd])\s*", text)
+    if not match or int(match.group(1)) == 0:
+        raise UsageError(f"--ttl {text!r}: expected a duration like 24h, 30m, 7d or none")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return int(match.group(1)) * unit * 1_000_000
+
+
+def parse_sweep(text: str) -> tuple[float, ...]:
+    """--sweep A:B:STEP: thresholds from A to B inclusive, rounded to the step's decimals."""
+    parts = text.split(":")
+    try:
+        start, stop, step = (float(p) for p in parts) if len(parts) == 3 else (0, 0, 0)
+    except ValueError:
+        start = stop = step = 0
+    if not (0 < start <= stop <= 1 and step > 0):
+        raise UsageError(f"--sweep {text!r}: expected START:STOP:STEP with 0 < START <= STOP <= 1")
+    count = round((stop - start) / step) + 1
+    if count > MAX_SWEEP:
+        raise UsageError(f"--sweep {text!r}: {count} thresholds (at most {MAX_SWEEP})")
+    decimals = max(2, len(parts[2].partition(".")[2]))
+    return tuple(sorted({round(start + i * step, decimals) for i in range(count)} - {0.0}))
+
+
+def _read_table(path: str, what: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A Parquet, JSONL (optionally .gz) or CSV file's columns named in `schema`."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{what} {path}: no such file")
+    name = file.name.lower()
+    try:
+        if name.endswith(".parquet"):
+            frame = pl.read_parquet(file, columns=list(schema))
+        elif name.endswith(".csv"):
+            frame = pl.read_csv(file, columns=list(schema))
+        else:
+            raw = gzip.decompress(file.read_bytes()) if name.endswith(".gz") else file.read_bytes()
+            frame = (
+                pl.read_ndjson(raw, schema=schema) if raw.strip() else pl.DataFrame(schema=schema)
+            )
+        return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+    except (pl.exceptions.PolarsError, OSError, EOFError, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputDataError(
+            f"{what} {path}: not a table of {', '.join(schema)} ({detail[:200]})"
+        ) from None
+
+
+def read_embeddings(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Request ids and their unit vectors (float32) from an embeddings file; every vector the
+    same length, finite and not zero, every id once."""
+    frame = _read_table(path, "--embeddings", {"request_id": pl.String(),
+                                               "embedding": pl.List(pl.Float64())})  # fmt: skip
+    if frame.is_empty():
+        raise InputDataError(f"--embeddings {path}: no embeddings")
+    nulls = frame.filter(pl.col("request_id").is_null() | pl.col("embedding").is_null())
+    if len(nulls):
+        raise InputDataError(
+            f"--embeddings {path}: {len(nulls)} rows without request_id or embedding"
+        )
+    duplicated = frame.filter(pl.col("request_id").is_duplicated())
+    if len(duplicated):
+        first = duplicated["request_id"][0]
+        raise InputDataError(f"--embeddings {path}: request_id {first!r} appears more than once")
+    lengths = frame["embedding"].list.len().unique().sort()
+    if len(lengths) != 1 or lengths[0] == 0:
+        raise InputDataError(
+            f"--embeddings {path}: vectors of different lengths ({lengths.to_list()[:5]})"
+        )
+    dim = int(lengths[0])
+    vectors = frame["embedding"].list.to_array(dim).to_numpy().astype(np.float64)
+    norms = np.linalg.norm(vectors, axis=1)
+    bad = ~np.isfinite(norms) | (norms == 0)
+    if bad.any():
+        first = frame["request_id"][int(np.flatnonzero(bad)[0])]
+        raise InputDataError(
+            f"--embeddings {path}: request_id {first!r} has a zero or non-finite vector"
+        )
+    return frame["request_id"].to_numpy(), (vectors / norms[:, None]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Requests:
+    """The replayed requests in replay order (scope, time, id) and what a hit needs of them."""
+
+    ids: np.ndarray
+    ts: np.ndarray
+    scopes: np.ndarray
+    failed: np.ndarray  # its unit's eval failed
+    evaluated: np.ndarray
+    vectors: np.ndarray | None
+    keys: np.ndarray | None
+    total: int  # requests in scope, replayed or not
+    unmatched: int  # embeddings of no request in scope
+    catalog_ids: np.ndarray  # every id a labelled pair may name, and its vector (or key)
+    catalog: np.ndarray
+
+
+def has_keys(con: duckdb.DuckDBPyConnection, source: Source) -> bool:
+    """Some request of `source` carries a semantic_key attribute (the exact-key replay)."""
+    row = con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {source.sql} p WHERE "
+        f"json_extract_string(p.attributes, '$.{KEY_ATTRIBUTE}') IS NOT NULL LIMIT 1)",
+        source.params,
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def load_requests(con: duckdb.DuckDBPyConnection, source: Source, config: Settings) -> Requests:
+    """The source's requests that can be replayed (an embedding, or a semantic_key), in order."""
+    scope = [dimension(name, "UTC") for name in config.scope]
+    key = f"json_extract_string(p.attributes, '$.{KEY_ATTRIBUTE}')"
+    scope_sql = ", ".join(d.sql for d in scope) or "NULL"
+    fetched = con.execute(
+        f"""
+        SELECT p.request_id, {BASE_ID} AS base_id, epoch_us(p.ts) AS t,
+            dense_rank() OVER (ORDER BY {scope_sql}) AS scope_id,
+            u.unit_id IS NOT NULL AS evaluated, COALESCE(NOT u.success, false) AS failed,
+            {key} AS semantic_key
+        FROM {source.sql} p
+        LEFT JOIN unit_status u ON u.unit_id = COALESCE(p.task_id, p.request_id)
+        WHERE p.{WEIGHT} > 0
+        ORDER BY scope_id, p.ts, p.request_id
+        """,
+        source.params,
+    ).fetchnumpy()
+    ids = np.asarray(fetched["request_id"], dtype=object)
+    total = len(ids)
+    if config.embeddings:
+        emb_ids, emb_vectors = read_embeddings(config.embeddings)
+        lookup = pl.DataFrame({"base_id": emb_ids, "row": np.arange(len(emb_ids))})
+        asked = pl.DataFrame({"base_id": pl.Series(fetched["base_id"], dtype=pl.String())})
+        joined = asked.join(lookup, on="base_id", how="left", maintain_order="left")
+        rows = joined["row"].fill_null(-1).to_numpy().astype(np.int64)
+        keep = rows >= 0
+        used = np.unique(rows[keep])
+        vectors, keys = emb_vectors[rows[keep]], None
+        unmatched = len(emb_ids) - len(used)
+        catalog_ids, catalog = emb_ids, emb_vectors
+    else:
+        semantic = pl.Series(fetched["semantic_key"], dtype=pl.String())
+        keep = semantic.is_not_null().to_numpy()
+        if total and not keep.any():
+            raise UsageError(
+                "semantic-cache: give --embeddings FILE (request_id, embedding per line) or log "
+                f"a {KEY_ATTRIBUTE} attribute (your cache key or cluster id) with the requests"
+            )
+        codes = semantic.filter(pl.Series(keep)).cast(pl.Categorical()).to_physical().to_numpy()
+        vectors, keys, unmatched = None, codes.astype(np.int64), 0
+        catalog_ids, catalog = ids[keep], keys
+    return Requests(
+        ids[keep], np.asarray(fetched["t"], dtype=np.int64)[keep],
+        np.asarray(fetched["scope_id"], dtype=np.int64)[keep],
+        np.asarray(fetched["failed"], dtype=bool)[keep],
+        np.asarray(fetched["evaluated"], dtype=bool)[keep], vectors, keys, total, unmatched,
+        catalog_ids, catalog,
+    )  # fmt: skip
+
+
+def build(con: duckdb.DuckDBPyConnection, source: Source, dims: list[Dimension],
+          requests: Requests, model: str, keep: bool) -> None:  # fmt: skip
+    """The scenario's rows, once for every threshold: each request of the source (side 'both')
+    and one embedding call per replayed request (side 'after'), priced from scratch."""
+    _upload(con, REPLAYED, pl.DataFrame({"request_id": requests.ids.astype(str)}))
+    add_model_names(con, [(None, model)])
+    con.execute("CREATE OR REPLACE TEMP TABLE _sim_semantic_model AS SELECT ? AS model", [model])
+    overrides = {
+        "request_id": "request_id || '#embedding'", "provider": "NULL", "model": "sim_model",
+        "input_tokens": QUERY_TOKENS, **{c: "0" for c in NO_TOKENS},
+        **{c: "NULL" for c in ("prefix_hash", "prefix_tokens", "max_tokens", "finish_reason",
+                               "service_tier", "region", "logged_cost")},
+        "batch": "false",
+    }  # fmt: skip
+    replayed = (
+        f"(SELECT s.*, k.model AS sim_model FROM {source.sql} s CROSS JOIN _sim_semantic_model k "
+        f"WHERE s.request_id IN (SELECT request_id FROM {REPLAYED}))"
+    )
+    embeddings = repriced(replayed, overrides)
+    select, _ = keyed(dims)
+    kept = ", ".join(SOURCE_COLUMNS) if keep else "sim_weight, sim_cost, request_id, ts"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {ROWS} AS
+        SELECT {select}{kept}, 'both' AS sim_side,
+            request_id IN (SELECT request_id FROM {REPLAYED}) AS sim_replayed
+        FROM {source.sql} p
+        UNION ALL
+        SELECT {select}{kept}, 'after' AS sim_side, false AS sim_replayed
+        FROM {embeddings} p
+        """,
+        source.params + source.params,
+    )
+    unpriced = con.execute(
+        f"SELECT count(*), min(ts) FROM {ROWS} WHERE sim_side = 'after' AND sim_cost IS NULL"
+    ).fetchone()
+    if unpriced and unpriced[0]:
+        raise UsageError(
+            f"--embedding-model {model}: no price in the pricing tables for {unpriced[0]} "
+            f"queries (the first on {str(unpriced[1])[:10]}); name a priced embedding model"
+        )
+
+
+def _upload(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """A polars frame as a temp table (through a Parquet file: no pyarrow needed)."""
+    with tempfile.TemporaryDirectory(prefix="costops-semantic-") as folder:
+        path = str(Path(folder) / "frame.parquet")
+        frame.write_parquet(path)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet(?)", [path]
+        )
+
+
+def _hits(con: duckdb.DuckDBPyConnection, requests: Requests, threshold: float,
+          config: Settings) -> int:  # fmt: skip
+    """Replay at `threshold`; the hits (and what served them) into HITS; the evictions."""
+    result = replay(requests.ts, requests.scopes, threshold, parse_ttl(config.ttl),
+                    requests.vectors, requests.keys, config.max_entries)  # fmt: skip
+    hit = result.hit
+    source = np.where(hit, result.served_from, 0)
+    _upload(con, HITS, pl.DataFrame({
+        "request_id": requests.ids[hit].astype(str),
+        "sim_served_failed": requests.failed[source][hit],
+        "sim_served_evaluated": requests.evaluated[source][hit],
+    }))  # fmt: skip
+    return result.evictions
+
+
+AFTER_SQL = f"""
+SELECT r.*, r.sim_cost AS cost, h.request_id IS NOT NULL AS sim_hit,
+    COALESCE(h.sim_served_failed, false) AS sim_served_failed,
+    COALESCE(h.sim_served_evaluated, false) AS sim_served_evaluated
+FROM {ROWS} r LEFT JOIN {HITS} h ON r.sim_side = 'both' AND h.request_id = r.request_id
+"""
+
+
+def next_source() -> str:
+    """The scenario as a plan's next Source: a hit weighs 0, an embedding call is a request."""
+    columns = [
+        f"CASE WHEN sim_hit THEN 0.0 ELSE {WEIGHT} END AS {WEIGHT}" if c == WEIGHT else c
+        for c in SOURCE_COLUMNS
+    ]
+    return f"SELECT {', '.join(columns)} FROM ({AFTER_SQL}) s"
+
+
+def _scenario(
+    con: duckdb.DuckDBPyConnection, dims: list[Dimension]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    views(
+        con,
+        f"SELECT *, sim_cost AS cost FROM {ROWS} WHERE sim_side = 'both'",
+        f"SELECT * REPLACE (CASE WHEN sim_hit THEN 0.0 ELSE {WEIGHT} END AS {WEIGHT}) "
+        f"FROM ({AFTER_SQL}) s",
+    )
+    _, narrow = keyed(dims)
+    return compare(con, narrow, EXTRAS)
+
+
+def read_labels(path: str, requests: Requests) -> tuple[np.ndarray, np.ndarray, int]:
+    """Labelled pairs (request_id_a, request_id_b, same): each pair's similarity, whether a
+    human marked it the same, and how many pairs name a request with no vector or key."""
+    frame = _read_table(path, "--labels", {"request_id_a": pl.String(),
+                                           "request_id_b": pl.String(),
+                                           "same": pl.Boolean()})  # fmt: skip
+    frame = frame.drop_nulls()
+    ids = requests.catalog_ids
+    lookup = pl.DataFrame({"id": ids, "row": np.arange(len(ids))})
+    for side in ("a", "b"):
+        frame = frame.join(lookup.rename({"id": f"request_id_{side}", "row": f"row_{side}"}),
+                           on=f"request_id_{side}", how="left", maintain_order="left")  # fmt: skip
+    known = frame.filter(pl.col("row_a").is_not_null() & pl.col("row_b").is_not_null())
+    a, b = known["row_a"].to_numpy(), known["row_b"].to_numpy()
+    rows = requests.catalog
+    if rows.ndim == 1:  # exact keys: the same key is similarity 1
+        sims = (rows[a] == rows[b]).astype(np.float64)
+    else:
+        sims = np.einsum("ij,ij->i", rows[a], rows[b]).astype(np.float64)
+    return sims, known["same"].to_numpy().astype(bool), len(frame) - len(known)
+
+
+def precision_recall(
+    sims: np.ndarray, same: np.ndarray, threshold: float
+) -> tuple[float | None, float | None]:
+    """Pairs at or above the threshold are called the same: precision = right calls ÷ calls,
+    recall = right calls ÷ pairs marked the same (None where a denominator is 0)."""
+    called = sims >= threshold - 1e-6  # float32 vectors: a cosine of exactly T is T
+    right = int((called & same).sum())
+    calls, positives = int(called.sum()), int(same.sum())
+    return (right / calls if calls else None), (right / positives if positives else None)
+
+
+def simulate_semantic(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    dims: list[Dimension],
+    options: dict[str, Any],
+    keep: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[str]]:
+    """Replay `source` through a semantic cache at each threshold; rows per group (or, with a
+    sweep, per threshold, the verdict's threshold in the totals)."""
+    if is_spark(con):
+        raise UsageError(
+            "semantic-cache replays through a vector index in this process: run it on the "
+            "local engine (without --engine)"
+        )
+    config = settings(options)
+    requests = load_requests(con, source, config)
+    grouped = [] if config.sweep else dims
+    build(con, source, grouped, requests, config.embedding_model, keep)
+    scored = read_labels(config.labels, requests) if config.labels else None
+    outcomes = []
+    for threshold in config.thresholds:
+        evictions = _hits(con, requests, threshold, config)
+        totals, rows = _scenario(con, grouped)
+        measured = precision_recall(scored[0], scored[1], threshold) if scored else (None, None)
+        outcomes.append((threshold, totals, rows, evictions, measured))
+    chosen, verdict = _verdict(config, outcomes, scored)
+    threshold, totals, rows, evictions, (precision, recall) = outcomes[chosen]
+    totals.update(threshold=threshold, precision=precision, recall=recall)
+    if config.sweep:
+        rows = []
+        for index, (t, row, _, _, (p, r)) in enumerate(outcomes):
+            mark = "verdict" if index == chosen else ""
+            rows.append({"threshold": t, **row, "precision": p, "recall": r, "verdict": mark})
+    else:
+        for row in rows:
+            row["verdict"] = _row_verdict(row)
+    totals["verdict"] = _row_verdict(totals)
+    warnings = _warnings(requests, totals, scored)
+    return totals, rows, _assumptions(config, requests, totals, evictions, verdict), warnings
+
+
+def _verdict(
+    config: Settings,
+    outcomes: list[tuple[float, dict[str, Any], list[dict[str, Any]], int, tuple[Any, Any]]],
+    scored: tuple[np.ndarray, np.ndarray, int] | None,
+) -> tuple[int, str]:
+    """The threshold the totals show, and why: with labels, the lowest whose precision reaches
+    --min-precision; without, 0.95 (or the one threshold asked), precision unmeasured."""
+    thresholds = [t for t, *_ in outcomes]
+    if scored is None:
+        pick = min(range(len(thresholds)), key=lambda i: (abs(thresholds[i] - DEFAULT_THRESHOLD),
+                                                          -thresholds[i]))  # fmt: skip
+        return pick, (
+            f"threshold {thresholds[pick]:g}: precision unmeasured (no --labels); "
+            "sample hits by hand and adjust from the false positives and negatives you find"
+        )
+    floor = config.min_precision
+    good = [i for i, (*_, (p, _r)) in enumerate(outcomes) if p is not None and p >= floor]
+    pairs = len(scored[0])
+    if good:
+        pick = min(good, key=lambda i: thresholds[i])
+        p = outcomes[pick][4][0]
+        return pick, (
+            f"threshold {thresholds[pick]:g}: the lowest with precision >= {floor:g} "
+            f"({p:.3f} on {pairs} labelled pairs)"
+        )
+    pick = max(range(len(thresholds)), key=lambda i: thresholds[i])
+    return pick, (
+        f"no threshold reaches precision {floor:g} on {pairs} labelled pairs: do not serve "
+        f"cached answers at these thresholds (the totals show {thresholds[pick]:g})"
+    )
+
+
+def _row_verdict(row: dict[str, Any]) -> str:
+    if not row.get("hits") and not row.get("embedding_cost"):
+        return (
+            "no data"
+            if not (row.get("requests") or 0) - (row.get("not_replayed") or 0)
+            else "don't cache"
+        )
+    return "cache" if (row.get("savings") or 0) > 0 else "don't cache"
+
+
+def _warnings(requests: Requests, totals: dict[str, Any],
+              scored: tuple[np.ndarray, np.ndarray, int] | None) -> list[str]:  # fmt: skip
+    warnings = []
+    missing = totals.get("not_replayed") or 0
+    if missing:
+        what = "an embedding" if requests.vectors is not None else f"a {KEY_ATTRIBUTE}"
+        warnings.append(
+            f"{missing} of {totals.get('requests')} requests in scope have no {what}: "
+            "they stay misses and pay no embedding"
+        )
+    if requests.unmatched:
+        warnings.append(f"{requests.unmatched} embeddings name no request in scope (ignored)")
+    if scored is not None and scored[2]:
+        warnings.append(f"{scored[2]} labelled pairs name a request with no embedding (ignored)")
+    return warnings
+
+
+def _assumptions(config: Settings, requests: Requests, totals: dict[str, Any], evictions: int,
+                 verdict: str) -> dict[str, Any]:  # fmt: skip
+    ttl = parse_ttl(config.ttl)
+    if requests.vectors is not None:
+        meaning = (f"embeddings from {config.embeddings} ({requests.vectors.shape[1]} dimensions), "
+                   "cosine similarity")  # fmt: skip
+    else:
+        meaning = f"the {KEY_ATTRIBUTE} attribute: the same key is the same question"
+    evaluated = totals.get("evaluated_hits") or 0
+    return {
+        "meaning": meaning,
+        "replay": f"time order within {', '.join(config.scope) or 'all requests'}; a request "
+        f"whose most similar live entry reaches the threshold ({totals['threshold']:g}) is a "
+        "hit, served from that entry; a miss pays the request and becomes an entry; a hit does "
+        "not",
+        "ttl": f"an entry lives {config.ttl} from the miss that made it (a hit does not refresh it)"
+        if ttl
+        else "entries never expire",
+        "capacity": f"{config.max_entries} entries per scope, least recently hit evicted "
+        f"({evictions} evictions; checked after every {BATCH} requests of a scope)"
+        if config.max_entries
+        else "unlimited",
+        "embedding": f"{config.embedding_model} at its price on each request's date, on the "
+        "query's tokens: the input minus the logged prefix (the whole input where none is "
+        "logged); every replayed request pays it, hit or miss",
+        "risk": "share of hits served from an answer whose eval failed; an answer with no eval "
+        f"counts as not failed ({evaluated} of {totals.get('hits') or 0} hits had an evaluated "
+        "answer)",
+        "index": "exact search while a segment (one TTL of entries) holds up to 10,000 entries, "
+        "then a faiss HNSW index asked for the 16 nearest",
+        "verdict": verdict,
+    }
