@@ -117,6 +117,9 @@ COMMANDS = [
      "--mode", "route", "--escalation-rate", "0.2"],
     ["simulate", "output", "--cap", "800", "--trim", "10"],
     ["simulate", "plan", "--features", "translate,doc-summarize"],
+    ["simulate", "self-host", "--model", "llama-3.1-8b", "--autoscale", "--assumed-pass-rate",
+     "0.8", "--fine-tune-cost", "500"],
+    ["simulate", "self-host", "--model", "llama-3.1-70b", "--by", "model,attr.team"],
     ["reconcile"],
 ]  # fmt: skip
 

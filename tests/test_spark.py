@@ -82,6 +82,8 @@ COMMANDS = [
     ["simulate", "cascade", "--from", "claude-sonnet-4-6", "--to", "claude-haiku-4-5"],
     ["simulate", "output", "--cap", "800"],
     ["simulate", "plan", "--features", "translate,doc-summarize"],
+    ["simulate", "self-host", "--model", "llama-3.1-8b", "--autoscale", "--fine-tune-cost", "500"],
+    ["simulate", "self-host", "--model", "llama-3.1-70b", "--by", "model,attr.team"],
     ["reconcile"],
 ]  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""`costops simulate caching|batch|cascade|output|plan`: what a lever would have saved."""
+"""`costops simulate caching|batch|cascade|output|self-host|plan`: what a lever (or an
+alternative to the API) would have saved."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from costops.cli.common import (
     UntilOption,
     WaitOption,
     WhereOption,
+    check_amount,
     db_path,
     emit,
     ingest_first,
@@ -217,6 +219,99 @@ def output_(
 ) -> None:
     """Output tokens against max_tokens, truncation, and a trimmed schema or a cap."""
     _execute("output", locals(), trim=trim, cap=cap)
+
+
+class Precision(StrEnum):
+    bf16 = "bf16"
+    fp8 = "fp8"
+    int8 = "int8"
+    int4 = "int4"
+
+
+@app.command("self-host")
+def self_host(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="The open model to serve (a serving-table id, e.g. llama-3.1-8b or 8b).",
+            show_default=False,
+        ),
+    ],
+    serving: Annotated[
+        str | None,
+        typer.Option(
+            "--serving",
+            metavar="FILE",
+            show_default=False,
+            help="Your measured GPUs and throughputs (YAML); its rows win over the "
+            "shipped serving table.",
+        ),
+    ] = None,
+    gpu: Annotated[
+        str | None, typer.Option("--gpu", help="GPU type (default: the model row's).")
+    ] = None,
+    gpu_price: Annotated[
+        float | None,
+        typer.Option(
+            "--gpu-price",
+            help="USD per GPU-hour (default: the serving table's).",
+            callback=check_amount,
+        ),
+    ] = None,
+    precision: Annotated[
+        Precision, typer.Option("--precision", case_sensitive=False, help="Weights' precision.")
+    ] = Precision.fp8,
+    target_utilization: Annotated[
+        float,
+        typer.Option(
+            "--target-utilization", help="Share of each GPU's throughput to plan for, in (0, 1]."
+        ),
+    ] = 0.6,
+    min_replicas: Annotated[
+        int, typer.Option("--min-replicas", help="Replicas kept up in every hour.")
+    ] = 1,
+    autoscale: Annotated[
+        bool,
+        typer.Option("--autoscale", help="Pay each hour's GPUs (default: the peak, always on)."),
+    ] = False,
+    fine_tune_cost: Annotated[
+        float,
+        typer.Option(
+            "--fine-tune-cost",
+            metavar="USD",
+            callback=check_amount,
+            help="One-off fine-tuning cost, amortised.",
+        ),
+    ] = 0.0,
+    amortize_months: Annotated[
+        float, typer.Option("--amortize-months", help="Months the fine-tune is amortised over.")
+    ] = 12.0,
+    assumed_pass_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--assumed-pass-rate", help="The model's pass rate where no shadow eval measures it."
+        ),
+    ] = None,
+    by: ByOption = "feature",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    where: WhereOption = None,
+    tz: TzOption = "UTC",
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    db: DbOption = None,
+    wait: WaitOption = 0.0,
+    pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
+    ingest: IngestOption = None,
+) -> None:
+    """Serving an open model on rented GPUs instead of the API: GPUs, cost, break-even, verdict."""
+    _execute("self-host", locals(), model=model, serving=serving, gpu=gpu, gpu_price=gpu_price,
+             precision=precision.value, target_utilization=target_utilization,
+             min_replicas=min_replicas, autoscale=autoscale, fine_tune_cost=fine_tune_cost,
+             amortize_months=amortize_months, assumed_pass_rate=assumed_pass_rate)  # fmt: skip
 
 
 @app.command("plan")

@@ -48,6 +48,17 @@ OWN_COLUMNS = {
         Column("output_share", "output share", "pct", priority=2),
         Column("outputs_cut", "cut by cap", "int", priority=3),
     ],
+    "self-host": [
+        Column("requests", "requests", "int", priority=4),
+        Column("gpus", "GPUs", "int", priority=1),
+        Column("mean_utilization", "utilization", "pct", priority=2),
+        Column("break_even_requests_per_day", "break-even req/day", "num", priority=3),
+        Column("pass_rate", "pass rate", "pct", priority=2),
+        Column("api_pass_rate", "API pass rate", "pct", priority=3),
+        Column("verdict", "verdict"),
+        Column("api_cost", "API cost", "money", priority=5),
+        Column("self_host_cost", "self-host cost", "money", priority=5),
+    ],
     "plan": [],
 }
 STEP_COLUMNS = [

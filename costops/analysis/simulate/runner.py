@@ -27,10 +27,13 @@ from costops.analysis.simulate.engine import (
     views,
 )
 from costops.analysis.simulate.output import simulate_output
+from costops.analysis.simulate.selfhost import SelfHostOptions, simulate_self_host
 from costops.config import Config, load_config
 from costops.errors import UsageError
 
 LEVERS = ("cascade", "caching", "output", "batch")
+# Simulations that replace the API rather than stack on it: never a step of a plan.
+ALTERNATIVES = ("self-host",)
 CONFIGURED = ("batch", "cascade", "plan")
 
 
@@ -90,7 +93,10 @@ def _lever(
             con, source, dims, pair, options.get("mode") or "cascade",
             options.get("escalation_rate"), options.get("output_ratio") or 1.0, keep,
         )  # fmt: skip
-    raise UsageError(f"unknown simulation {name!r} (choose from {', '.join(LEVERS)}, plan)")
+    if name == "self-host":
+        return simulate_self_host(con, source, dims, SelfHostOptions(**options))
+    choices = ", ".join((*LEVERS, *ALTERNATIVES))
+    raise UsageError(f"unknown simulation {name!r} (choose from {choices}, plan)")
 
 
 def _configured(name: str, options: dict[str, Any], settings: Config) -> str | None:
