@@ -299,8 +299,10 @@ def simulate_caching(
         "storage": "billed where the pricing table has cache_storage_per_mtok_hour: each "
         "entry from its write to its last hit plus the TTL (the ceiling leaves storage out)",
         "not_modelled": "provider-side evictions before the TTL",
-        "not_simulated": f"{count(totals['no_prefix_requests'], 'request')} without a prefix "
-        f"identity, {totals['below_minimum_requests']:,} with a prefix below the model's minimum",
+        # `best` leaves unpriced groups out: with nothing priced, the scenario has no request
+        "not_simulated": f"{count(totals['no_prefix_requests'] or 0, 'request')} without a "
+        f"prefix identity, {totals['below_minimum_requests'] or 0:,} with a prefix below the "
+        "model's minimum",
         "hint": "requests without prefix_hash/prefix_tokens cannot be simulated: log a hash and "
         "the token count of the stable prompt prefix (system prompt + tools)",
     }

@@ -6,7 +6,8 @@ threshold is a hit, served from that entry; else it is a miss, and its answer be
 (a hit does not). An entry lives `ttl` after the miss that made it (a gap equal to the TTL is
 still live, as in prompt caching); it is never refreshed. With `max_entries`, a full cache
 evicts its least recently hit entries (never hit: counted from creation); evictions happen
-after each batch, so for the length of one batch the cache can hold up to BATCH entries more.
+after each batch, and a batch is then no longer than the capacity, so for the length of one
+batch the cache can hold up to twice its capacity.
 
 The replay is sequential by definition (a miss changes what later requests find), but the work
 is not done request by request. Requests go in batches of BATCH per scope:
@@ -38,6 +39,8 @@ EXACT_LIMIT = 10_000
 # more than this many nearer entries of its segment have expired or been evicted.
 NEIGHBOURS = 16
 NONE = -np.inf
+# Vectors are float32: a cosine the data makes exactly T may come out a rounding error under it.
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -187,13 +190,17 @@ def replay(
     """Replay requests sorted by (scope, ts): `ts` in microseconds, `scopes` a scope number per
     request, and either unit `vectors` (n x dim, float32) or integer `keys`."""
     n = len(ts)
+    threshold -= TOLERANCE
+    # a full cache is checked after every batch: a batch no longer than the capacity keeps
+    # the overshoot within it
+    size = min(BATCH, max_entries) if max_entries else BATCH
     state = _State(ts, np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool),
                    np.full(n, np.iinfo(np.int64).min, np.int64))  # fmt: skip
     bounds = np.flatnonzero(np.diff(scopes)) + 1
     for start, end in zip(np.r_[0, bounds], np.r_[bounds, n], strict=True):
         store = _Keys(ttl_us) if keys is not None else _Vectors(vectors.shape[1], ttl_us)
-        for lo in range(int(start), int(end), BATCH):
-            hi = min(lo + BATCH, int(end))
+        for lo in range(int(start), int(end), size):
+            hi = min(lo + size, int(end))
             rows = keys[lo:hi] if keys is not None else vectors[lo:hi]
             _batch(store, rows, keys is not None, ts[lo:hi], lo, threshold, ttl_us, state)
             if max_entries is not None:

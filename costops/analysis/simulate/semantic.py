@@ -40,7 +40,7 @@ from costops.analysis.simulate.engine import (
     repriced,
     views,
 )
-from costops.analysis.simulate.replay import BATCH, replay
+from costops.analysis.simulate.replay import TOLERANCE, replay
 from costops.engine import is_spark
 from costops.errors import InputDataError, UsageError
 from costops.rates.cost import add_model_names
@@ -282,10 +282,22 @@ def load_requests(con: duckdb.DuckDBPyConnection, source: Source, config: Settin
 
 
 def build(con: duckdb.DuckDBPyConnection, source: Source, dims: list[Dimension],
-          requests: Requests, model: str, keep: bool) -> None:  # fmt: skip
+          requests: Requests, model: str | None, keep: bool) -> None:  # fmt: skip
     """The scenario's rows, once for every threshold: each request of the source (side 'both')
-    and one embedding call per replayed request (side 'after'), priced from scratch."""
+    and, with an embedding `model`, one embedding call per replayed request (side 'after'),
+    priced from scratch."""
     _upload(con, REPLAYED, pl.DataFrame({"request_id": requests.ids.astype(str)}))
+    select, _ = keyed(dims)
+    kept = ", ".join(SOURCE_COLUMNS) if keep else "sim_weight, sim_cost, request_id, ts"
+    sql = f"""
+        CREATE OR REPLACE TEMP TABLE {ROWS} AS
+        SELECT {select}{kept}, 'both' AS sim_side,
+            request_id IN (SELECT request_id FROM {REPLAYED}) AS sim_replayed
+        FROM {source.sql} p
+        """
+    if model is None:  # exact keys: the user's own key, no embedding call
+        con.execute(sql, source.params)
+        return
     add_model_names(con, [(None, model)])
     con.execute("CREATE OR REPLACE TEMP TABLE _sim_semantic_model AS SELECT ? AS model", [model])
     overrides = {
@@ -300,20 +312,12 @@ def build(con: duckdb.DuckDBPyConnection, source: Source, dims: list[Dimension],
         f"WHERE s.request_id IN (SELECT request_id FROM {REPLAYED}))"
     )
     embeddings = repriced(replayed, overrides)
-    select, _ = keyed(dims)
-    kept = ", ".join(SOURCE_COLUMNS) if keep else "sim_weight, sim_cost, request_id, ts"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {ROWS} AS
-        SELECT {select}{kept}, 'both' AS sim_side,
-            request_id IN (SELECT request_id FROM {REPLAYED}) AS sim_replayed
-        FROM {source.sql} p
+    sql += f"""
         UNION ALL
         SELECT {select}{kept}, 'after' AS sim_side, false AS sim_replayed
         FROM {embeddings} p
-        """,
-        source.params + source.params,
-    )
+        """
+    con.execute(sql, source.params + source.params)
     unpriced = con.execute(
         f"SELECT count(*), min(ts) FROM {ROWS} WHERE sim_side = 'after' AND sim_cost IS NULL"
     ).fetchone()
@@ -406,7 +410,7 @@ def precision_recall(
 ) -> tuple[float | None, float | None]:
     """Pairs at or above the threshold are called the same: precision = right calls ÷ calls,
     recall = right calls ÷ pairs marked the same (None where a denominator is 0)."""
-    called = sims >= threshold - 1e-6  # float32 vectors: a cosine of exactly T is T
+    called = sims >= threshold - TOLERANCE  # as the replay counts a hit
     right = int((called & same).sum())
     calls, positives = int(called.sum()), int(same.sum())
     return (right / calls if calls else None), (right / positives if positives else None)
@@ -429,7 +433,8 @@ def simulate_semantic(
     config = settings(options)
     requests = load_requests(con, source, config)
     grouped = [] if config.sweep else dims
-    build(con, source, grouped, requests, config.embedding_model, keep)
+    model = config.embedding_model if requests.vectors is not None else None
+    build(con, source, grouped, requests, model, keep)
     scored = read_labels(config.labels, requests) if config.labels else None
     outcomes = []
     for threshold in config.thresholds:
@@ -500,7 +505,7 @@ def _warnings(requests: Requests, totals: dict[str, Any],
     warnings = []
     missing = totals.get("not_replayed") or 0
     if missing:
-        what = "an embedding" if requests.vectors is not None else f"a {KEY_ATTRIBUTE}"
+        what = "embedding" if requests.vectors is not None else f"{KEY_ATTRIBUTE} attribute"
         warnings.append(
             f"{missing} of {totals.get('requests')} requests in scope have no {what}: "
             "they stay misses and pay no embedding"
@@ -531,12 +536,14 @@ def _assumptions(config: Settings, requests: Requests, totals: dict[str, Any], e
         if ttl
         else "entries never expire",
         "capacity": f"{config.max_entries} entries per scope, least recently hit evicted "
-        f"({evictions} evictions; checked after every {BATCH} requests of a scope)"
+        f"({evictions} evictions; checked after every min(1024, capacity) requests of a scope)"
         if config.max_entries
         else "unlimited",
         "embedding": f"{config.embedding_model} at its price on each request's date, on the "
         "query's tokens: the input minus the logged prefix (the whole input where none is "
-        "logged); every replayed request pays it, hit or miss",
+        "logged); every replayed request pays it, hit or miss"
+        if requests.vectors is not None
+        else "none: the key is your own, computed without an embedding call",
         "risk": "share of hits served from an answer whose eval failed; an answer with no eval "
         f"counts as not failed ({evaluated} of {totals.get('hits') or 0} hits had an evaluated "
         "answer)",
