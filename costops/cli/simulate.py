@@ -1,5 +1,5 @@
-"""`costops simulate caching|batch|cascade|output|self-host|plan`: what a lever (or an
-alternative to the API) would have saved."""
+"""`costops simulate caching|batch|cascade|output|semantic-cache|self-host|plan`: what a lever
+(or an alternative to the API) would have saved."""
 
 from __future__ import annotations
 
@@ -221,6 +221,99 @@ def output_(
     _execute("output", locals(), trim=trim, cap=cap)
 
 
+EmbeddingsOption = Annotated[
+    str | None,
+    typer.Option("--embeddings", metavar="FILE", show_default=False,
+                 help="Parquet or JSONL: request_id and embedding (a list of floats) per row. "
+                 "Without it, the semantic_key attribute is the exact cache key."),
+]  # fmt: skip
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option("--threshold", help="Cosine similarity that counts as the same question "
+                 "[default: 0.95]."),
+]  # fmt: skip
+ScopeOption = Annotated[
+    str | None,
+    typer.Option("--scope", help="Dimensions a cache entry is shared within "
+                 "[default: provider,model,feature]."),
+]  # fmt: skip
+EmbeddingModelOption = Annotated[
+    str | None,
+    typer.Option("--embedding-model", help="The model that embeds each query, priced from the "
+                 "pricing tables [default: text-embedding-3-small]."),
+]  # fmt: skip
+MaxEntriesOption = Annotated[
+    int | None,
+    typer.Option("--max-entries", help="Cache capacity per scope; the least recently hit entry "
+                 "goes first [default: unlimited]."),
+]  # fmt: skip
+
+
+@app.command("semantic-cache")
+def semantic_cache(
+    embeddings: EmbeddingsOption = None,
+    threshold: ThresholdOption = None,
+    sweep: Annotated[
+        str | None,
+        typer.Option(
+            "--sweep",
+            metavar="A:B:STEP",
+            help="One row per threshold, e.g. 0.80:0.99:0.01; the verdict picks one.",
+        ),
+    ] = None,
+    ttl: Annotated[
+        str, typer.Option("--ttl", help="How long an entry lives: 30m, 24h, 7d or none.")
+    ] = "24h",
+    scope: ScopeOption = None,
+    embedding_model: EmbeddingModelOption = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            metavar="FILE",
+            show_default=False,
+            help="Pairs marked by a human: request_id_a, request_id_b, same (true/false).",
+        ),
+    ] = None,
+    min_precision: Annotated[
+        float,
+        typer.Option(
+            "--min-precision", help="Precision the verdict's threshold needs on the labelled pairs."
+        ),
+    ] = 0.97,
+    max_entries: MaxEntriesOption = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Dimensions to group by, comma-separated [default: feature; "
+            "none with --sweep, which gives one row per threshold].",
+        ),
+    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    where: WhereOption = None,
+    tz: TzOption = "UTC",
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    db: DbOption = None,
+    wait: WaitOption = 0.0,
+    pricing: PricingOption = None,
+    engine: EngineOption = None,
+    source: SourceOption = None,
+    ingest: IngestOption = None,
+) -> None:
+    """Semantic caching: similar questions served from earlier answers, net of embeddings."""
+    from costops.errors import UsageError
+
+    if sweep and by:
+        raise UsageError("--sweep gives one row per threshold: drop --by (or use --threshold)")
+    by = by if by is not None or sweep else "feature"
+    _execute("semantic-cache", locals(), embeddings=embeddings, threshold=threshold, sweep=sweep,
+             semantic_ttl=ttl, scope=scope, embedding_model=embedding_model, labels=labels,
+             min_precision=min_precision, max_entries=max_entries)  # fmt: skip
+
+
 class Precision(StrEnum):
     bf16 = "bf16"
     fp8 = "fp8"
@@ -318,7 +411,9 @@ def self_host(
 def plan(
     order: Annotated[
         str | None,
-        typer.Option("--order", help="Lever order (default cascade,caching,output,batch)."),
+        typer.Option(
+            "--order", help="Lever order (default cascade,caching,semantic-cache,output,batch)."
+        ),
     ] = None,
     ttl: TtlOption = Ttl.best,
     features: FeaturesOption = None,
@@ -330,6 +425,14 @@ def plan(
     output_ratio: RatioOption = 1.0,
     trim: TrimOption = 0.0,
     cap: CapOption = None,
+    embeddings: EmbeddingsOption = None,
+    threshold: ThresholdOption = None,
+    semantic_ttl: Annotated[
+        str, typer.Option("--semantic-ttl", help="How long a semantic cache entry lives.")
+    ] = "24h",
+    scope: ScopeOption = None,
+    embedding_model: EmbeddingModelOption = None,
+    max_entries: MaxEntriesOption = None,
     by: ByOption = "feature",
     since: SinceOption = None,
     until: UntilOption = None,
@@ -359,4 +462,10 @@ def plan(
         output_ratio=output_ratio,
         trim=trim,
         cap=cap,
+        embeddings=embeddings,
+        threshold=threshold,
+        semantic_ttl=semantic_ttl,
+        scope=scope,
+        embedding_model=embedding_model,
+        max_entries=max_entries,
     )

@@ -48,6 +48,16 @@ OWN_COLUMNS = {
         Column("output_share", "output share", "pct", priority=2),
         Column("outputs_cut", "cut by cap", "int", priority=3),
     ],
+    "semantic-cache": [
+        Column("requests", "requests", "int", priority=4),
+        Column("hits", "hits", "int", priority=3),
+        Column("hit_rate", "hit rate", "pct", priority=1),
+        Column("embedding_cost", "embeddings", "money", priority=2),
+        Column("risk", "hits from failed answers", "pct", priority=2),
+        Column("precision", "precision", "pct", priority=2),
+        Column("recall", "recall", "pct", priority=3),
+        Column("verdict", "verdict"),
+    ],
     "self-host": [
         Column("requests", "requests", "int", priority=4),
         Column("gpus", "GPUs", "int", priority=1),

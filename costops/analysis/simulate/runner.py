@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from costops.analysis.filters import Dimension, Filters
-from costops.analysis.simulate import batch, caching, cascade, output
+from costops.analysis.simulate import batch, caching, cascade, output, semantic
 from costops.analysis.simulate.batch import simulate_batch
 from costops.analysis.simulate.caching import simulate_caching
 from costops.analysis.simulate.cascade import pick_pair, simulate_cascade
@@ -31,7 +31,7 @@ from costops.analysis.simulate.selfhost import SelfHostOptions, simulate_self_ho
 from costops.config import Config, load_config
 from costops.errors import UsageError
 
-LEVERS = ("cascade", "caching", "output", "batch")
+LEVERS = ("cascade", "caching", "semantic-cache", "output", "batch")
 # Simulations that replace the API rather than stack on it: never a step of a plan.
 ALTERNATIVES = ("self-host",)
 CONFIGURED = ("batch", "cascade", "plan")
@@ -53,7 +53,9 @@ def run(
         if name == "plan":
             return _plan(con, source, dims, filters, options, settings)
         totals, rows, assumptions, warnings = _lever(con, name, source, dims, options, settings)
-    return Simulation(name, [d.name for d in dims], filters, assumptions, totals, rows, warnings)
+    # a sweep's rows are its thresholds
+    group = ["threshold"] if options.get("sweep") else [d.name for d in dims]
+    return Simulation(name, group, filters, assumptions, totals, rows, warnings)
 
 
 def _lever(
@@ -93,6 +95,8 @@ def _lever(
             con, source, dims, pair, options.get("mode") or "cascade",
             options.get("escalation_rate"), options.get("output_ratio") or 1.0, keep,
         )  # fmt: skip
+    if name == "semantic-cache":
+        return semantic.simulate_semantic(con, source, dims, options, keep)
     if name == "self-host":
         return simulate_self_host(con, source, dims, SelfHostOptions(**options))
     choices = ", ".join((*LEVERS, *ALTERNATIVES))
@@ -111,12 +115,24 @@ def _configured(name: str, options: dict[str, Any], settings: Config) -> str | N
     return None
 
 
+def _unmeant(con: duckdb.DuckDBPyConnection, step: str, options: dict[str, Any],
+             source: Source) -> str | None:  # fmt: skip
+    """Why the semantic cache cannot run on `source`: no embeddings and no semantic_key."""
+    if step != "semantic-cache" or options.get("embeddings"):
+        return None
+    if semantic.has_keys(con, source):
+        return None
+    return f"no --embeddings and no {semantic.KEY_ATTRIBUTE} attribute"
+
+
 def _next_source(name: str, options: dict[str, Any]) -> str:
     """The scenario the lever `name` (run with keep) leaves, as a query of Source columns."""
     if name == "caching":
         return caching.next_source(options.get("ttl", "5m"))
     if name == "output":
         return output.next_source(options.get("trim") or 0.0, options.get("cap"))
+    if name == "semantic-cache":
+        return semantic.next_source()
     return batch.next_source() if name == "batch" else cascade.next_source()
 
 
@@ -126,6 +142,7 @@ TABLES = {
     "batch": (batch.TABLE,),
     "cascade": (cascade.TABLE,),
     "output": (output.TABLE,),
+    "semantic-cache": (semantic.ROWS, semantic.HITS, semantic.REPLAYED),
 }
 
 
@@ -159,7 +176,7 @@ def _plan(
     spent: tuple[str, ...] = ()  # what `current` reads, dropped once the next lever has read it
     assumptions: dict[str, Any] = {"order": " → ".join(order)}
     for index, step in enumerate(order):
-        reason = _configured(step, options, settings)
+        reason = _configured(step, options, settings) or _unmeant(con, step, options, current)
         if reason:
             steps.append({"step": step, "skipped": reason})
             continue
