@@ -155,12 +155,14 @@ def simulate_self_host(
     groups = _by_key(names, fetch_dicts(con, _groups_sql(source, dims), source.params))
     quality = _by_key(names, fetch_dicts(con, _pass_sql(source, dims),
                                          [options.model, *source.params]))  # fmt: skip
+    loads: dict[tuple[Any, ...], list[Fraction]] = {}
+    for h in hourly:
+        load = deployment.load(h["input_tokens"] or 0, h["output_tokens"] or 0)
+        loads.setdefault(_key(names, h), []).append(load)
     total_requests = sum(g["requests"] for g in groups.values())
     rows = []
     for key, group in groups.items():
-        loads = [deployment.load(h["input_tokens"] or 0, h["output_tokens"] or 0)
-                 for h in hourly if _key(names, h) == key]  # fmt: skip
-        row = _row(deployment, loads, group, group["requests"] / total_requests)
+        row = _row(deployment, loads[key], group, group["requests"] / total_requests)
         rows.append({**_quality(quality.get(key), options.assumed_pass_rate), **row})
     totals = _totals(con, source, deployment, rows) if dims else rows[0]
     for row in [*rows, totals] if dims else [totals]:
