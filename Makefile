@@ -58,7 +58,7 @@ demo: $(DEMO_STAMP)
 	$(VENV)/bin/costops report --by feature --db $(DEMO_DB)
 	$(VENV)/bin/costops report --by model --db $(DEMO_DB)
 	$(VENV)/bin/costops simulate caching --ttl best --db $(DEMO_DB)
-	$(VENV)/bin/costops dashboard -o dashboard.html --config sample_logs/costops.yaml --db $(DEMO_DB)
+	$(VENV)/bin/costops dashboard -o dashboard.html --config sample_logs/costops.yaml --embeddings sample_logs/embeddings.parquet --db $(DEMO_DB)
 	@echo
 	@echo "dashboard: $$(pwd)/dashboard.html"
 	@echo "next: costops is in .venv; activate it (or call .venv/bin/costops) and use the demo database:"

@@ -29,10 +29,14 @@ class Overview:
 
 
 def build_overview(
-    con: duckdb.DuckDBPyConnection, filters: Filters, config: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters,
+    config: str | None = None,
+    embeddings: str | None = None,
 ) -> Overview:
     """Everything the dashboard shows; `config` is costops.yaml's path (None: ./costops.yaml
-    when present): the plan reads its batchable features, latency SLOs and cascade pairs."""
+    when present): the plan reads its batchable features, latency SLOs and cascade pairs;
+    `embeddings` (a file of query embeddings) gives it its semantic cache step."""
 
     def dims(spec: str) -> list[Dimension]:
         return parse_dimensions(spec, filters.tz)
@@ -40,7 +44,8 @@ def build_overview(
     by_feature = build_report(con, dims("feature"), filters)
     if by_feature.totals["requests"]:
         caching = run(con, "caching", dims("feature"), filters, ttl="best")
-        plan = run(con, "plan", dims("feature"), filters, config=config, ttl="best")
+        plan = run(con, "plan", dims("feature"), filters, config=config, ttl="best",
+                   embeddings=embeddings)  # fmt: skip
     else:  # nothing to replay: the simulations would only price an empty set
         caching = empty_simulation("caching", ["feature"], filters, {"ttl": "best"})
         plan = empty_simulation("plan", ["feature"], filters)

@@ -36,6 +36,12 @@ def dashboard(
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
     ingest: IngestOption = None,
+    embeddings: Annotated[
+        str | None,
+        typer.Option("--embeddings", metavar="FILE", show_default=False,
+                     help="Query embeddings (request_id, embedding): the waterfall's semantic "
+                     "cache step."),
+    ] = None,
 ) -> None:
     """One self-contained HTML dashboard (works offline) to share."""
     from costops.analysis.filters import Filters, parse_where, validate_timezone
@@ -48,7 +54,8 @@ def dashboard(
     ingest_first(ingest, db, wait, config)
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
-        overview = build_overview(con, Filters(since, until, parse_where(where), tz), config)
+        filters = Filters(since, until, parse_where(where), tz)
+        overview = build_overview(con, filters, config, embeddings=embeddings)
     span = " to ".join(x for x in (since, until) if x)
     title = "LLM spend" + (f", {span}" if span else "")
     from costops.render.dashboard import build_dashboard
