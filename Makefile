@@ -75,6 +75,7 @@ readme: $(STAMP)
 # Benchmarks at N requests (default 1M); writes BENCHMARKS.md. Data is generated, not committed.
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py --n $(N)
+	$(PY) benchmarks/semantic.py --db bench_out/$(N)/bench.duckdb
 
 # After `make bench N=…`: a store COPIES times that size, and report on it (appends to BENCHMARKS.md).
 COPIES ?= 10

@@ -186,7 +186,7 @@ Written by `make bench` (a section per size: `make bench` is 1M, `make bench N=1
 others'.
 """
 # The sections in the order they are shown: the sizes of `make bench`, smallest first, then these.
-LATER_SECTIONS = ("bench-notes", "scale", "bench-spark", "bench-claude-code")
+LATER_SECTIONS = ("bench-notes", "bench-semantic", "scale", "bench-spark", "bench-claude-code")
 _SECTION = re.compile(r"<!-- (?!/)(.+?) -->\n(.*?)\n<!-- /\1 -->", re.DOTALL)
 
 

@@ -44,6 +44,8 @@ def page(tmp_path_factory):
             db,
             "--config",
             str(sample / "costops.yaml"),
+            "--embeddings",
+            str(sample / "embeddings.parquet"),
         ],
         capture_output=True,
         text=True,
@@ -92,3 +94,8 @@ def test_renders_in_headless_chromium(page, tmp_path):
     shot = tmp_path / "dashboard.png"
     subprocess.run([*args, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_the_waterfall_has_the_semantic_cache_step(page):
+    html = page[0].read_text(encoding="utf-8")
+    assert "Semantic-cache" in html

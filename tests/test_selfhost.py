@@ -262,3 +262,22 @@ def test_shipped_table_on_the_demo_month(run, demo_store):
     assert data["totals"]["verdict"] == "not enough volume"
     assert data["assumptions"]["gpu_price"].startswith("$3.99 per GPU-hour")
     assert "shipped serving table" in data["assumptions"]["model"]
+
+
+def test_plan_shows_self_host_beside_the_waterfall(run, selfhost_db, serving):
+    """The fixture's traffic has no prefix, evals or batchable feature: no lever saves, so the
+    plan ends at the API cost, and self-hosting ($18 always on, 3 GPUs) costs $18 - $11.736
+    more than either."""
+    result = run("simulate", "plan", "--self-host", "tiny-8b", "--serving", serving,
+                 "--db", selfhost_db, "--pricing", FIXTURE_PRICING, "--format", "json")  # fmt: skip
+    assert result.code == 0, result.stderr
+    data = result.json()
+    (beside,) = data["alternatives"]
+    api = QA_API + CHAT_API
+    assert beside["alternative"] == "self-host tiny-8b"
+    assert (beside["self_host_cost"], beside["gpus"]) == (18.0, 3)
+    assert beside["api_cost"] == pytest.approx(api)
+    assert beside["after_levers"] == pytest.approx(data["totals"]["simulated_cost"])
+    assert beside["against_levers"] == pytest.approx(data["totals"]["simulated_cost"] - 18)
+    assert all(step["step"] != "self-host" for step in data["steps"])  # never stacked
+    assert "self-host" in data["assumptions"]

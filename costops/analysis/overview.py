@@ -33,10 +33,12 @@ def build_overview(
     filters: Filters,
     config: str | None = None,
     embeddings: str | None = None,
+    self_host: str | None = None,
 ) -> Overview:
     """Everything the dashboard shows; `config` is costops.yaml's path (None: ./costops.yaml
     when present): the plan reads its batchable features, latency SLOs and cascade pairs;
-    `embeddings` (a file of query embeddings) gives it its semantic cache step."""
+    `embeddings` (a file of query embeddings) gives it its semantic cache step, `self_host`
+    (an open model) the alternative shown beside it."""
 
     def dims(spec: str) -> list[Dimension]:
         return parse_dimensions(spec, filters.tz)
@@ -45,7 +47,7 @@ def build_overview(
     if by_feature.totals["requests"]:
         caching = run(con, "caching", dims("feature"), filters, ttl="best")
         plan = run(con, "plan", dims("feature"), filters, config=config, ttl="best",
-                   embeddings=embeddings)  # fmt: skip
+                   embeddings=embeddings, self_host_model=self_host)  # fmt: skip
     else:  # nothing to replay: the simulations would only price an empty set
         caching = empty_simulation("caching", ["feature"], filters, {"ttl": "best"})
         plan = empty_simulation("plan", ["feature"], filters)

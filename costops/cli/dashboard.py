@@ -38,9 +38,21 @@ def dashboard(
     ingest: IngestOption = None,
     embeddings: Annotated[
         str | None,
-        typer.Option("--embeddings", metavar="FILE", show_default=False,
-                     help="Query embeddings (request_id, embedding): the waterfall's semantic "
-                     "cache step."),
+        typer.Option(
+            "--embeddings",
+            metavar="FILE",
+            show_default=False,
+            help="Query embeddings (request_id, embedding): the waterfall's semantic cache step.",
+        ),
+    ] = None,
+    self_host: Annotated[
+        str | None,
+        typer.Option(
+            "--self-host",
+            metavar="MODEL",
+            show_default=False,
+            help="Beside the waterfall: this open model on rented GPUs instead of the API.",
+        ),
     ] = None,
 ) -> None:
     """One self-contained HTML dashboard (works offline) to share."""
@@ -55,7 +67,7 @@ def dashboard(
     with analysis_session(db_path(db), pricing, wait=wait) as con:
         validate_timezone(con, tz)
         filters = Filters(since, until, parse_where(where), tz)
-        overview = build_overview(con, filters, config, embeddings=embeddings)
+        overview = build_overview(con, filters, config, embeddings, self_host)
     span = " to ".join(x for x in (since, until) if x)
     title = "LLM spend" + (f", {span}" if span else "")
     from costops.render.dashboard import build_dashboard

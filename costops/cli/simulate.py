@@ -433,6 +433,28 @@ def plan(
     scope: ScopeOption = None,
     embedding_model: EmbeddingModelOption = None,
     max_entries: MaxEntriesOption = None,
+    self_host: Annotated[
+        str | None,
+        typer.Option(
+            "--self-host",
+            metavar="MODEL",
+            show_default=False,
+            help="Beside the waterfall: this open model served on rented GPUs instead "
+            "of the API (simulate self-host's defaults).",
+        ),
+    ] = None,
+    serving: Annotated[
+        str | None,
+        typer.Option(
+            "--serving",
+            metavar="FILE",
+            show_default=False,
+            help="Your measured GPUs and throughputs for --self-host (YAML).",
+        ),
+    ] = None,
+    autoscale: Annotated[
+        bool, typer.Option("--autoscale", help="--self-host pays each hour's GPUs, not the peak.")
+    ] = False,
     by: ByOption = "feature",
     since: SinceOption = None,
     until: UntilOption = None,
@@ -468,4 +490,7 @@ def plan(
         scope=scope,
         embedding_model=embedding_model,
         max_entries=max_entries,
+        self_host_model=self_host,
+        serving=serving,
+        autoscale=autoscale,
     )

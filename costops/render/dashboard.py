@@ -268,8 +268,19 @@ def _waterfall(plan: Simulation) -> go.Figure:
             totals={"marker": {"color": "#2f6fbd"}},
             increasing={"marker": {"color": "#c4475c"}},
             hovertemplate="%{x}: $%{y:,.2f}<extra></extra>",
+            showlegend=False,
         )
     )
+    for alternative in plan.alternatives:  # beside the levers, not stacked on them
+        fig.add_trace(
+            go.Bar(
+                x=[html_label(f"{alternative['alternative']} instead (not stacked)")],
+                y=[alternative["self_host_cost"] or 0],
+                marker={"color": "#8a6fb0"},
+                hovertemplate="%{x}: $%{y:,.2f}<extra></extra>",
+                showlegend=False,
+            )
+        )
     fig.update_yaxes(title_text="Spend (USD)", tickprefix="$")
     return _layout(fig, title)
 

@@ -71,6 +71,17 @@ OWN_COLUMNS = {
     ],
     "plan": [],
 }
+ALTERNATIVE_COLUMNS = [
+    Column("alternative", "alternative"),
+    Column("api_cost", "API today", "money", priority=1),
+    Column("self_host_cost", "instead", "money", priority=1),
+    Column("savings", "savings", "money"),
+    Column("savings_pct", "savings %", "pct", priority=2),
+    Column("after_levers", "after all levers", "money", priority=2),
+    Column("against_levers", "saves beyond the levers", "money", priority=2),
+    Column("gpus", "GPUs", "int", priority=3),
+    Column("verdict", "verdict"),
+]
 STEP_COLUMNS = [
     Column("step", "step"),
     Column("cost_before", "cost before", "money", priority=1),
@@ -89,6 +100,9 @@ def simulation_result(sim: Simulation) -> Result:
     if sim.steps:
         title = "Savings waterfall (each lever on what the previous left)"
         sections.insert(0, Section("steps", title, STEP_COLUMNS, sim.steps))
+    if sim.alternatives:
+        title = "Beside the waterfall: the API replaced, not stacked on the levers"
+        sections.insert(1, Section("alternatives", title, ALTERNATIVE_COLUMNS, sim.alternatives))
     meta = {**scope_meta(sim.group_by, sim.filters), "simulation": sim.name,
             "assumptions": sim.assumptions, "warnings": sim.warnings}  # fmt: skip
     keys = [*sim.group_by, *SAVINGS_KEYS, *(c.key for c in own)]

@@ -67,6 +67,8 @@ class Simulation:
     rows: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
+    # beside a plan's waterfall, not stacked on it: the same traffic served another way
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
 
 
 def empty_simulation(

@@ -28,6 +28,7 @@ otherwise, by the same replay.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class _Segment:
         self.index = np.empty(0, np.int64)
         self.ts = np.empty(0, np.int64)
         self.vectors = np.empty((0, dim), np.float32)
-        self.hnsw = None
+        self.hnsw: Any = None  # faiss.IndexHNSWFlat past EXACT_LIMIT entries
 
     def add(self, index: np.ndarray, ts: np.ndarray, vectors: np.ndarray) -> None:
         self.index = np.concatenate([self.index, index])
@@ -196,12 +197,15 @@ def replay(
     size = min(BATCH, max_entries) if max_entries else BATCH
     state = _State(ts, np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool),
                    np.full(n, np.iinfo(np.int64).min, np.int64))  # fmt: skip
+    given = keys if keys is not None else vectors
+    if given is None:
+        raise ValueError("replay: vectors or keys")
     bounds = np.flatnonzero(np.diff(scopes)) + 1
     for start, end in zip(np.r_[0, bounds], np.r_[bounds, n], strict=True):
-        store = _Keys(ttl_us) if keys is not None else _Vectors(vectors.shape[1], ttl_us)
+        store = _Keys(ttl_us) if keys is not None else _Vectors(given.shape[1], ttl_us)
         for lo in range(int(start), int(end), size):
             hi = min(lo + size, int(end))
-            rows = keys[lo:hi] if keys is not None else vectors[lo:hi]
+            rows = given[lo:hi]
             _batch(store, rows, keys is not None, ts[lo:hi], lo, threshold, ttl_us, state)
             if max_entries is not None:
                 _evict(store, state, max_entries, int(ts[hi - 1]), ttl_us)

@@ -220,5 +220,44 @@ def _plan(
     for step in steps:
         if "savings" in step:
             step["share_of_baseline"] = step["savings"] / baseline if baseline else None
+    alternatives = []
+    if options.get("self_host_model"):
+        alternative, host_assumptions, host_warnings = _self_host_beside(
+            con, source, dims, options, totals
+        )
+        alternatives.append(alternative)
+        assumptions["self-host"] = host_assumptions
+        warnings += host_warnings
     return Simulation("plan", [d.name for d in dims], filters, assumptions, totals, rows,
-                      warnings, steps)  # fmt: skip
+                      warnings, steps, alternatives)  # fmt: skip
+
+
+def _self_host_beside(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    dims: list[Dimension],
+    options: dict[str, Any],
+    plan_totals: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Self-hosting the plan's traffic (its input, not what the levers left: it replaces the
+    API), one deployment per group, beside the plan's own result."""
+    host = SelfHostOptions(
+        model=options["self_host_model"], serving=options.get("serving"),
+        autoscale=bool(options.get("autoscale")),
+    )  # fmt: skip
+    totals, _, assumptions, warnings = simulate_self_host(con, source, dims, host)
+    after_levers = plan_totals.get("simulated_cost")
+    self_host = totals.get("self_host_cost")
+    beside = {
+        "alternative": f"self-host {host.model}",
+        "api_cost": totals.get("api_cost"),
+        "self_host_cost": self_host,
+        "savings": totals.get("savings"),
+        "savings_pct": totals.get("savings_pct"),
+        "after_levers": after_levers,
+        "against_levers": None if after_levers is None or self_host is None
+        else after_levers - self_host,
+        "gpus": totals.get("gpus"),
+        "verdict": totals.get("verdict"),
+    }  # fmt: skip
+    return beside, assumptions, [f"self-host: {w}" for w in warnings]
