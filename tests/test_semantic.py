@@ -261,3 +261,51 @@ def test_capacity_evicts_the_least_recently_hit() -> None:
     assert replay(ts, scopes, 0.95, None, vectors).hit.tolist() == [False, False, True]
     capped = replay(ts, scopes, 0.95, None, vectors, max_entries=1)
     assert capped.hit.tolist() == [False, False, False] and capped.evictions == 2
+
+
+# --- costops embeds the kept text (extra costops[embed]) ----------------------------------
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> str:
+    """A model2vec static model built here (no hub): one-hot word vectors, so a text's vector
+    is the mean of its words' axes and a cosine is worked out by hand."""
+    pytest.importorskip("model2vec")
+    from model2vec import StaticModel
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    words = ["[UNK]", "[PAD]", "where", "is", "my", "refund", "open", "hours", "policy"]
+    tokenizer = Tokenizer(WordLevel(vocab={w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = Whitespace()
+    folder = tmp_path / "tiny-model"
+    StaticModel(np.eye(len(words), dtype=np.float32), tokenizer).save_pretrained(folder)
+    return str(folder)
+
+
+def test_embedding_kept_text_with_a_local_model(run, db: str, tiny_model: str) -> None:
+    """tests/data/semantic_text.jsonl: t1 and t2 ask "where is my refund", t3 and t4 "open
+    hours", t5 "refund policy" (cosine with t1: (1/4 x 1/2) / (1/2 x 1/sqrt 2) = 0.354). At
+    0.95, t2 and t4 are hits: 2 of 5. No prefix: each embedding is 1,000 tokens x $0.10/M =
+    $0.0001. Baseline 5 x $0.006 = $0.03; scenario 3 x $0.006 + 5 x $0.0001 = $0.0185."""
+    text = str(DATA / "semantic_text.jsonl")
+    assert run("ingest", text, "--keep-text", "--db", db).code == 0
+    out, _ = _simulate(run, db, "--embed-model", tiny_model)
+    totals = out["totals"]
+    assert (totals["requests"], totals["hits"]) == (5, 2)
+    assert totals["baseline_cost"] == pytest.approx(0.03, abs=1e-12)
+    assert totals["simulated_cost"] == pytest.approx(0.0185, abs=1e-12)
+    assert "model2vec" in out["assumptions"]["meaning"]
+
+
+def test_embed_model_errors(run, db: str, tiny_model: str, tmp_path: Path) -> None:
+    assert run("ingest", str(DATA / "semantic_text.jsonl"), "--db", db).code == 0  # no text kept
+    for args, message in (
+        (["--embed-model", tiny_model], "ingest with --keep-text"),
+        (["--embed-model", str(tmp_path)], "not a model2vec model folder"),
+        (["--embed-model", tiny_model, "--embeddings", EMBEDDINGS], "not both"),
+    ):
+        result = run("simulate", "semantic-cache", "--db", db, *args)
+        assert result.code != 0 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr

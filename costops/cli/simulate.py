@@ -227,6 +227,12 @@ EmbeddingsOption = Annotated[
                  help="Parquet or JSONL: request_id and embedding (a list of floats) per row. "
                  "Without it, the semantic_key attribute is the exact cache key."),
 ]  # fmt: skip
+EmbedModelOption = Annotated[
+    str | None,
+    typer.Option("--embed-model", metavar="DIR", show_default=False,
+                 help="A local model2vec model folder: costops embeds the text kept with "
+                 "`ingest --keep-text` (pip install 'costops[embed]'; nothing is downloaded)."),
+]  # fmt: skip
 ThresholdOption = Annotated[
     float | None,
     typer.Option("--threshold", help="Cosine similarity that counts as the same question "
@@ -252,6 +258,7 @@ MaxEntriesOption = Annotated[
 @app.command("semantic-cache")
 def semantic_cache(
     embeddings: EmbeddingsOption = None,
+    embed_model: EmbedModelOption = None,
     threshold: ThresholdOption = None,
     sweep: Annotated[
         str | None,
@@ -309,7 +316,8 @@ def semantic_cache(
     if sweep and by:
         raise UsageError("--sweep gives one row per threshold: drop --by (or use --threshold)")
     by = by if by is not None or sweep else "feature"
-    _execute("semantic-cache", locals(), embeddings=embeddings, threshold=threshold, sweep=sweep,
+    _execute("semantic-cache", locals(), embeddings=embeddings, embed_model=embed_model,
+             threshold=threshold, sweep=sweep,
              semantic_ttl=ttl, scope=scope, embedding_model=embedding_model, labels=labels,
              min_precision=min_precision, max_entries=max_entries)  # fmt: skip
 
@@ -426,6 +434,7 @@ def plan(
     trim: TrimOption = 0.0,
     cap: CapOption = None,
     embeddings: EmbeddingsOption = None,
+    embed_model: EmbedModelOption = None,
     threshold: ThresholdOption = None,
     semantic_ttl: Annotated[
         str, typer.Option("--semantic-ttl", help="How long a semantic cache entry lives.")
@@ -485,6 +494,7 @@ def plan(
         trim=trim,
         cap=cap,
         embeddings=embeddings,
+        embed_model=embed_model,
         threshold=threshold,
         semantic_ttl=semantic_ttl,
         scope=scope,

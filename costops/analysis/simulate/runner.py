@@ -118,7 +118,7 @@ def _configured(name: str, options: dict[str, Any], settings: Config) -> str | N
 def _unmeant(con: duckdb.DuckDBPyConnection, step: str, options: dict[str, Any],
              source: Source) -> str | None:  # fmt: skip
     """Why the semantic cache cannot run on `source`: no embeddings and no semantic_key."""
-    if step != "semantic-cache" or options.get("embeddings"):
+    if step != "semantic-cache" or options.get("embeddings") or options.get("embed_model"):
         return None
     if semantic.has_keys(con, source):
         return None

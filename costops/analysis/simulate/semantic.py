@@ -20,6 +20,7 @@ Local engine only: the replay walks a vector index in this process.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ class Settings:
     labels: str | None = None
     min_precision: float = 0.97
     max_entries: int | None = None
+    embed_model: str | None = None  # a model2vec folder: costops embeds the kept text itself
 
 
 def settings(options: dict[str, Any]) -> Settings:
@@ -112,10 +114,12 @@ def settings(options: dict[str, Any]) -> Settings:
     scope = tuple(s.strip() for s in (options.get("scope") or ",".join(DEFAULT_SCOPE)).split(","))
     ttl = options.get("semantic_ttl") or "24h"
     parse_ttl(ttl)
+    if options.get("embeddings") and options.get("embed_model"):
+        raise UsageError("semantic-cache: --embeddings or --embed-model, not both")
     return Settings(
         options.get("embeddings"), thresholds, bool(sweep), ttl,
         tuple(s for s in scope if s), options.get("embedding_model") or DEFAULT_MODEL,
-        options.get("labels"), min_precision or 0.97, max_entries,
+        options.get("labels"), min_precision or 0.97, max_entries, options.get("embed_model"),
     )  # fmt: skip
 
 
@@ -203,6 +207,71 @@ def read_embeddings(path: str) -> tuple[np.ndarray, np.ndarray]:
     return frame["request_id"].to_numpy(), (vectors / norms[:, None]).astype(np.float32)
 
 
+# The question a kept log line asks: its last user message (text, or its text parts), else a
+# string `input` or `prompt`. A line with none of these is not replayed.
+QUERY_TEXT_SQL = """
+WITH kept AS (
+    SELECT t.request_id, arg_max(t.raw, t.run_id) AS raw
+    FROM request_text t
+    WHERE t.request_id IN (SELECT p.request_id FROM {source} p)
+    GROUP BY t.request_id
+),
+parsed AS (
+    SELECT request_id, CASE WHEN json_valid(raw) THEN CAST(raw AS JSON) END AS j FROM kept
+),
+turns AS (
+    SELECT request_id, j, list_last(list_filter(
+        CAST(json_extract(j, '$.messages[*]') AS JSON[]), lambda m: m->>'role' = 'user'
+    )) AS turn
+    FROM parsed
+)
+SELECT request_id, NULLIF(trim(COALESCE(
+    CASE WHEN json_type(turn->'content') = 'VARCHAR' THEN turn->>'content'
+         ELSE array_to_string(
+             CAST(json_extract_string(turn, '$.content[*].text') AS VARCHAR[]), ' ') END,
+    CASE WHEN json_type(j->'input') = 'VARCHAR' THEN j->>'input' END,
+    CASE WHEN json_type(j->'prompt') = 'VARCHAR' THEN j->>'prompt' END
+)), '') AS query
+FROM turns
+ORDER BY request_id
+"""
+MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
+
+
+def embed_kept_text(
+    con: duckdb.DuckDBPyConnection, source: Source, folder: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors for the requests in scope whose log line was kept (`ingest --keep-text`): their
+    question embedded by a model2vec static model from a local folder (never downloaded)."""
+    missing = [f for f in MODEL_FILES if not (Path(folder) / f).is_file()]
+    if missing:
+        raise UsageError(
+            f"--embed-model {folder}: not a model2vec model folder (no {', '.join(missing)}); "
+            "save one with StaticModel.save_pretrained, costops downloads nothing"
+        )
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder only, never the hub
+    try:
+        from model2vec import StaticModel
+    except ImportError:
+        raise UsageError("--embed-model needs model2vec: pip install 'costops[embed]'") from None
+    rows = con.execute(QUERY_TEXT_SQL.replace("{source}", source.sql), source.params).fetchall()
+    asked = [(rid, text) for rid, text in rows if text]
+    if not asked:
+        raise UsageError(
+            "--embed-model: no request in scope has its text kept: ingest with --keep-text "
+            "(the log lines must hold the messages, an input or a prompt)"
+        )
+    try:
+        model = StaticModel.from_pretrained(folder)
+        vectors = np.asarray(model.encode([text for _, text in asked]), dtype=np.float64)
+    except Exception as exc:  # a damaged model folder: whatever the loader raises
+        raise UsageError(f"--embed-model {folder}: cannot load or run it ({exc})") from None
+    norms = np.linalg.norm(vectors, axis=1)
+    usable = np.isfinite(norms) & (norms > 0)  # text of unknown tokens only: no direction
+    ids = np.array([rid for rid, _ in asked], dtype=object)[usable]
+    return ids, (vectors[usable] / norms[usable, None]).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Requests:
     """The replayed requests in replay order (scope, time, id) and what a hit needs of them."""
@@ -250,8 +319,12 @@ def load_requests(con: duckdb.DuckDBPyConnection, source: Source, config: Settin
     ).fetchnumpy()
     ids = np.asarray(fetched["request_id"], dtype=object)
     total = len(ids)
-    if config.embeddings:
-        emb_ids, emb_vectors = read_embeddings(config.embeddings)
+    if config.embeddings or config.embed_model:
+        emb_ids, emb_vectors = (
+            read_embeddings(config.embeddings)
+            if config.embeddings
+            else embed_kept_text(con, source, str(config.embed_model))
+        )
         lookup = pl.DataFrame({"base_id": emb_ids, "row": np.arange(len(emb_ids))})
         asked = pl.DataFrame({"base_id": pl.Series(fetched["base_id"], dtype=pl.String())})
         joined = asked.join(lookup, on="base_id", how="left", maintain_order="left")
@@ -521,8 +594,12 @@ def _assumptions(config: Settings, requests: Requests, totals: dict[str, Any], e
                  verdict: str) -> dict[str, Any]:  # fmt: skip
     ttl = parse_ttl(config.ttl)
     if requests.vectors is not None:
-        meaning = (f"embeddings from {config.embeddings} ({requests.vectors.shape[1]} dimensions), "
-                   "cosine similarity")  # fmt: skip
+        origin = (
+            f"embeddings from {config.embeddings}"
+            if config.embeddings
+            else f"the kept text's last user message embedded by {config.embed_model} (model2vec)"
+        )
+        meaning = f"{origin} ({requests.vectors.shape[1]} dimensions), cosine similarity"
     else:
         meaning = f"the {KEY_ATTRIBUTE} attribute: the same key is the same question"
     evaluated = totals.get("evaluated_hits") or 0
