@@ -178,7 +178,7 @@ def read_embeddings(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Request ids and their unit vectors (float32) from an embeddings file; every vector the
     same length, finite and not zero, every id once."""
     frame = _read_table(path, "--embeddings", {"request_id": pl.String(),
-                                               "embedding": pl.List(pl.Float64())})  # fmt: skip
+                                               "embedding": pl.List(pl.Float32())})  # fmt: skip
     if frame.is_empty():
         raise InputDataError(f"--embeddings {path}: no embeddings")
     nulls = frame.filter(pl.col("request_id").is_null() | pl.col("embedding").is_null())
@@ -195,16 +195,19 @@ def read_embeddings(path: str) -> tuple[np.ndarray, np.ndarray]:
         raise InputDataError(
             f"--embeddings {path}: vectors of different lengths ({lengths.to_list()[:5]})"
         )
-    dim = int(lengths[0])
-    vectors = frame["embedding"].list.to_array(dim).to_numpy().astype(np.float64)
+    ids = frame["request_id"].to_numpy()
+    # float32 throughout, normalised in place: a million 256-dimension vectors are 1 GB once
+    vectors = np.array(frame["embedding"].list.to_array(int(lengths[0])).to_numpy(), np.float32)
+    del frame
     norms = np.linalg.norm(vectors, axis=1)
     bad = ~np.isfinite(norms) | (norms == 0)
     if bad.any():
-        first = frame["request_id"][int(np.flatnonzero(bad)[0])]
+        first = ids[int(np.flatnonzero(bad)[0])]
         raise InputDataError(
             f"--embeddings {path}: request_id {first!r} has a zero or non-finite vector"
         )
-    return frame["request_id"].to_numpy(), (vectors / norms[:, None]).astype(np.float32)
+    vectors /= norms[:, None]
+    return ids, vectors
 
 
 # The question a kept log line asks: its last user message (text, or its text parts), else a
@@ -333,7 +336,12 @@ def load_requests(con: duckdb.DuckDBPyConnection, source: Source, config: Settin
         used = np.unique(rows[keep])
         vectors, keys = emb_vectors[rows[keep]], None
         unmatched = len(emb_ids) - len(used)
-        catalog_ids, catalog = emb_ids, emb_vectors
+        # the whole file's vectors stay only for labelled pairs (which may name any request)
+        catalog_ids, catalog = (
+            (emb_ids, emb_vectors)
+            if config.labels
+            else (np.empty(0, object), np.empty((0, emb_vectors.shape[1]), np.float32))
+        )
     else:
         semantic = pl.Series(fetched["semantic_key"], dtype=pl.String())
         keep = semantic.is_not_null().to_numpy()
@@ -624,7 +632,7 @@ def _assumptions(config: Settings, requests: Requests, totals: dict[str, Any], e
         "risk": "share of hits served from an answer whose eval failed; an answer with no eval "
         f"counts as not failed ({evaluated} of {totals.get('hits') or 0} hits had an evaluated "
         "answer)",
-        "index": "exact search while a segment (one TTL of entries) holds up to 10,000 entries, "
+        "index": "exact search while a segment (one TTL of entries) holds up to 32,768 entries, "
         "then a faiss HNSW index asked for the 16 nearest",
         "verdict": verdict,
     }
