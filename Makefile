@@ -65,6 +65,7 @@ demo: $(DEMO_STAMP)
 	@echo "  source .venv/bin/activate"
 	@echo "  export COSTOPS_DB=$(DEMO_DB)"
 	@echo "  costops simulate plan --features translate,doc-summarize"
+	@echo "  costops simulate semantic-cache --embeddings sample_logs/embeddings.parquet --labels sample_logs/embedding_labels.csv --sweep 0.86:0.98:0.02"
 	@echo "  costops --help    # every command, with real output: docs/commands.md"
 
 # Re-run the examples in README.md and docs/commands.md on a fresh demo.duckdb and paste their

@@ -309,3 +309,11 @@ def test_embed_model_errors(run, db: str, tiny_model: str, tmp_path: Path) -> No
         result = run("simulate", "semantic-cache", "--db", db, *args)
         assert result.code != 0 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_sweep_thresholds_stop_at_stop() -> None:
+    from costops.analysis.simulate.semantic import parse_sweep
+
+    assert parse_sweep("0.8:0.99:0.05") == (0.8, 0.85, 0.9, 0.95)  # 1.0 would pass STOP
+    assert parse_sweep("0.80:0.99:0.01")[-1] == 0.99 and len(parse_sweep("0.80:0.99:0.01")) == 20
+    assert parse_sweep("0.9:0.9:0.01") == (0.9,)

@@ -62,7 +62,6 @@ QUERY_TOKENS = (
 )
 NO_TOKENS = ("cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
              "output_tokens", "reasoning_tokens")  # fmt: skip
-NARROW = f"{WEIGHT}, sim_cost, sim_side, sim_replayed, request_id"
 
 EXTRAS = """
     sum(CASE WHEN p.sim_side = 'both' THEN 1 ELSE 0 END) AS requests,
@@ -143,7 +142,7 @@ def parse_sweep(text: str) -> tuple[float, ...]:
         start = stop = step = 0
     if not (0 < start <= stop <= 1 and step > 0):
         raise UsageError(f"--sweep {text!r}: expected START:STOP:STEP with 0 < START <= STOP <= 1")
-    count = round((stop - start) / step) + 1
+    count = int((stop - start) / step + 1e-9) + 1  # never past STOP
     if count > MAX_SWEEP:
         raise UsageError(f"--sweep {text!r}: {count} thresholds (at most {MAX_SWEEP})")
     decimals = max(2, len(parts[2].partition(".")[2]))
@@ -161,10 +160,16 @@ def _read_table(path: str, what: str, schema: dict[str, pl.DataType]) -> pl.Data
             frame = pl.read_parquet(file, columns=list(schema))
         elif name.endswith(".csv"):
             frame = pl.read_csv(file, columns=list(schema))
-        else:
-            raw = gzip.decompress(file.read_bytes()) if name.endswith(".gz") else file.read_bytes()
+        elif name.endswith(".gz"):
+            raw = gzip.decompress(file.read_bytes())
             frame = (
                 pl.read_ndjson(raw, schema=schema) if raw.strip() else pl.DataFrame(schema=schema)
+            )
+        else:  # read from the file, not a copy of it in memory
+            frame = (
+                pl.read_ndjson(file, schema=schema)
+                if file.stat().st_size
+                else pl.DataFrame(schema=schema)
             )
         return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
     except (pl.exceptions.PolarsError, OSError, EOFError, ValueError) as exc:
