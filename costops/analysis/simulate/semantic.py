@@ -597,7 +597,10 @@ def _warnings(requests: Requests, totals: dict[str, Any],
             "they stay misses and pay no embedding"
         )
     if requests.unmatched:
-        warnings.append(f"{requests.unmatched} embeddings name no request in scope (ignored)")
+        warnings.append(
+            f"{requests.unmatched} embeddings name no request in scope (outside --since/--until/"
+            "--where, or not in the database): ignored"
+        )
     if scored is not None and scored[2]:
         warnings.append(f"{scored[2]} labelled pairs name a request with no embedding (ignored)")
     return warnings
