@@ -184,10 +184,31 @@ def test_parquet_embeddings_match_jsonl(run, semantic_db: str, tmp_path: Path) -
     assert jsonl["totals"] == parquet["totals"]
 
 
-def test_spark_engine_is_refused(run, semantic_db: str, tmp_path: Path) -> None:
-    result = run("simulate", "semantic-cache", "--db", semantic_db, "--embeddings", EMBEDDINGS,
-                 "--engine", "spark", "--source", str(tmp_path))  # fmt: skip
-    assert result.code != 0 and "Traceback" not in result.stderr
+def test_spark_engine_is_refused() -> None:
+    from costops.analysis.simulate.engine import Source
+    from costops.analysis.simulate.semantic import simulate_semantic
+    from costops.errors import UsageError
+
+    class SparkShaped:  # what costops.engine.is_spark looks at
+        engine_name = "spark"
+
+    with pytest.raises(UsageError, match="local engine"):
+        simulate_semantic(SparkShaped(), Source("requests"), [], {"embeddings": EMBEDDINGS})  # type: ignore[arg-type]
+
+
+def test_options_are_checked_with_nothing_in_scope(run, semantic_db: str) -> None:
+    result = run("simulate", "semantic-cache", "--db", semantic_db, "--threshold", "5",
+                 "--where", "feature=nothing")  # fmt: skip
+    assert result.code == 2 and "expected a cosine similarity" in result.stderr
+
+
+def test_labels_naming_no_embedded_request(run, semantic_db: str, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("request_id_a,request_id_b,same\nx1,x2,true\n")
+    out, err = _simulate(run, semantic_db, "--embeddings", EMBEDDINGS, "--labels", str(labels))
+    assert "precision unmeasured" in out["assumptions"]["verdict"]
+    assert out["totals"]["precision"] is None
+    assert "1 labelled pairs name a request with no embedding" in err
 
 
 # --- the replay against the definition, request by request --------------------------------
@@ -195,7 +216,8 @@ def test_spark_engine_is_refused(run, semantic_db: str, tmp_path: Path) -> None:
 
 def _reference(ts, scopes, threshold, ttl, vectors=None, keys=None, cap=None):
     """SPEC §8 as written: for each request in order, the most similar live entry of its scope
-    (TTL from creation, capacity by least recent hit) serves it at or above the threshold."""
+    (made strictly earlier, TTL from creation, capacity by least recent hit) serves it at or
+    above the threshold."""
     hit = np.zeros(len(ts), bool)
     served = np.full(len(ts), -1)
     entries: dict[int, list[list[int]]] = {}  # scope -> [index, created, last hit, alive]
@@ -203,7 +225,7 @@ def _reference(ts, scopes, threshold, ttl, vectors=None, keys=None, cap=None):
         mine = entries.setdefault(int(scopes[i]), [])
         best, source = -np.inf, -1
         for index, created, _, alive in mine:
-            if alive and (ttl is None or ts[i] - created <= ttl):
+            if alive and ts[i] > created and (ttl is None or ts[i] - created <= ttl):
                 sim = float(keys[i] == keys[index]) if keys is not None else float(
                     vectors[i] @ vectors[index])  # fmt: skip
                 if sim > best:
@@ -222,24 +244,26 @@ def _reference(ts, scopes, threshold, ttl, vectors=None, keys=None, cap=None):
     return hit, served
 
 
-@pytest.mark.parametrize("mode", ["vectors", "keys", "capacity", "hnsw"])
+@pytest.mark.parametrize(
+    "mode", ["vectors", "keys", "capacity", "hnsw", "capacity-hnsw", "capacity-keys"]
+)
 def test_replay_matches_the_definition(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     rng = np.random.default_rng(7)
     for trial in range(60):
         n = int(rng.integers(1, 90))
-        ts = np.sort(rng.integers(0, 1000, n)).astype(np.int64)
+        ts = np.sort(rng.integers(0, 300, n)).astype(np.int64)  # ties: strictly earlier counts
         scopes = np.sort(rng.integers(0, 3, n))
         order = np.lexsort((ts, scopes))
         ts, scopes = ts[order], scopes[order]
         centres = rng.standard_normal((5, 8))
         vectors = centres[rng.integers(0, 5, n)] + 0.3 * rng.standard_normal((n, 8))
         vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-        keys = rng.integers(0, 6, n) if mode == "keys" else None
+        keys = rng.integers(0, 6, n) if mode in ("keys", "capacity-keys") else None
         ttl = None if trial % 4 == 0 else int(rng.integers(1, 300))
         threshold = float(rng.uniform(0.7, 0.99))
-        cap = int(rng.integers(1, 4)) if mode == "capacity" else None
+        cap = int(rng.integers(1, 4)) if mode.startswith("capacity") else None
         monkeypatch.setattr(replay_module, "BATCH", 1 if cap else int(rng.integers(1, 20)))
-        if mode == "hnsw":
+        if mode.endswith("hnsw"):
             monkeypatch.setattr(replay_module, "EXACT_LIMIT", int(rng.integers(1, 10)))
         given = None if keys is not None else vectors
         result = replay(ts, scopes, threshold, ttl, given, keys, cap)
@@ -317,3 +341,37 @@ def test_sweep_thresholds_stop_at_stop() -> None:
     assert parse_sweep("0.8:0.99:0.05") == (0.8, 0.85, 0.9, 0.95)  # 1.0 would pass STOP
     assert parse_sweep("0.80:0.99:0.01")[-1] == 0.99 and len(parse_sweep("0.80:0.99:0.01")) == 20
     assert parse_sweep("0.9:0.9:0.01") == (0.9,)
+
+
+def test_ttl_boundary_and_same_instant() -> None:
+    """An entry made at 0 with a TTL of 10 serves a request at 10 (a gap equal to the TTL is
+    live) but not one at 11; a request at the same instant as the miss cannot see its answer."""
+    vectors = np.array([[1, 0]] * 2, np.float32)
+    scopes = np.zeros(2, np.int64)
+    for later, hit in ((10, True), (11, False), (0, False)):
+        ts = np.array([0, later], np.int64)
+        assert replay(ts, scopes, 0.95, 10, vectors).hit.tolist() == [False, hit], later
+        keys = np.zeros(2, np.int64)
+        assert replay(ts, scopes, 0.95, 10, keys=keys).hit.tolist() == [False, hit], later
+
+
+def test_plan_after_a_cascade_replays_each_question_once(run, semantic_db: str) -> None:
+    """After the cascade every faq question costs the same c (its acme-lite attempt plus 0.3 x
+    the original's $0.006), spread over two rows. The semantic cache replays the six questions
+    once: r2 and r4 hit and spare both of their rows, and each question pays one embedding:
+    4 c + $0.00036. Output and batch after it change nothing here (no --trim, no batchable
+    feature), and the embedding calls are never batched."""
+    result = run("simulate", "plan", "--db", semantic_db, "--pricing", FIXTURE_PRICING,
+                 "--from", "acme-pro", "--to", "acme-lite", "--escalation-rate", "0.3",
+                 "--embeddings", EMBEDDINGS, "--embedding-model", "acme-tiny",
+                 "--features", "faq", "--where", "feature=faq", "--format", "json")  # fmt: skip
+    assert result.code == 0, result.stderr
+    steps = {s["step"]: s for s in result.json()["steps"]}
+    after_cascade = steps["cascade"]["cost_after"]
+    semantic = steps["semantic-cache"]
+    assert semantic["cost_before"] == pytest.approx(after_cascade, abs=1e-12)
+    assert semantic["cost_after"] == pytest.approx(after_cascade * 4 / 6 + 0.00036, abs=1e-12)
+    assert "no embedding" not in result.stderr  # the questions all have one
+    batch = steps["batch"]  # faq's remaining requests move to batch; the embeddings do not
+    assert batch["cost_before"] == pytest.approx(semantic["cost_after"], abs=1e-12)
+    assert batch["savings"] == pytest.approx((semantic["cost_after"] - 0.00036) / 2, abs=1e-12)

@@ -311,15 +311,17 @@ def semantic_cache(
     ingest: IngestOption = None,
 ) -> None:
     """Semantic caching: similar questions served from earlier answers, net of embeddings."""
+    from costops.analysis.simulate.semantic import settings
     from costops.errors import UsageError
 
     if sweep and by:
         raise UsageError("--sweep gives one row per threshold: drop --by (or use --threshold)")
     by = by if by is not None or sweep else "feature"
-    _execute("semantic-cache", locals(), embeddings=embeddings, embed_model=embed_model,
-             threshold=threshold, sweep=sweep,
-             semantic_ttl=ttl, scope=scope, embedding_model=embedding_model, labels=labels,
-             min_precision=min_precision, max_entries=max_entries)  # fmt: skip
+    options = dict(embeddings=embeddings, embed_model=embed_model, threshold=threshold,
+                   sweep=sweep, semantic_ttl=ttl, scope=scope, embedding_model=embedding_model,
+                   labels=labels, min_precision=min_precision, max_entries=max_entries)  # fmt: skip
+    settings(options)  # a bad option is an error even when no request is in scope
+    _execute("semantic-cache", locals(), **options)
 
 
 class Precision(StrEnum):

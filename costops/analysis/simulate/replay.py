@@ -3,11 +3,12 @@ answers would have served, request by request in time order, within each scope.
 
 A request looks for the most similar live entry of its scope: similarity at or above the
 threshold is a hit, served from that entry; else it is a miss, and its answer becomes an entry
-(a hit does not). An entry lives `ttl` after the miss that made it (a gap equal to the TTL is
-still live, as in prompt caching); it is never refreshed. With `max_entries`, a full cache
-evicts its least recently hit entries (never hit: counted from creation); evictions happen
-after each batch, and a batch is then no longer than the capacity, so for the length of one
-batch the cache can hold up to twice its capacity.
+(a hit does not). An entry serves only requests strictly later than the miss that made it (two
+requests at the same instant cannot see each other's answers) and lives `ttl` after it (a gap
+equal to the TTL is still live, as in prompt caching); it is never refreshed. With
+`max_entries`, a full cache evicts its least recently hit entries (never hit: counted from
+creation); evictions happen after each batch, and a batch is then no longer than the capacity,
+so for the length of one batch the cache can hold up to twice its capacity.
 
 The replay is sequential by definition (a miss changes what later requests find), but the work
 is not done request by request. Requests go in batches of BATCH per scope:
@@ -19,7 +20,10 @@ is not done request by request. Requests go in batches of BATCH per scope:
   round settles at least the next request in order, so it ends; it usually takes a few rounds).
 Entries sit in segments of one TTL of creation time each: a request only ever reads the two
 newest, and older segments are dropped whole, so the index never carries expired entries
-beyond one segment.
+beyond one segment. The HNSW index is approximate (its graph search can miss the nearest entry,
+and it is asked for NEIGHBOURS candidates); it is built on one thread, so the same data gives
+the same hits. Evicted entries leave an exactly searched segment at once and an indexed one
+once they are a quarter of it (masked until then).
 
 Similarity is the cosine of unit vectors, or for exact keys (`keys`) 1 for the same key and 0
 otherwise, by the same replay.
@@ -67,6 +71,7 @@ class _Segment:
         self._ts = np.empty(0, np.int64)
         self._vectors = np.empty((0, dim), np.float32)
         self.hnsw: Any = None  # faiss.IndexHNSWFlat past EXACT_LIMIT entries
+        self.dead = 0  # evicted entries the HNSW index still holds (masked when searched)
 
     @property
     def index(self) -> np.ndarray:
@@ -94,44 +99,84 @@ class _Segment:
         self._vectors[self.size : end] = vectors
         self.size = end
         if self.hnsw is None and self.size > EXACT_LIMIT:
-            import faiss
-
-            self.hnsw = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
-            self.hnsw.add(self.vectors)
+            self.hnsw = _hnsw(self.dim)
+            _add(self.hnsw, self.vectors)
         elif self.hnsw is not None:
-            self.hnsw.add(np.ascontiguousarray(vectors, np.float32))
+            _add(self.hnsw, vectors)
+
+    def discard(self, gone: np.ndarray) -> None:
+        """Forget evicted entries (`gone`, one flag per entry). Searched exactly, they go at
+        once; an HNSW index keeps them masked until they are a quarter of it, then is rebuilt
+        from the live ones."""
+        if self.hnsw is not None:
+            self.dead = int(gone.sum())
+            if self.dead * 4 < self.size:
+                return
+        keep = ~gone
+        self._index, self._ts = self.index[keep], self.ts[keep]
+        self._vectors = self.vectors[keep]
+        self.size, self.dead = int(keep.sum()), 0
+        self.hnsw = None
+        if self.size > EXACT_LIMIT:
+            self.hnsw = _hnsw(self.dim)
+            _add(self.hnsw, self.vectors)
 
     def nearest(
         self, q: np.ndarray, tq: np.ndarray, span: int | None, evicted: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Each query's most similar live entry here: similarity (NONE: none) and request
-        index. Exact over every entry, or over the HNSW index's NEIGHBOURS nearest."""
+        """Each query's most similar entry here that is live for it (made strictly before it,
+        within the TTL, not evicted): similarity (NONE: none) and request index. Exact over
+        every entry, or over the HNSW index's NEIGHBOURS nearest."""
         m = len(q)
         if self.hnsw is None:
-            # entries are in time order: those still live for a query are a suffix
-            first, starts = 0, None
-            if span is not None:
-                starts = np.searchsorted(self.ts, tq - span, side="left")
-                first = int(starts.min())
-            if first >= self.size:
-                return np.full(m, NONE), np.full(m, -1, np.int64)
-            sims = q @ self._vectors[first : self.size].T
+            # entries are in time order: those live for a query are a contiguous run
+            first = 0
+            starts = np.searchsorted(self.ts, tq - span, side="left") if span is not None else None
             if starts is not None:
-                sims[np.arange(first, self.size)[None, :] < starts[:, None]] = NONE
-            gone = evicted[self._index[first : self.size]]
-            if gone.any():
-                sims[:, gone] = NONE
+                first = int(starts.min())
+            ends = np.searchsorted(self.ts, tq, side="left")  # strictly earlier
+            last = int(ends.max())
+            if first >= last:
+                return np.full(m, NONE), np.full(m, -1, np.int64)
+            sims = q @ self._vectors[first:last].T
+            columns = np.arange(first, last)[None, :]
+            if starts is not None:
+                sims[columns < starts[:, None]] = NONE
+            sims[columns >= ends[:, None]] = NONE
             pick = sims.argmax(axis=1)
             return sims[np.arange(m), pick].astype(np.float64), self._index[first + pick]
-        sims, found = self.hnsw.search(q, min(NEIGHBOURS, len(self.index)))
+        sims, found = self.hnsw.search(q, min(NEIGHBOURS, self.size))
         safe = np.where(found >= 0, found, 0)
-        valid = (found >= 0) & ~evicted[self.index[safe]]
+        valid = (found >= 0) & (self.ts[safe] < tq[:, None])
+        if self.dead:
+            valid &= ~evicted[self.index[safe]]
         if span is not None:
             valid &= (tq[:, None] - self.ts[safe]) <= span
         sims = np.where(valid, sims, NONE)
         pick = sims.argmax(axis=1)
         rows = np.arange(m)
         return sims[rows, pick], self.index[safe[rows, pick]]
+
+
+def _hnsw(dim: int) -> Any:
+    import faiss
+
+    index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efSearch = 64
+    return index
+
+
+def _add(index: Any, vectors: np.ndarray) -> None:
+    """Add to an HNSW index on one thread: faiss builds the graph in an unspecified order on
+    several, and the same data must give the same hits (and the same dollars)."""
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.add(np.ascontiguousarray(vectors, np.float32))
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 class _Vectors:
@@ -170,45 +215,52 @@ class _Vectors:
     def live(self) -> np.ndarray:
         return np.concatenate([s.index for s in self.segments.values()] or [np.empty(0, np.int64)])
 
+    def discard(self, evicted: np.ndarray) -> None:
+        for segment in self.segments.values():
+            gone = evicted[segment.index]
+            if gone.any():
+                segment.discard(gone)
+
 
 class _Keys:
-    """The live entries of one scope as exact keys: a new entry for a key is made only when
-    none is live, so the latest entry of a key is the only one that can be."""
+    """The entries of one scope as exact keys: one sorted array of key x STRIDE + request
+    index (the index rises with time within a scope), so a request's earliest live entry of
+    its key is one binary search."""
 
-    def __init__(self, span: int | None) -> None:
-        self.span = span
-        self.latest: dict[int, tuple[int, int]] = {}
-        self.codes = np.empty(0, np.int64)  # key -> latest entry, as sorted arrays (rebuilt)
-        self.index = np.empty(0, np.int64)
-        self.ts = np.empty(0, np.int64)
+    def __init__(self, span: int | None, ts: np.ndarray, start: int, end: int) -> None:
+        self.span, self.times, self.start, self.end = span, ts, start, end
+        self.stride = len(ts)
+        self.sorted = np.empty(0, np.int64)
 
     def expire(self, now: int) -> None:
-        return None
+        if self.span is not None and len(self.sorted):
+            self.sorted = self.sorted[self.times[self.sorted % self.stride] >= now - self.span]
 
     def nearest(
         self, qk: np.ndarray, tq: np.ndarray, evicted: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        if not len(self.codes):
-            return np.full(len(tq), NONE), np.full(len(tq), -1, np.int64)
-        at = np.minimum(np.searchsorted(self.codes, qk), len(self.codes) - 1)
-        index = self.index[at]
-        valid = (self.codes[at] == qk) & ~evicted[index]
-        if self.span is not None:
-            valid &= (tq - self.ts[at]) <= self.span
-        return np.where(valid, 1.0, NONE), np.where(valid, index, -1)
+        """Per query, the earliest entry of its key made strictly earlier and within the TTL
+        (every live entry of a key is equally similar: 1)."""
+        scope = self.times[self.start : self.end]
+        lo = np.searchsorted(scope, tq - self.span, "left") if self.span is not None else 0
+        hi = np.searchsorted(scope, tq, "left")
+        base = qk * self.stride + self.start
+        at = np.searchsorted(self.sorted, base + lo, "left")
+        found = (
+            self.sorted[np.minimum(at, max(len(self.sorted) - 1, 0))] if len(self.sorted) else at
+        )
+        valid = (at < len(self.sorted)) & (found < base + hi)
+        return np.where(valid, 1.0, NONE), np.where(valid, found % self.stride, -1)
 
     def add(self, index: np.ndarray, ts: np.ndarray, qk: np.ndarray) -> None:
-        codes = np.concatenate([self.codes, qk])
-        entries = np.concatenate([self.index, index])
-        times = np.concatenate([self.ts, ts])
-        # the latest entry of each key: the last occurrence, entries being in time order
-        order = np.lexsort((times, codes))
-        last = np.r_[codes[order][1:] != codes[order][:-1], True]
-        keep = order[last]
-        self.codes, self.index, self.ts = codes[keep], entries[keep], times[keep]
+        new = np.sort(qk * self.stride + index)
+        self.sorted = np.insert(self.sorted, np.searchsorted(self.sorted, new), new)
 
     def live(self) -> np.ndarray:
-        return self.index
+        return self.sorted % self.stride
+
+    def discard(self, evicted: np.ndarray) -> None:
+        self.sorted = self.sorted[~evicted[self.sorted % self.stride]]
 
 
 def replay(
@@ -234,7 +286,11 @@ def replay(
         raise ValueError("replay: vectors or keys")
     bounds = np.flatnonzero(np.diff(scopes)) + 1
     for start, end in zip(np.r_[0, bounds], np.r_[bounds, n], strict=True):
-        store = _Keys(ttl_us) if keys is not None else _Vectors(given.shape[1], ttl_us)
+        store = (
+            _Keys(ttl_us, ts, int(start), int(end))
+            if keys is not None
+            else _Vectors(given.shape[1], ttl_us)
+        )
         for lo in range(int(start), int(end), size):
             hi = min(lo + size, int(end))
             rows = given[lo:hi]
@@ -269,7 +325,7 @@ def _batch(
     # the batch against itself: j < i, j still live at i, similar enough
     within = (rows[:, None] == rows[None, :]).astype(np.float32) if exact_keys else rows @ rows.T
     m = len(tq)
-    earlier = np.tri(m, m, -1, dtype=bool)
+    earlier = tq[:, None] > tq[None, :]  # strictly earlier: an answer is back only after
     if span is not None:
         earlier &= (tq[:, None] - tq[None, :]) <= span
     candidate = earlier & (within >= threshold)
@@ -313,3 +369,4 @@ def _evict(
     if over > 0:
         recent = np.maximum(state.last_hit[live], state.ts[live])
         state.evicted[live[np.lexsort((live, recent))[:over]]] = True
+        store.discard(state.evicted)

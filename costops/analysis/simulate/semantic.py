@@ -24,6 +24,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,10 @@ DEFAULT_SCOPE = ("provider", "model", "feature")
 DEFAULT_MODEL = "text-embedding-3-small"
 KEY_ATTRIBUTE = "semantic_key"
 MAX_SWEEP = 200
-# A cheaper attempt of a cascade (a plan's earlier step) asks the same question as its original.
-BASE_ID = "regexp_replace(p.request_id, '#cascade$', '')"
+# A cascade's cheaper attempt (a plan's earlier step) asks its original's question: a question
+# is replayed once, by its original's row, and a hit spares both rows.
+QUESTION_ID = "regexp_replace(request_id, '#cascade$', '')"
+ASKS = "request_id NOT LIKE '%#cascade'"
 QUERY_TOKENS = (
     "CASE WHEN prefix_tokens > 0 AND prefix_tokens < input_tokens "
     "THEN input_tokens - prefix_tokens ELSE input_tokens END"
@@ -63,17 +66,19 @@ QUERY_TOKENS = (
 NO_TOKENS = ("cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
              "output_tokens", "reasoning_tokens")  # fmt: skip
 
+# Counts are of questions (sim_asks: a request, not a cascade's second attempt at it).
 EXTRAS = """
-    sum(CASE WHEN p.sim_side = 'both' THEN 1 ELSE 0 END) AS requests,
-    sum(CASE WHEN p.sim_hit THEN 1 ELSE 0 END) AS hits,
-    sum(CASE WHEN p.sim_hit THEN 1.0 ELSE 0.0 END)
-        / NULLIF(sum(CASE WHEN p.sim_replayed THEN 1 ELSE 0 END), 0) AS hit_rate,
+    sum(CASE WHEN p.sim_asks THEN 1 ELSE 0 END) AS requests,
+    sum(CASE WHEN p.sim_asks AND p.sim_hit THEN 1 ELSE 0 END) AS hits,
+    sum(CASE WHEN p.sim_asks AND p.sim_hit THEN 1.0 ELSE 0.0 END)
+        / NULLIF(sum(CASE WHEN p.sim_asks AND p.sim_replayed THEN 1 ELSE 0 END), 0) AS hit_rate,
     CAST(money_sum(CASE WHEN p.sim_side = 'after' THEN p.cost * p.sim_weight ELSE 0 END)
         AS DOUBLE) AS embedding_cost,
-    sum(CASE WHEN p.sim_hit AND p.sim_served_failed THEN 1.0 ELSE 0.0 END)
-        / NULLIF(sum(CASE WHEN p.sim_hit THEN 1 ELSE 0 END), 0) AS risk,
-    sum(CASE WHEN p.sim_hit AND p.sim_served_evaluated THEN 1 ELSE 0 END) AS evaluated_hits,
-    sum(CASE WHEN p.sim_side = 'both' AND NOT p.sim_replayed THEN 1 ELSE 0 END) AS not_replayed
+    sum(CASE WHEN p.sim_asks AND p.sim_hit AND p.sim_served_failed THEN 1.0 ELSE 0.0 END)
+        / NULLIF(sum(CASE WHEN p.sim_asks AND p.sim_hit THEN 1 ELSE 0 END), 0) AS risk,
+    sum(CASE WHEN p.sim_asks AND p.sim_hit AND p.sim_served_evaluated THEN 1 ELSE 0 END)
+        AS evaluated_hits,
+    sum(CASE WHEN p.sim_asks AND NOT p.sim_replayed THEN 1 ELSE 0 END) AS not_replayed
 """
 
 
@@ -100,7 +105,9 @@ def settings(options: dict[str, Any]) -> Settings:
     threshold = options.get("threshold")
     if sweep and threshold is not None:
         raise UsageError("semantic-cache: --threshold or --sweep, not both")
-    thresholds = parse_sweep(sweep) if sweep else (threshold or DEFAULT_THRESHOLD,)
+    thresholds = (
+        parse_sweep(sweep) if sweep else (DEFAULT_THRESHOLD if threshold is None else threshold,)
+    )
     for value in thresholds:
         if not 0 < value <= 1:
             raise UsageError(f"--threshold {value}: expected a cosine similarity in (0, 1]")
@@ -111,6 +118,9 @@ def settings(options: dict[str, Any]) -> Settings:
     if max_entries is not None and max_entries < 1:
         raise UsageError(f"--max-entries {max_entries}: expected a positive number of entries")
     scope = tuple(s.strip() for s in (options.get("scope") or ",".join(DEFAULT_SCOPE)).split(","))
+    for name in scope:
+        if name:
+            dimension(name, "UTC")  # an unknown dimension is refused here
     ttl = options.get("semantic_ttl") or "24h"
     parse_ttl(ttl)
     if options.get("embeddings") and options.get("embed_model"):
@@ -142,11 +152,13 @@ def parse_sweep(text: str) -> tuple[float, ...]:
         start = stop = step = 0
     if not (0 < start <= stop <= 1 and step > 0):
         raise UsageError(f"--sweep {text!r}: expected START:STOP:STEP with 0 < START <= STOP <= 1")
-    count = int((stop - start) / step + 1e-9) + 1  # never past STOP
-    if count > MAX_SWEEP:
-        raise UsageError(f"--sweep {text!r}: {count} thresholds (at most {MAX_SWEEP})")
-    decimals = max(2, len(parts[2].partition(".")[2]))
-    return tuple(sorted({round(start + i * step, decimals) for i in range(count)} - {0.0}))
+    span = (stop - start) / step
+    if span + 1 > MAX_SWEEP:
+        raise UsageError(f"--sweep {text!r}: more than {MAX_SWEEP} thresholds")
+    count = int(span + 1e-9) + 1  # never past STOP
+    # rounded to the places START and STEP are written with (0.815:0.9:0.01 starts at 0.815)
+    decimals = max(2, *(-min(0, int(Decimal(p.strip()).as_tuple().exponent)) for p in parts))
+    return tuple(sorted({round(start + i * step, decimals) for i in range(count)}))
 
 
 def _read_table(path: str, what: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -273,7 +285,8 @@ def embed_kept_text(
         model = StaticModel.from_pretrained(folder)
         vectors = np.asarray(model.encode([text for _, text in asked]), dtype=np.float64)
     except Exception as exc:  # a damaged model folder: whatever the loader raises
-        raise UsageError(f"--embed-model {folder}: cannot load or run it ({exc})") from None
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UsageError(f"--embed-model {folder}: cannot load or run it ({detail})") from None
     norms = np.linalg.norm(vectors, axis=1)
     usable = np.isfinite(norms) & (norms > 0)  # text of unknown tokens only: no direction
     ids = np.array([rid for rid, _ in asked], dtype=object)[usable]
@@ -314,13 +327,13 @@ def load_requests(con: duckdb.DuckDBPyConnection, source: Source, config: Settin
     scope_sql = ", ".join(d.sql for d in scope) or "NULL"
     fetched = con.execute(
         f"""
-        SELECT p.request_id, {BASE_ID} AS base_id, epoch_us(p.ts) AS t,
+        SELECT p.request_id, epoch_us(p.ts) AS t,
             dense_rank() OVER (ORDER BY {scope_sql}) AS scope_id,
             u.unit_id IS NOT NULL AS evaluated, COALESCE(NOT u.success, false) AS failed,
             {key} AS semantic_key
         FROM {source.sql} p
         LEFT JOIN unit_status u ON u.unit_id = COALESCE(p.task_id, p.request_id)
-        WHERE p.{WEIGHT} > 0
+        WHERE p.{ASKS}
         ORDER BY scope_id, p.ts, p.request_id
         """,
         source.params,
@@ -334,7 +347,7 @@ def load_requests(con: duckdb.DuckDBPyConnection, source: Source, config: Settin
             else embed_kept_text(con, source, str(config.embed_model))
         )
         lookup = pl.DataFrame({"base_id": emb_ids, "row": np.arange(len(emb_ids))})
-        asked = pl.DataFrame({"base_id": pl.Series(fetched["base_id"], dtype=pl.String())})
+        asked = pl.DataFrame({"base_id": pl.Series(ids, dtype=pl.String())})
         joined = asked.join(lookup, on="base_id", how="left", maintain_order="left")
         rows = joined["row"].fill_null(-1).to_numpy().astype(np.int64)
         keep = rows >= 0
@@ -377,8 +390,9 @@ def build(con: duckdb.DuckDBPyConnection, source: Source, dims: list[Dimension],
     kept = ", ".join(SOURCE_COLUMNS) if keep else "sim_weight, sim_cost, request_id, ts"
     sql = f"""
         CREATE OR REPLACE TEMP TABLE {ROWS} AS
-        SELECT {select}{kept}, 'both' AS sim_side,
-            request_id IN (SELECT request_id FROM {REPLAYED}) AS sim_replayed
+        SELECT {select}{kept}, 'both' AS sim_side, {QUESTION_ID} AS sim_question_id,
+            {ASKS} AS sim_asks,
+            {QUESTION_ID} IN (SELECT request_id FROM {REPLAYED}) AS sim_replayed
         FROM {source.sql} p
         """
     if model is None:  # exact keys: the user's own key, no embedding call
@@ -397,10 +411,11 @@ def build(con: duckdb.DuckDBPyConnection, source: Source, dims: list[Dimension],
         f"(SELECT s.*, k.model AS sim_model FROM {source.sql} s CROSS JOIN _sim_semantic_model k "
         f"WHERE s.request_id IN (SELECT request_id FROM {REPLAYED}))"
     )
-    embeddings = repriced(replayed, overrides)
+    embeddings = repriced(replayed, overrides, weight="1.0")  # once per question
     sql += f"""
         UNION ALL
-        SELECT {select}{kept}, 'after' AS sim_side, false AS sim_replayed
+        SELECT {select}{kept}, 'after' AS sim_side, CAST(NULL AS VARCHAR) AS sim_question_id,
+            false AS sim_asks, false AS sim_replayed
         FROM {embeddings} p
         """
     con.execute(sql, source.params + source.params)
@@ -443,7 +458,7 @@ AFTER_SQL = f"""
 SELECT r.*, r.sim_cost AS cost, h.request_id IS NOT NULL AS sim_hit,
     COALESCE(h.sim_served_failed, false) AS sim_served_failed,
     COALESCE(h.sim_served_evaluated, false) AS sim_served_evaluated
-FROM {ROWS} r LEFT JOIN {HITS} h ON r.sim_side = 'both' AND h.request_id = r.request_id
+FROM {ROWS} r LEFT JOIN {HITS} h ON h.request_id = r.sim_question_id
 """
 
 
@@ -560,8 +575,12 @@ def _verdict(
             "sample hits by hand and adjust from the false positives and negatives you find"
         )
     floor = config.min_precision
-    good = [i for i, (*_, (p, _r)) in enumerate(outcomes) if p is not None and p >= floor]
     pairs = len(scored[0])
+    if not pairs:
+        return _verdict(config, outcomes, None)[0], (
+            "precision unmeasured: no labelled pair names two requests with an embedding"
+        )
+    good = [i for i, (*_, (p, _r)) in enumerate(outcomes) if p is not None and p >= floor]
     if good:
         pick = min(good, key=lambda i: thresholds[i])
         p = outcomes[pick][4][0]
