@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
-import yaml
-
 from costops import safe_yaml
 from costops.errors import ConfigError
 
@@ -110,14 +108,7 @@ def load_config(path: str | None) -> Config:
             raise ConfigError(f"{path}: config file not found")
         return Config()
     name = str(target)
-    try:
-        doc = safe_yaml.load(target.read_text(encoding="utf-8")) or {}
-    except safe_yaml.YamlTooComplex as exc:
-        raise ConfigError(f"{name}: refused: {exc}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{name}: not valid YAML{line}: {getattr(exc, 'problem', exc)}") from exc
+    doc = safe_yaml.load_file_text(target.read_text(encoding="utf-8"), name) or {}
     if not isinstance(doc, dict):
         raise ConfigError(f"{name}: expected a mapping of {', '.join(sorted(TOP_KEYS))}")
     for key in doc:

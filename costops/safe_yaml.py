@@ -35,6 +35,21 @@ def load(text: str) -> Any:
     return yaml.load(text, Loader=LOADER)
 
 
+def load_file_text(text: str, name: str) -> Any:
+    """The document in `text` of the user's file `name` (None for an empty one); a bad one is a
+    one-line ConfigError naming the file and the line."""
+    from costops.errors import ConfigError
+
+    try:
+        return load(text)
+    except YamlTooComplex as exc:
+        raise ConfigError(f"{name}: refused: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{name}: not valid YAML{line}: {getattr(exc, 'problem', exc)}") from exc
+
+
 def check_bounds(text: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH and aliases adding more than MAX_ALIAS_NODES."""
     sizes: dict[str, int] = {}  # anchor → nodes its value expands to

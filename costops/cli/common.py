@@ -63,6 +63,19 @@ PricingOption = Annotated[
     typer.Option("--pricing", help="Extra pricing tables directory (wins over packaged tables; "
                  "also $COSTOPS_PRICING).", show_default=False),
 ]  # fmt: skip
+EmbeddingsOption = Annotated[
+    str | None,
+    typer.Option("--embeddings", metavar="FILE", show_default=False,
+                 help="Query embeddings for the semantic cache: Parquet or JSONL, request_id and "
+                 "embedding (a list of floats) per row (without it, a semantic_key attribute "
+                 "is the exact cache key)."),
+]  # fmt: skip
+SelfHostOption = Annotated[
+    str | None,
+    typer.Option("--self-host", metavar="MODEL", show_default=False,
+                 help="Beside the savings waterfall: this open model served on rented GPUs "
+                 "instead of the API (simulate self-host's defaults)."),
+]  # fmt: skip
 EngineOption = Annotated[
     str | None,
     typer.Option("--engine", metavar="ENGINE", show_default=False,

@@ -10,8 +10,10 @@ import typer
 from costops.cli.common import (
     ConfigOption,
     DbOption,
+    EmbeddingsOption,
     IngestOption,
     PricingOption,
+    SelfHostOption,
     SinceOption,
     TzOption,
     UntilOption,
@@ -36,24 +38,8 @@ def dashboard(
     wait: WaitOption = 0.0,
     pricing: PricingOption = None,
     ingest: IngestOption = None,
-    embeddings: Annotated[
-        str | None,
-        typer.Option(
-            "--embeddings",
-            metavar="FILE",
-            show_default=False,
-            help="Query embeddings (request_id, embedding): the waterfall's semantic cache step.",
-        ),
-    ] = None,
-    self_host: Annotated[
-        str | None,
-        typer.Option(
-            "--self-host",
-            metavar="MODEL",
-            show_default=False,
-            help="Beside the waterfall: this open model on rented GPUs instead of the API.",
-        ),
-    ] = None,
+    embeddings: EmbeddingsOption = None,
+    self_host: SelfHostOption = None,
 ) -> None:
     """One self-contained HTML dashboard (works offline) to share."""
     from costops.analysis.filters import Filters, parse_where, validate_timezone

@@ -11,11 +11,13 @@ import typer
 from costops.cli.common import (
     ConfigOption,
     DbOption,
+    EmbeddingsOption,
     EngineOption,
     FormatOption,
     IngestOption,
     OutputOption,
     PricingOption,
+    SelfHostOption,
     SinceOption,
     SourceOption,
     TzOption,
@@ -221,12 +223,6 @@ def output_(
     _execute("output", locals(), trim=trim, cap=cap)
 
 
-EmbeddingsOption = Annotated[
-    str | None,
-    typer.Option("--embeddings", metavar="FILE", show_default=False,
-                 help="Parquet or JSONL: request_id and embedding (a list of floats) per row. "
-                 "Without it, the semantic_key attribute is the exact cache key."),
-]  # fmt: skip
 EmbedModelOption = Annotated[
     str | None,
     typer.Option("--embed-model", metavar="DIR", show_default=False,
@@ -444,16 +440,7 @@ def plan(
     scope: ScopeOption = None,
     embedding_model: EmbeddingModelOption = None,
     max_entries: MaxEntriesOption = None,
-    self_host: Annotated[
-        str | None,
-        typer.Option(
-            "--self-host",
-            metavar="MODEL",
-            show_default=False,
-            help="Beside the waterfall: this open model served on rented GPUs instead "
-            "of the API (simulate self-host's defaults).",
-        ),
-    ] = None,
+    self_host: SelfHostOption = None,
     serving: Annotated[
         str | None,
         typer.Option(

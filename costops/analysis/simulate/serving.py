@@ -13,8 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from costops import safe_yaml
 from costops.config import NAME, NUMBER, Kind
 from costops.errors import ConfigError, UsageError
@@ -139,14 +137,7 @@ def load_serving(path: str | None) -> ServingTable:
 
 
 def _parse(text: str, name: str) -> ServingTable:
-    try:
-        doc = safe_yaml.load(text) or {}
-    except safe_yaml.YamlTooComplex as exc:
-        raise ConfigError(f"{name}: refused: {exc}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{name}: not valid YAML{line}: {getattr(exc, 'problem', exc)}") from exc
+    doc = safe_yaml.load_file_text(text, name) or {}
     if not isinstance(doc, dict):
         raise ConfigError(f"{name}: expected a mapping with gpus: and models: lists")
     _known(doc, TOP_KEYS, "", name)
