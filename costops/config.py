@@ -42,7 +42,12 @@ class Kind:
 
 def _is_number(value: Any) -> bool:
     # YAML's true/false are Python ints, and .nan/.inf are floats: neither is a usable number
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return False
 
 
 TEXT = Kind("a string", lambda v: isinstance(v, str))

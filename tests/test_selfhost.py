@@ -281,3 +281,46 @@ def test_plan_shows_self_host_beside_the_waterfall(run, selfhost_db, serving):
     assert beside["against_levers"] == pytest.approx(data["totals"]["simulated_cost"] - 18)
     assert all(step["step"] != "self-host" for step in data["steps"])  # never stacked
     assert "self-host" in data["assumptions"]
+
+
+def test_autoscaled_break_even_counts_the_gpu_hours_paid(run, selfhost_db, serving):
+    """Autoscaled, qa pays (2 + 1 + 1) GPU-hours in 3 hours: 32 a day, x $2 = $64 a day, over
+    $5.67 a request = 11.29 requests a day, under its 16 (it saves: self-host)."""
+    rows, _, _ = self_host(run, selfhost_db, serving, "--autoscale")
+    qa = rows["qa"]
+    assert qa["break_even_requests_per_day"] == pytest.approx(64 / (QA_API / 2))
+    assert qa["requests_per_day"] == 16 and qa["verdict"] == "self-host"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--by", "day"], "a deployment runs the whole period"),
+        (["--target-utilization", "1e-320"], "too large to compute"),
+        (["--model", "nope", "--since", "2027-01-01"], "nope"),
+        (["--target-utilization", "7", "--since", "2027-01-01"], "--target-utilization"),
+    ],
+)
+def test_refused_in_one_line(run, selfhost_db, serving, args, message):
+    base = ["simulate", "self-host", "--model", "tiny-8b", "--serving", serving]
+    result = run(*base, *args, "--db", selfhost_db, "--pricing", FIXTURE_PRICING)
+    assert result.code == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serving_file_that_is_not_text(run, selfhost_db, tmp_path):
+    bad = tmp_path / "serving.yaml"
+    bad.write_bytes(b"gpus: \xff\xfe\n")
+    result = run("simulate", "self-host", "--model", "tiny-8b", "--serving", str(bad),
+                 "--db", selfhost_db)  # fmt: skip
+    assert result.code == 2 and "not UTF-8" in result.stderr
+
+
+def test_unpriced_requests_are_said_and_left_out_of_the_cost_per_request(run, selfhost_db,
+                                                                          serving):  # fmt: skip
+    """Without the fixture's pricing, acme-pro is unknown: every request is unpriced."""
+    result = run("simulate", "self-host", "--model", "tiny-8b", "--serving", serving,
+                 "--db", selfhost_db, "--format", "json")  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "4 requests in scope are unpriced" in result.stderr
+    assert result.json()["totals"]["break_even_requests_per_day"] is None

@@ -407,10 +407,15 @@ def self_host(
     ingest: IngestOption = None,
 ) -> None:
     """Serving an open model on rented GPUs instead of the API: GPUs, cost, break-even, verdict."""
-    _execute("self-host", locals(), model=model, serving=serving, gpu=gpu, gpu_price=gpu_price,
-             precision=precision.value, target_utilization=target_utilization,
-             min_replicas=min_replicas, autoscale=autoscale, fine_tune_cost=fine_tune_cost,
-             amortize_months=amortize_months, assumed_pass_rate=assumed_pass_rate)  # fmt: skip
+    from costops.analysis.simulate.selfhost import SelfHostOptions, validate
+
+    options = dict(model=model, serving=serving, gpu=gpu, gpu_price=gpu_price,
+                   precision=precision.value, target_utilization=target_utilization,
+                   min_replicas=min_replicas, autoscale=autoscale,
+                   fine_tune_cost=fine_tune_cost, amortize_months=amortize_months,
+                   assumed_pass_rate=assumed_pass_rate)  # fmt: skip
+    validate(SelfHostOptions(**options))  # a bad option is an error even with nothing in scope
+    _execute("self-host", locals(), **options)
 
 
 @app.command("plan")

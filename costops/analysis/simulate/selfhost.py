@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from costops.analysis.filters import Dimension, grouping
+from costops.analysis.filters import TIME_DIMENSIONS, Dimension, grouping
 from costops.analysis.session import fetch_dicts
 from costops.analysis.simulate.engine import WEIGHT, Source
 from costops.analysis.simulate.serving import PRECISIONS, ServingTable, Throughput, load_serving
@@ -44,7 +44,8 @@ GROUP BY {group}
 
 # Requests and API cost per group, the costliest first (as compare orders its rows).
 GROUPS_SQL = """
-SELECT {keys}count(*) AS requests, CAST(decimal_sum(p.sim_cost * p.{weight}) AS DOUBLE) AS api_cost
+SELECT {keys}count(*) AS requests, count(p.sim_cost) AS priced_requests,
+    CAST(decimal_sum(p.sim_cost * p.{weight}) AS DOUBLE) AS api_cost
 FROM {source} p
 {group_by}
 ORDER BY api_cost DESC NULLS LAST{order}
@@ -139,10 +140,13 @@ def simulate_self_host(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[str]]:
     """Compare the API's cost of `source` with serving options.model on rented GPUs, per
     group and in total."""
-    options.check()
-    table = load_serving(options.serving)
-    throughput = table.pick(options.model, options.gpu, options.precision)
-    price = _price(table, throughput, options)
+    table, throughput, price = validate(options)
+    timed = [d.name for d in dims if d.name in TIME_DIMENSIONS]
+    if timed:
+        raise UsageError(
+            f"self-host --by {','.join(timed)}: a deployment runs the whole period; group by "
+            "what would be served apart (feature, model, customer, ...), not by time"
+        )
     hourly = _hourly(con, source, dims)
     first, last = min(h["sim_hour"] for h in hourly), max(h["sim_hour"] for h in hourly)
     hours = int((last - first) / dt.timedelta(hours=1)) + 1
@@ -161,15 +165,31 @@ def simulate_self_host(
         loads.setdefault(_key(names, h), []).append(load)
     total_requests = sum(g["requests"] for g in groups.values())
     rows = []
-    for key, group in groups.items():
-        row = _row(deployment, loads[key], group, group["requests"] / total_requests)
-        rows.append({**_quality(quality.get(key), options.assumed_pass_rate), **row})
-    totals = _totals(con, source, deployment, rows) if dims else rows[0]
+    try:
+        for key, group in groups.items():
+            row = _row(deployment, loads[key], group, group["requests"] / total_requests)
+            rows.append({**_quality(quality.get(key), options.assumed_pass_rate), **row})
+        totals = _totals(con, source, deployment, rows) if dims else rows[0]
+    except OverflowError:
+        totals = {"self_host_cost": math.inf}
+    if not math.isfinite(totals["self_host_cost"]):
+        raise UsageError(
+            "self-host: the GPUs or their cost are too large to compute: check "
+            "--target-utilization, --min-replicas, --gpu-price and the serving table's figures"
+        )
     for row in [*rows, totals] if dims else [totals]:
         for internal in INTERNAL:
             del row[internal]
         row["verdict"] = _verdict(row, options.target_utilization)
     warnings = []
+    unpriced = totals["requests"] - totals.pop("priced_requests", totals["requests"])
+    for row in rows:
+        row.pop("priced_requests", None)
+    if unpriced:
+        warnings.append(
+            f"{unpriced} requests in scope are unpriced: their tokens load the GPUs, but the API "
+            "cost and the cost per request (break-even) count the priced ones only"
+        )
     if totals["pass_rate"] is None:
         warnings.append(
             f"quality unmeasured: no shadow eval names {options.model}; pass "
@@ -177,6 +197,15 @@ def simulate_self_host(
         )
     assumptions = _assumptions(table, deployment, first, last, totals["measured_units"])
     return totals, rows if dims else [], assumptions, warnings
+
+
+def validate(options: SelfHostOptions) -> tuple[ServingTable, Throughput, float]:
+    """The serving table, the model's row and the GPU price, each option checked (also when no
+    request is in scope: a bad option is an error either way)."""
+    options.check()
+    table = load_serving(options.serving)
+    throughput = table.pick(options.model, options.gpu, options.precision)
+    return table, throughput, _price(table, throughput, options)
 
 
 def _price(table: ServingTable, throughput: Throughput, options: SelfHostOptions) -> float:
@@ -233,12 +262,14 @@ def _row(
     gpu_hours = sum(busy) + idle_hours * idle if options.autoscale else peak * deployment.hours
     fine_tune = deployment.fine_tune_period * share
     self_host = gpu_hours * deployment.price + fine_tune
+    # a day of GPUs: the peak all day when always on; autoscaled, the GPU-hours paid per day
+    day_gpus = gpu_hours * 24 / deployment.hours if options.autoscale else peak * 24
     return _compared(group, {
         "self_host_cost": self_host,
         "gpus": peak,
         "gpu_hours": gpu_hours,
         "load": sum(loads, Fraction(0)),
-        "cost_per_day": peak * 24 * deployment.price + deployment.fine_tune_day * share,
+        "cost_per_day": day_gpus * deployment.price + deployment.fine_tune_day * share,
         "hours": deployment.hours,
     })  # fmt: skip
 
@@ -246,11 +277,13 @@ def _row(
 def _compared(group: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
     """The simulation envelope and the self-host keys, from the group's API side and `own`."""
     api, requests = group["api_cost"], group["requests"]
+    priced = group.get("priced_requests", requests)
     self_host = own["self_host_cost"]
     savings = None if api is None else api - self_host
-    per_request = api / requests if api and requests else None
+    per_request = api / priced if api and priced else None
     return {
         **{k: v for k, v in group.items() if k not in ("api_cost", "requests")},
+        "priced_requests": priced,
         "baseline_cost": api,
         "simulated_cost": self_host,
         "savings": savings,
@@ -309,7 +342,7 @@ def _verdict(row: dict[str, Any], target: float) -> str | None:
     if row["savings"] is None:
         return None
     model, api = row["pass_rate"], row["api_pass_rate"]
-    if model is not None and api is not None and model < api - QUALITY_MARGIN:
+    if model is not None and api is not None and model < api - QUALITY_MARGIN - 1e-9:
         return "stay on API"
     if row["savings"] > 0:
         return "self-host"
@@ -374,8 +407,9 @@ def _assumptions(
         "shared by the groups in proportion to their requests"
         if options.fine_tune_cost
         else "none",
-        "break_even": "requests/day at which the API costs what self-hosting does: (peak GPUs "
-        "x 24 x price + the fine-tune per day) ÷ (API cost ÷ requests)",
+        "break_even": "requests/day at which the API costs what self-hosting does: (a day of "
+        "GPUs x price + the fine-tune per day) ÷ (API cost ÷ priced requests); a day of GPUs is "
+        + ("the GPU-hours paid per day (autoscaled)" if options.autoscale else "peak GPUs x 24"),
         "quality": quality,
         "verdict": f"self-host: saves, and pass rate not more than {QUALITY_MARGIN:.0%} points "
         "under the API's (when both are known); stay on API: costs as much or more with "

@@ -124,7 +124,11 @@ def load_serving(path: str | None) -> ServingTable:
         target = Path(path)
         if not target.is_file():
             raise ConfigError(f"{path}: serving file not found")
-        tables.insert(0, _parse(target.read_text(encoding="utf-8"), path))
+        try:
+            text = target.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text (a YAML serving file)") from None
+        tables.insert(0, _parse(text, path))
     classes: dict[str, str] = {}
     for table in reversed(tables):
         classes.update(table.classes)
@@ -150,6 +154,8 @@ def _parse(text: str, name: str) -> ServingTable:
             _known(row, ALIAS_KEYS, where, name)
             _expect(row.get("id"), NAME, f"{where}.id", name)
             _expect(row["class"], NAME, f"{where}.class", name)
+            if row["id"].lower() in classes:
+                raise ConfigError(f"{name}: {where}.id: {row['id']!r} is named twice")
             classes[row["id"].lower()] = row["class"]
         else:
             rows.append(_row(row, where, name))
