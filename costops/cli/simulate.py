@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -409,13 +410,13 @@ def self_host(
     """Serving an open model on rented GPUs instead of the API: GPUs, cost, break-even, verdict."""
     from costops.analysis.simulate.selfhost import SelfHostOptions, validate
 
-    options = dict(model=model, serving=serving, gpu=gpu, gpu_price=gpu_price,
-                   precision=precision.value, target_utilization=target_utilization,
-                   min_replicas=min_replicas, autoscale=autoscale,
-                   fine_tune_cost=fine_tune_cost, amortize_months=amortize_months,
-                   assumed_pass_rate=assumed_pass_rate)  # fmt: skip
-    validate(SelfHostOptions(**options))  # a bad option is an error even with nothing in scope
-    _execute("self-host", locals(), **options)
+    host = SelfHostOptions(model=model, serving=serving, gpu=gpu, gpu_price=gpu_price,
+                           precision=precision.value, target_utilization=target_utilization,
+                           min_replicas=min_replicas, autoscale=autoscale,
+                           fine_tune_cost=fine_tune_cost, amortize_months=amortize_months,
+                           assumed_pass_rate=assumed_pass_rate)  # fmt: skip
+    validate(host)  # a bad option is an error even with nothing in scope
+    _execute("self-host", locals(), **dataclasses.asdict(host))
 
 
 @app.command("plan")
