@@ -375,3 +375,11 @@ def test_plan_after_a_cascade_replays_each_question_once(run, semantic_db: str) 
     batch = steps["batch"]  # faq's remaining requests move to batch; the embeddings do not
     assert batch["cost_before"] == pytest.approx(semantic["cost_after"], abs=1e-12)
     assert batch["savings"] == pytest.approx((semantic["cost_after"] - 0.00036) / 2, abs=1e-12)
+
+
+def test_plan_checks_the_new_options_with_nothing_in_scope(run, semantic_db: str) -> None:
+    cases = [(["--threshold", "3"], "cosine similarity"),
+             (["--self-host", "no-such-model"], "not in the serving table")]  # fmt: skip
+    for args, message in cases:
+        result = run("simulate", "plan", "--db", semantic_db, "--since", "2030-01-01", *args)
+        assert result.code == 2 and message in result.stderr, result.stderr

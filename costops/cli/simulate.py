@@ -474,7 +474,16 @@ def plan(
     ingest: IngestOption = None,
 ) -> None:
     """The levers stacked, each on what the previous left: a savings waterfall."""
+    from costops.analysis.simulate.selfhost import SelfHostOptions, validate
+    from costops.analysis.simulate.semantic import settings
+
     steps = [s.strip() for s in order.split(",")] if order else None
+    # a bad option is an error even when no request is in scope
+    settings(dict(threshold=threshold, semantic_ttl=semantic_ttl, scope=scope,
+                  max_entries=max_entries, embeddings=embeddings,
+                  embed_model=embed_model))  # fmt: skip
+    if self_host:
+        validate(SelfHostOptions(model=self_host, serving=serving, autoscale=autoscale))
     _execute(
         "plan",
         locals(),
