@@ -253,7 +253,6 @@ SELECT request_id, NULLIF(trim(COALESCE(
     CASE WHEN json_type(j->'prompt') = 'VARCHAR' THEN j->>'prompt' END
 )), '') AS query
 FROM turns
-ORDER BY request_id
 """
 MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
 
@@ -274,22 +273,24 @@ def embed_kept_text(
         from model2vec import StaticModel
     except ImportError:
         raise UsageError("--embed-model needs model2vec: pip install 'costops[embed]'") from None
-    rows = con.execute(QUERY_TEXT_SQL.replace("{source}", source.sql), source.params).fetchall()
-    asked = [(rid, text) for rid, text in rows if text]
-    if not asked:
+    questions = QUERY_TEXT_SQL.replace("{source}", source.sql)
+    asked = con.execute(
+        f"SELECT * FROM ({questions}) WHERE query IS NOT NULL ORDER BY request_id", source.params
+    ).fetchnumpy()
+    if not len(asked["request_id"]):
         raise UsageError(
             "--embed-model: no request in scope has its text kept: ingest with --keep-text "
             "(the log lines must hold the messages, an input or a prompt)"
         )
     try:
         model = StaticModel.from_pretrained(folder)
-        vectors = np.asarray(model.encode([text for _, text in asked]), dtype=np.float64)
+        vectors = np.asarray(model.encode(list(asked["query"])), dtype=np.float64)
     except Exception as exc:  # a damaged model folder: whatever the loader raises
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise UsageError(f"--embed-model {folder}: cannot load or run it ({detail})") from None
     norms = np.linalg.norm(vectors, axis=1)
     usable = np.isfinite(norms) & (norms > 0)  # text of unknown tokens only: no direction
-    ids = np.array([rid for rid, _ in asked], dtype=object)[usable]
+    ids = np.asarray(asked["request_id"], dtype=object)[usable]
     return ids, (vectors[usable] / norms[usable, None]).astype(np.float32)
 
 
@@ -304,7 +305,6 @@ class Requests:
     evaluated: np.ndarray
     vectors: np.ndarray | None
     keys: np.ndarray | None
-    total: int  # requests in scope, replayed or not
     unmatched: int  # embeddings of no request in scope
     catalog_ids: np.ndarray  # every id a labelled pair may name, and its vector (or key)
     catalog: np.ndarray
@@ -339,7 +339,6 @@ def load_requests(con: duckdb.DuckDBPyConnection, source: Source, config: Settin
         source.params,
     ).fetchnumpy()
     ids = np.asarray(fetched["request_id"], dtype=object)
-    total = len(ids)
     if config.embeddings or config.embed_model:
         emb_ids, emb_vectors = (
             read_embeddings(config.embeddings)
@@ -363,7 +362,7 @@ def load_requests(con: duckdb.DuckDBPyConnection, source: Source, config: Settin
     else:
         semantic = pl.Series(fetched["semantic_key"], dtype=pl.String())
         keep = semantic.is_not_null().to_numpy()
-        if total and not keep.any():
+        if len(ids) and not keep.any():
             raise UsageError(
                 "semantic-cache: give --embeddings FILE (request_id, embedding per line) or log "
                 f"a {KEY_ATTRIBUTE} attribute (your cache key or cluster id) with the requests"
@@ -375,7 +374,7 @@ def load_requests(con: duckdb.DuckDBPyConnection, source: Source, config: Settin
         ids[keep], np.asarray(fetched["t"], dtype=np.int64)[keep],
         np.asarray(fetched["scope_id"], dtype=np.int64)[keep],
         np.asarray(fetched["failed"], dtype=bool)[keep],
-        np.asarray(fetched["evaluated"], dtype=bool)[keep], vectors, keys, total, unmatched,
+        np.asarray(fetched["evaluated"], dtype=bool)[keep], vectors, keys, unmatched,
         catalog_ids, catalog,
     )  # fmt: skip
 
