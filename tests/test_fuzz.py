@@ -129,3 +129,19 @@ def test_a_yaml_bomb_in_a_pricing_table_is_a_clean_exit_4(run, tmp_path):
     (tmp_path / "bomb.yaml").write_text(bomb)
     result = run("pricing", "check", "--pricing", str(tmp_path))
     assert result.code == 4 and "bomb.yaml" in result.stderr
+
+
+def test_a_lone_bracket_first_line_is_json_lines_not_a_damaged_array(run, tmp_path):
+    """Hypothesis found it: "[" then a good record read as a JSON array, which failed, and the
+    whole file was refused. A later line that is a whole JSON object makes it JSON Lines: the
+    "[" is quarantined and the record kept."""
+    path = tmp_path / "lines.jsonl"
+    path.write_text("[\n" + GOOD + "\n", encoding="utf-8")
+    db = str(tmp_path / "x.duckdb")
+    result = run("ingest", str(path), "--db", db)
+    assert result.code == 0, result.stderr
+    assert "1 requests inserted" in result.stderr or "1 request inserted" in result.stderr
+    assert "1 quarantined" in result.stderr
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text('[\n  {\n    "a": 1,\n', encoding="utf-8")  # a cut pretty-printed array
+    assert "not a valid JSON array" in run("ingest", str(damaged), "--db", db).stderr

@@ -444,11 +444,20 @@ def starts_array(head: bytes) -> bool:
 
 
 def first_line_is_json(head: bytes) -> bool:
-    """Whether content that starts with `head` has more than one line and its first line is a
-    whole JSON value: JSON Lines whose first line is an array, not one array across lines."""
-    line, _, rest = head.partition(b"\n")
+    """Whether content that starts with `head` (and is not one valid JSON array) reads as JSON
+    Lines: it has more than one line, and its first line is a whole JSON value (a first line
+    that is an array) or a later line is a whole JSON object (a first line that is junk, such
+    as a lone `[`). A damaged array is neither: its lines are fragments (`{`, `"a": 1,`) or
+    elements followed by commas."""
+    first, _, rest = head.partition(b"\n")
     if not rest.strip():
         return False
+    if _whole_json(first):
+        return True
+    return any(line.strip().startswith(b"{") and _whole_json(line) for line in rest.split(b"\n"))
+
+
+def _whole_json(line: bytes) -> bool:
     try:
         json.loads(line.decode("utf-8-sig"))
     except ValueError:
